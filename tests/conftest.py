@@ -1,0 +1,65 @@
+"""Shared fixtures: real Redis and PostgreSQL, each test run in its own namespace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support import backends
+
+
+def _require(name: str, url: str, port: int) -> None:
+    host, p = backends.host_port(url, port)
+    if backends.reachable(host, p):
+        return
+    message = f"{name} not reachable at {host}:{p}"
+    if backends.ON_CI:
+        pytest.fail(message + " (CI must run backend tests, not skip them)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_prefix(request: pytest.FixtureRequest) -> str:
+    """A key prefix unique to this run and this test."""
+    return f"{backends.REDIS_PREFIX}{request.node.name[:40]}:"
+
+
+@pytest.fixture
+async def redis_client(redis_prefix: str) -> AsyncIterator[object]:
+    _require("Redis", backends.REDIS_URL, 6379)
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(backends.REDIS_URL)
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=redis_prefix + "*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+@pytest.fixture
+async def pg_dsn() -> AsyncIterator[str]:
+    """A DSN whose search_path is a fresh schema, dropped after the test."""
+    _require("PostgreSQL", backends.PG_DSN, 5432)
+    import secrets
+
+    import asyncpg
+
+    schema = f"{backends.PG_SCHEMA}_{secrets.token_hex(2)}"
+    conn = await asyncpg.connect(backends.PG_DSN)
+    try:
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+    finally:
+        await conn.close()
+    sep = "&" if "?" in backends.PG_DSN else "?"
+    try:
+        yield f"{backends.PG_DSN}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        conn = await asyncpg.connect(backends.PG_DSN)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
