@@ -1,1 +1,1 @@
-"""steps"""
+"""The steps of the transaction pipeline, one module per concern."""

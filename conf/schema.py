@@ -1,0 +1,254 @@
+"""The settings schema: every key Sluice reads, its type, default and rule.
+
+Each dataclass is frozen: settings are validated once at load and never
+change; a reload builds a new tree. A field's ``check`` (in its metadata)
+returns an error text or None; a class's ``problems()`` returns cross-field
+errors as ``(relative key path, text)`` pairs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+HOSTPORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d{1,5})$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+HEADER_NAME = re.compile(r"^[!-9;-~]+$")
+
+
+def split_hostport(value: str) -> tuple[str, int]:
+    match = HOSTPORT.match(value)
+    if not match:
+        raise ValueError(value)
+    return match["v6"] or match["host"], int(match["port"])
+
+
+def _hostport(value: str) -> str | None:
+    try:
+        host, port = split_hostport(value)
+    except ValueError:
+        return 'must be "host:port" (for IPv6 "[::1]:port")'
+    return None if 0 <= port < 65536 else "port must be 0-65535"
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def _port(value: int) -> str | None:
+    return None if 0 < value < 65536 else "must be 1-65535"
+
+
+def _network(value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "not an IP network (e.g. 10.0.0.0/8 or 2001:db8::/32)"
+    return None
+
+
+def _networks(values: tuple[str, ...]) -> str | None:
+    bad = [v for v in values if _network(v)]
+    return f"not IP networks: {', '.join(bad)}" if bad else None
+
+
+def _ip(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "not an IP address"
+    return None
+
+
+def _domains(values: tuple[str, ...]) -> str | None:
+    bad = [v for v in values if v != "*" and not DOMAIN.match(v.lower().removeprefix("*."))]
+    return f"not domain names: {', '.join(bad)}" if bad else None
+
+
+def _header(value: str) -> str | None:
+    return None if HEADER_NAME.match(value) else "not a header field name"
+
+
+def _existing_file(value: str) -> str | None:
+    return None if Path(value).is_file() else "file not found"
+
+
+def _password_hash(value: str) -> str | None:
+    if value.startswith("scrypt$") and value.count("$") == 5:
+        return None
+    return 'must be an scrypt hash ("sluice hash-password" makes one)'
+
+
+def _url(schemes: tuple[str, ...]):
+    def check(value: str) -> str | None:
+        if any(value.startswith(s + "://") for s in schemes):
+            return None
+        return f"must start with {' or '.join(s + '://' for s in schemes)}"
+
+    return check
+
+
+def check(fn) -> dict:
+    return {"check": fn}
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    cert_file: str = field(metadata=check(_existing_file))
+    key_file: str = field(metadata=check(_existing_file))
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    listen: str = field(default="127.0.0.1:2525", metadata=check(_hostport))
+    hostname: str = "localhost"
+    max_message_size: int = field(default=26_214_400, metadata=check(_positive))
+    max_connections: int = field(default=500, metadata=check(_positive))
+    max_connections_per_client: int = field(default=50, metadata=check(_positive))
+    # Processes sharing the listening port with SO_REUSEPORT.
+    workers: int = field(default=1, metadata=check(_positive))
+    tls: TlsSettings | None = None
+    # Idle time allowed between client commands (RFC 5321 §4.5.3.2 asks 5 minutes).
+    timeout: float = field(default=300.0, metadata=check(_positive))
+    # SIGTERM: how long in-flight transactions may take to finish.
+    drain_timeout: float = field(default=30.0, metadata=check(_positive))
+    # Bare CR or LF in DATA: rewrite to CRLF, or refuse with 550 5.5.2.
+    line_endings: Literal["normalize", "reject"] = "normalize"
+    # Failed AUTH attempts per client address before it is turned away for auth_lockout seconds.
+    auth_failure_limit: int = field(default=5, metadata=check(_positive))
+    auth_lockout: float = field(default=300.0, metadata=check(_positive))
+    max_recipients: int = field(default=1000, metadata=check(_positive))
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    admin_listen: str = field(default="127.0.0.1:8025", metadata=check(_hostport))
+    public_listen: str = field(default="127.0.0.1:8080", metadata=check(_hostport))
+
+
+@dataclass(frozen=True)
+class DownstreamSettings:
+    # When set, messages go to this outbox folder instead of an MTA (dry run).
+    sink: str | None = None
+    host: str = "127.0.0.1"
+    port: int = field(default=25, metadata=check(_port))
+    pool_size: int = field(default=20, metadata=check(_positive))
+    # Seconds one relay may take, from taking a connection to the reply to ".".
+    timeout: float = field(default=60.0, metadata=check(_positive))
+    connect_timeout: float = field(default=5.0, metadata=check(_positive))
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    helo: str | None = None
+    # Circuit breaker: consecutive connection failures that open it, and the
+    # seconds it stays open before one probe is let through.
+    breaker_failures: int = field(default=5, metadata=check(_positive))
+    breaker_reset: float = field(default=5.0, metadata=check(_positive))
+    # Idle pooled connections older than this are closed rather than reused.
+    max_idle: float = field(default=30.0, metadata=check(_positive))
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password_hash: str = field(metadata=check(_password_hash))
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    # "*" signs with d= set to each message's From domain (the embedded default).
+    domain: str
+    selector: str
+    key_file: str
+    # Create the key file on first start when it is missing.
+    generate: Literal["rsa", "ed25519"] | None = None
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.domain != "*" and not DOMAIN.match(self.domain.lower()):
+            out.append(("domain", "not a domain name"))
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", self.selector):
+            out.append(("selector", "not a DKIM selector"))
+        if self.generate is None and not Path(self.key_file).is_file():
+            out.append(("key_file", "file not found"))
+        return out
+
+
+@dataclass(frozen=True)
+class TenantSettings:
+    name: str
+    pool: str
+    credentials: tuple[Credential, ...] = ()
+    # Clients allowed without AUTH, mapped to this tenant.
+    trusted_networks: tuple[str, ...] = field(default=(), metadata=check(_networks))
+    # Header From and envelope sender domains allowed ("*" allows any).
+    sender_domains: tuple[str, ...] = field(default=(), metadata=check(_domains))
+    dkim: tuple[DkimSettings, ...] = ()
+    # The sender's campaign header copied into PowerMTA's job header.
+    job_header: str = field(default="X-Mw-Campaign-Uid", metadata=check(_header))
+    vmta_header: str = field(default="X-Virtual-MTA", metadata=check(_header))
+    job_out_header: str = field(default="X-Job", metadata=check(_header))
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if not re.match(r"^[a-z0-9][a-z0-9_-]{0,62}$", self.name):
+            out.append(("name", "use lowercase letters, digits, - and _ (at most 63)"))
+        if not self.sender_domains:
+            out.append(("sender_domains", "at least one domain is required"))
+        if not self.credentials and not self.trusted_networks:
+            out.append(("credentials", "a tenant needs credentials or trusted_networks"))
+        return out
+
+
+@dataclass(frozen=True)
+class PoolIp:
+    ip: str = field(metadata=check(_ip))
+    vmta: str
+    hostname: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    smtp: SmtpSettings = SmtpSettings()
+    http: HttpSettings = HttpSettings()
+    database: str = field(
+        default="sqlite:///var/sluice.db", metadata=check(_url(("sqlite", "postgresql")))
+    )
+    redis: str | None = field(default=None, metadata=check(_url(("redis", "rediss", "unix"))))
+    # Redis keys of this deployment start with this prefix (several may share one Redis).
+    redis_prefix: str = "sluice:"
+    downstream: DownstreamSettings = DownstreamSettings()
+    tenants: tuple[TenantSettings, ...] = ()
+    pools: dict[str, tuple[PoolIp, ...]] = field(default_factory=dict)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        names: set[str] = set()
+        users: set[str] = set()
+        for i, tenant in enumerate(self.tenants):
+            if tenant.name in names:
+                out.append((f"tenants[{i}].name", f"duplicate tenant {tenant.name!r}"))
+            names.add(tenant.name)
+            if tenant.pool not in self.pools:
+                out.append((f"tenants[{i}].pool", f"no pool named {tenant.pool!r} in pools"))
+            for j, cred in enumerate(tenant.credentials):
+                if cred.username in users:
+                    where = f"tenants[{i}].credentials[{j}].username"
+                    out.append((where, f"username {cred.username!r} is used twice"))
+                users.add(cred.username)
+        for name, ips in self.pools.items():
+            if not ips:
+                out.append((f"pools.{name}", "a pool needs at least one IP"))
+            seen: set[str] = set()
+            for k, ip in enumerate(ips):
+                if ip.vmta in seen:
+                    out.append((f"pools.{name}[{k}].vmta", f"duplicate VMTA {ip.vmta!r}"))
+                seen.add(ip.vmta)
+        if self.smtp.workers > 1 and self.redis is None:
+            out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
+        return out

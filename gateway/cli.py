@@ -1,0 +1,103 @@
+"""The ``sluice`` command."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sluice", description="SMTP gateway for campaign mail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the gateway")
+    run.add_argument("-c", "--config", help="configuration file (default: $SLUICE_CONFIG or the embedded default)")
+
+    check = sub.add_parser("check-config", help="validate a configuration and exit")
+    check.add_argument("-c", "--config")
+
+    sub.add_parser("show-pipeline", help="print the ordered steps of an SMTP transaction")
+
+    hp = sub.add_parser("hash-password", help="print an scrypt hash for a credentials entry")
+    hp.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+
+    kg = sub.add_parser("dkim-keygen", help="write a DKIM private key and print its DNS record")
+    kg.add_argument("--domain", required=True)
+    kg.add_argument("--selector", required=True)
+    kg.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
+    kg.add_argument("--out", help="private key file (default: <selector>.<domain>.pem)")
+
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command](args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gateway.daemon import serve
+
+    return serve(args.config)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from conf import ConfigError, load
+    from gateway.runtime import load_keys
+
+    try:
+        settings = load(args.config)
+        load_keys(settings)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(f"configuration OK: {len(settings.tenants)} tenant(s), {len(settings.pools)} pool(s)")
+    return 0
+
+
+def _show_pipeline(args: argparse.Namespace) -> int:
+    from gateway.pipeline import describe
+
+    print(describe())
+    return 0
+
+
+def _hash_password(args: argparse.Namespace) -> int:
+    from policy.passwords import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("passwords differ", file=sys.stderr)
+            return 1
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+def _dkim_keygen(args: argparse.Namespace) -> int:
+    from gateway.dkim import DkimKeyError, keygen_to_file
+
+    out = args.out or f"{args.selector}.{args.domain}.pem"
+    try:
+        record = keygen_to_file(out, args.domain, args.selector, args.algorithm)
+    except (DkimKeyError, OSError) as exc:
+        print(f"dkim-keygen: {exc}", file=sys.stderr)
+        return 1
+    print(f"; private key written to {out}", file=sys.stderr)
+    print(record)
+    return 0
+
+
+COMMANDS = {
+    "run": _run,
+    "check-config": _check_config,
+    "show-pipeline": _show_pipeline,
+    "hash-password": _hash_password,
+    "dkim-keygen": _dkim_keygen,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The daemon: build every part from the settings, run them, stop them cleanly.
+
+Startup order: stores, downstream, runtime, admin listener, SMTP listener,
+then READY=1. SIGTERM drains (new clients get 421, transactions finish up to
+``smtp.drain_timeout``) and exits 0. SIGHUP reloads the configuration; an
+invalid one is logged and the running one kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from admin.app import make_app
+from conf import ConfigError, Settings, load, split_hostport
+from gateway import downstream as downstream_mod
+from gateway import metrics, runtime, sdnotify
+from gateway.runtime import Runtime
+from gateway.smtp import Listener
+from policy.events import Recorder
+from policy.store import open_store
+
+log = logging.getLogger("sluice.daemon")
+
+
+@dataclass
+class Daemon:
+    config_path: str | None
+    settings: Settings
+    smtp_only: bool = False  # extra workers serve SMTP; the first process runs the rest
+    rt: Runtime | None = None
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    children: list[int] = field(default_factory=list)
+
+    def runtime(self) -> Runtime:
+        assert self.rt is not None
+        return self.rt
+
+    async def run(self) -> int:
+        s = self.settings
+        store = open_store(s.database)
+        await store.open()
+        recorder = Recorder(store)
+        self.tasks.append(asyncio.create_task(recorder.run(), name="events"))
+        down = downstream_mod.build(s.downstream, s.smtp.hostname)
+        self.rt = runtime.build(s, down, recorder)
+        listener = Listener(self.runtime, tls=_tls_context(s))
+        host, port = split_hostport(s.smtp.listen)
+        await listener.start(host, port, reuse_port=s.smtp.workers > 1)
+
+        admin_runner = None
+        if not self.smtp_only:
+            app = make_app({"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping})
+            admin_runner = web.AppRunner(app, access_log=None)
+            await admin_runner.setup()
+            ahost, aport = split_hostport(s.http.admin_listen)
+            await web.TCPSite(admin_runner, ahost, aport).start()
+
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
+        loop.add_signal_handler(signal.SIGINT, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        if (interval := sdnotify.watchdog_interval()) is not None:
+            self.tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
+
+        log.info("sluice ready pid=%d smtp=%s admin=%s downstream=%s", os.getpid(), s.smtp.listen,
+                 "-" if self.smtp_only else s.http.admin_listen,
+                 s.downstream.sink and f"outbox:{s.downstream.sink}" or
+                 f"{s.downstream.host}:{s.downstream.port}")
+        sdnotify.notify("READY=1", f"STATUS=serving SMTP on {s.smtp.listen}")
+
+        await self.stopping.wait()
+        sdnotify.notify("STOPPING=1")
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        log.info("draining: up to %.0fs for %d transaction(s)", s.smtp.drain_timeout,
+                 listener.in_transaction)
+        finished = await listener.drain(s.smtp.drain_timeout)
+        if not finished:
+            log.warning("drain timeout: closing transactions still open (no 250 was sent for them)")
+        if admin_runner is not None:
+            await admin_runner.cleanup()
+        for task in self.tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await recorder.flush()
+        await self.runtime().downstream.close()
+        await store.close()
+        await asyncio.to_thread(self._reap_children)
+        log.info("stopped")
+        return 0
+
+    async def reload(self) -> None:
+        sdnotify.reloading()
+        try:
+            settings = await asyncio.to_thread(load, self.config_path)
+            old = self.runtime()
+            down = old.downstream
+            if settings.downstream != old.settings.downstream:
+                down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
+            self.rt = await asyncio.to_thread(runtime.build, settings, down, old.recorder)
+        except ConfigError as exc:
+            metrics.CONFIG_RELOADS.labels("rejected").inc()
+            log.error("reload rejected, keeping the running configuration:\n%s", exc)
+        else:
+            metrics.CONFIG_RELOADS.labels("ok").inc()
+            for key in ("listen", "tls", "workers"):
+                if getattr(settings.smtp, key) != getattr(old.settings.smtp, key):
+                    log.warning("smtp.%s changed: takes effect on restart", key)
+            if down is not old.downstream:
+                asyncio.get_running_loop().call_later(
+                    old.settings.downstream.timeout + 5, lambda: asyncio.ensure_future(old.downstream.close())
+                )
+            self.settings = settings
+            log.info("configuration reloaded")
+        for pid in self.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)
+        sdnotify.notify("READY=1")
+
+    def _reap_children(self) -> None:
+        for pid in self.children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+async def _watchdog(interval: float) -> None:
+    # Pinged from the loop itself: a stalled loop stops the pings and systemd
+    # restarts us, which is safe because we hold no message we have not handed on.
+    while True:
+        sdnotify.notify("WATCHDOG=1")
+        await asyncio.sleep(interval)
+
+
+def _tls_context(settings: Settings) -> Any:
+    if settings.smtp.tls is None:
+        return None
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(settings.smtp.tls.cert_file, settings.smtp.tls.key_file)
+    return ctx
+
+
+def _fork_workers(count: int) -> tuple[bool, list[int]]:
+    """Fork ``count`` SMTP-only workers before any event loop exists."""
+    children = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            return True, []
+        children.append(pid)
+    return False, children
+
+
+def serve(config_path: str | None) -> int:
+    """Run the daemon until SIGTERM; the exit code for the process."""
+    try:
+        settings = load(config_path)
+        runtime.load_keys(settings)  # key errors belong to startup, not to the first message
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    smtp_only, children = _fork_workers(settings.smtp.workers - 1)
+    daemon = Daemon(config_path, settings, smtp_only=smtp_only, children=children)
+    try:
+        import uvloop
+
+        return uvloop.run(daemon.run())
+    except ImportError:
+        return asyncio.run(daemon.run())

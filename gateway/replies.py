@@ -1,0 +1,105 @@
+"""Every reply Sluice can send, with its enhanced status code (RFC 3463).
+
+Steps return these constants; nothing else composes reply text, so a grep
+here finds every answer a client can see. Downstream text is never echoed:
+aiosmtplib joins multi-line replies with a bare LF, and a stranger must not
+read the next hop's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    code: int
+    enhanced: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    def with_text(self, text: str) -> Verdict:
+        return Verdict(self.code, self.enhanced, text)
+
+
+OK = Verdict(250, "2.0.0", "OK")
+QUEUED = Verdict(250, "2.0.0", "Accepted by the next hop")
+SENDER_OK = Verdict(250, "2.1.0", "Sender OK")
+RECIPIENT_OK = Verdict(250, "2.1.5", "Recipient OK")
+SINK_OK = Verdict(250, "2.0.0", "Written to the outbox")
+
+# Connection
+TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again later")
+TOO_MANY_FROM_CLIENT = Verdict(421, "4.7.0", "Too many connections from your address")
+SHUTTING_DOWN = Verdict(421, "4.3.2", "Service shutting down, try again later")
+AUTH_LOCKED_OUT = Verdict(421, "4.7.0", "Too many failed logins, try again later")
+
+# Access
+AUTH_REQUIRED = Verdict(530, "5.7.0", "Authentication required")
+AUTH_FAILED = Verdict(535, "5.7.8", "Authentication credentials invalid")
+SENDER_NOT_ALLOWED = Verdict(550, "5.7.1", "Sender domain not allowed for this account")
+FROM_NOT_ALLOWED = Verdict(550, "5.7.1", "From header domain not allowed for this account")
+FROM_MISSING = Verdict(550, "5.7.1", "Message needs exactly one From address")
+NULL_SENDER = Verdict(550, "5.7.1", "A null sender cannot be relayed")
+
+# Syntax and size
+BAD_ADDRESS = Verdict(553, "5.1.3", "Malformed address")
+TOO_BIG = Verdict(552, "5.3.4", "Message size exceeds fixed maximum message size")
+HEADERS_TOO_BIG = Verdict(552, "5.3.4", "Header section too large")
+TOO_MANY_RECIPIENTS = Verdict(452, "4.5.3", "Too many recipients, send the rest in a new transaction")
+BARE_NEWLINE = Verdict(550, "5.5.2", "Bare <CR> or <LF> not allowed, use <CR><LF>")
+LINE_TOO_LONG = Verdict(500, "5.5.2", "Line too long (RFC 5321 section 4.5.3.1.6)")
+MAIL_LOOP = Verdict(554, "5.4.6", "Too many Received headers, mail loop suspected")
+
+# Policy
+NO_ROUTE = Verdict(451, "4.4.3", "No sending IP available for this account, try again later")
+
+# Our own failures are always temporary: the sender keeps the message.
+INTERNAL_ERROR = Verdict(451, "4.3.0", "Temporary local problem, try again later")
+STEP_TIMEOUT = Verdict(451, "4.3.0", "Temporary local problem (timeout), try again later")
+
+# Downstream outcomes, mapped by class and never with the downstream's text.
+DOWNSTREAM_UNAVAILABLE = Verdict(451, "4.4.1", "Next hop unavailable, try again later")
+DOWNSTREAM_TIMEOUT = Verdict(451, "4.4.2", "Next hop timed out, try again later")
+DOWNSTREAM_LOST = Verdict(451, "4.4.2", "Connection to next hop lost, try again later")
+DOWNSTREAM_DEFERRED = Verdict(451, "4.4.1", "Deferred by the next hop, try again later")
+DOWNSTREAM_REJECTED = Verdict(550, "5.0.0", "Rejected by the next hop")
+OUTBOX_FAILED = Verdict(451, "4.3.0", "Could not write the message, try again later")
+
+
+def downstream_verdict(code: int, enhanced: str | None) -> Verdict:
+    """Our reply for a downstream refusal: its code and enhanced code, our text."""
+    if 500 <= code < 600:
+        return Verdict(code, _enhanced(enhanced, "5") or "5.0.0", DOWNSTREAM_REJECTED.text)
+    return Verdict(451, _enhanced(enhanced, "4") or "4.4.1", DOWNSTREAM_DEFERRED.text)
+
+
+def _enhanced(value: str | None, klass: str) -> str | None:
+    if not value:
+        return None
+    parts = value.split(".")
+    ok = len(parts) == 3 and parts[0] == klass and all(p.isdigit() and len(p) <= 3 for p in parts)
+    return value if ok else None
+
+
+# aiosmtpd answers some protocol errors itself; these carry enhanced codes.
+LIBRARY_REPLIES = {
+    "552 Error: Too much mail data": str(TOO_BIG),
+    "552 Error: message size exceeds fixed maximum message size": str(TOO_BIG),
+    "500 Line too long (see RFC5321 4.5.3.1.6)": str(LINE_TOO_LONG),
+    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
+    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
+    "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
+    "530 5.7.0 Authentication required": str(AUTH_REQUIRED),
+    "535 5.7.8 Authentication credentials invalid": str(AUTH_FAILED),
+}

@@ -1,0 +1,73 @@
+"""Everything a transaction needs that is built from one configuration.
+
+A SIGHUP builds a new Runtime and swaps it in; a transaction keeps the one
+it started with, so a reload never mixes two configurations in one message.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from conf import ConfigError, Settings
+from gateway import dkim
+from policy.events import Recorder
+from policy.pools import RoundRobin
+from policy.tenants import Directory
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    directory: Directory
+    selector: RoundRobin
+    keys: dict[str, tuple[dkim.DkimKey, ...]]
+    downstream: Any  # gateway.downstream.SmtpDownstream | OutboxSink
+    recorder: Recorder | None = None
+
+    def dkim_keys(self, tenant: str, from_domain: str) -> list[dkim.DkimKey]:
+        """The tenant's keys whose d= aligns with the header From domain."""
+        out = []
+        for key in self.keys.get(tenant, ()):
+            if key.domain == "*":
+                out.append(replace(key, domain=from_domain))
+            elif from_domain == key.domain or from_domain.endswith("." + key.domain):
+                out.append(key)
+        return out
+
+
+def load_keys(settings: Settings) -> dict[str, tuple[dkim.DkimKey, ...]]:
+    """Read every tenant's DKIM keys, creating those marked ``generate`` when missing."""
+    problems = []
+    keys: dict[str, tuple[dkim.DkimKey, ...]] = {}
+    for i, tenant in enumerate(settings.tenants):
+        loaded = []
+        for j, entry in enumerate(tenant.dkim):
+            path = Path(entry.key_file)
+            if entry.generate and not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                private_pem, _ = dkim.generate_key(entry.generate)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(private_pem)
+            try:
+                loaded.append(dkim.load_key(path, entry.domain, entry.selector))
+            except dkim.DkimKeyError as exc:
+                problems.append(f"tenants[{i}].dkim[{j}].key_file: {exc}")
+        keys[tenant.name] = tuple(loaded)
+    if problems:
+        raise ConfigError("dkim keys", problems)
+    return keys
+
+
+def build(settings: Settings, downstream: Any, recorder: Recorder | None = None) -> Runtime:
+    return Runtime(
+        settings=settings,
+        directory=Directory(settings),
+        selector=RoundRobin(settings.pools),
+        keys=load_keys(settings),
+        downstream=downstream,
+        recorder=recorder,
+    )

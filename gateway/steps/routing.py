@@ -1,0 +1,36 @@
+"""Recipients and the one IP of the tenant's pool that carries the transaction."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from gateway import replies
+from gateway.replies import Verdict
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Transaction
+
+# aiosmtpd hands over whatever sat between the brackets; a control character or
+# whitespace there is an injection attempt, not an address (RFC 5321 §4.1.2).
+ADDRESS = re.compile(r"^[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+(?:\.[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+)*@[^\x00-\x20\x7f@<>]+$")
+
+
+async def recipient_address(tx: Transaction) -> Verdict | None:
+    """553 5.1.3 for an address with controls, spaces or no domain."""
+    return None if ADDRESS.match(tx.candidate) else replies.BAD_ADDRESS
+
+
+async def recipient_limit(tx: Transaction) -> Verdict | None:
+    """452 4.5.3 past smtp.max_recipients; the rest come in a new transaction."""
+    over = len(tx.recipients) >= tx.rt.settings.smtp.max_recipients
+    return replies.TOO_MANY_RECIPIENTS if over else None
+
+
+async def choose_ip(tx: Transaction) -> Verdict | None:
+    """At the first RCPT, pick an enabled IP of the tenant's pool (round-robin)."""
+    if tx.ip is not None:
+        return None
+    assert tx.session.tenant is not None
+    tx.ip = tx.rt.selector.choose(tx.session.tenant.settings.pool)
+    return None if tx.ip is not None else replies.NO_ROUTE

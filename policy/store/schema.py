@@ -1,0 +1,21 @@
+"""The tables, written once in the SQL both backends understand."""
+
+EVENT_COLUMNS = (
+    "kind", "tenant", "client", "mail_from", "recipients", "message_id", "ip", "vmta",
+    "job", "size", "reply", "downstream_reply", "ms", "at",
+)
+
+# (version, statement); id columns differ and are filled in per backend.
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        """CREATE TABLE events (
+            id {id_column},
+            kind TEXT NOT NULL, tenant TEXT NOT NULL, client TEXT NOT NULL,
+            mail_from TEXT NOT NULL, recipients TEXT NOT NULL, message_id TEXT NOT NULL,
+            ip TEXT NOT NULL, vmta TEXT NOT NULL, job TEXT NOT NULL, size BIGINT NOT NULL,
+            reply TEXT NOT NULL, downstream_reply TEXT NOT NULL, ms DOUBLE PRECISION NOT NULL,
+            at DOUBLE PRECISION NOT NULL)""",
+    ),
+    (2, "CREATE INDEX events_tenant_at ON events (tenant, at)"),
+)

@@ -1,0 +1,144 @@
+"""The gateway in-process on loopback, built the way the daemon builds it."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosmtplib
+
+from conf import Settings, parse
+from gateway import dkim
+from gateway import downstream as downstream_mod
+from gateway import runtime
+from gateway.runtime import Runtime
+from gateway.smtp import Listener
+from policy.events import Recorder
+from policy.passwords import hash_password
+from policy.store.sqlite import SqliteStore
+
+PASSWORD = "correct horse battery staple"
+# A cheap scrypt cost keeps tests fast; production hashes use the defaults.
+PASSWORD_HASH = hash_password(PASSWORD, n=2**10)
+
+
+def make_keys(folder: Path) -> dict[str, str]:
+    """An RSA-2048 and an Ed25519 key as PKCS#8 PEM files; their DNS TXT values by selector."""
+    records = {}
+    for selector, algorithm in (("s2026r", "rsa"), ("s2026e", "ed25519")):
+        private_pem, txt = dkim.generate_key(algorithm)
+        (folder / f"{selector}.pem").write_bytes(private_pem)
+        records[selector] = txt
+    return records
+
+
+def config_text(folder: Path, sink_port: int, **extra: str) -> str:
+    body = f"""
+    smtp: {{listen: "127.0.0.1:0", hostname: relay.test, max_message_size: 200000,
+            auth_failure_limit: 3, drain_timeout: 5, line_endings: {extra.get("line_endings", "normalize")}}}
+    database: "sqlite:///{folder}/sluice.db"
+    downstream: {{host: 127.0.0.1, port: {sink_port}, pool_size: 4, timeout: {extra.get("timeout", "2")},
+                 connect_timeout: 1, breaker_failures: {extra.get("breaker_failures", "100")},
+                 breaker_reset: 0.5}}
+    tenants:
+      - name: acme
+        pool: acme
+        credentials: [{{username: mailwizz-acme, password_hash: "{PASSWORD_HASH}"}}]
+        sender_domains: [acme-mail.com]
+        dkim:
+          - {{domain: acme-mail.com, selector: s2026r, key_file: {folder}/s2026r.pem}}
+          - {{domain: acme-mail.com, selector: s2026e, key_file: {folder}/s2026e.pem}}
+      - name: trusted
+        pool: acme
+        trusted_networks: ["127.0.0.2/32"]
+        sender_domains: [trusted.example]
+    pools:
+      acme:
+        - {{ip: 192.0.2.10, vmta: acme-1, hostname: mta1.acme-mail.com}}
+        - {{ip: 192.0.2.11, vmta: acme-2, hostname: mta2.acme-mail.com}}
+    """
+    return textwrap.dedent(body)
+
+
+@dataclass
+class Gateway:
+    port: int
+    listener: Listener
+    rt: Runtime
+    store: SqliteStore
+    records: dict[str, str]
+
+    async def close(self) -> None:
+        await self.listener.drain(0.1)
+        if self.rt.recorder is not None:
+            await self.rt.recorder.flush()
+        await self.rt.downstream.close()
+        await self.store.close()
+
+
+async def start_gateway(folder: Path, sink_port: int, **extra: str) -> Gateway:
+    records = make_keys(folder)
+    settings: Settings = parse(config_text(folder, sink_port, **extra), environ=os.environ)
+    store = SqliteStore(str(folder / "sluice.db"))
+    await store.open()
+    down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
+    rt = runtime.build(settings, down, Recorder(store))
+    holder = {"rt": rt}
+    listener = Listener(lambda: holder["rt"])
+    server = await listener.start("127.0.0.1", 0)
+    return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
+
+
+def message(
+    to: str = "someone@example.net",
+    sender: str = "news@acme-mail.com",
+    subject: str = "Hello",
+    body: str = "Hi there,\r\nthis is a campaign.\r\n",
+    extra_headers: str = "",
+) -> bytes:
+    head = (
+        f"From: Acme <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
+        f"Date: {email.utils.formatdate()}\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n{extra_headers}"
+    )
+    return (head + "\r\n" + body).encode()
+
+
+async def send(
+    port: int,
+    to: str = "someone@example.net",
+    sender: str = "news@acme-mail.com",
+    data: bytes | None = None,
+    login: bool = True,
+    source: str | None = None,
+) -> tuple[int, str]:
+    """One transaction; the (code, text) of the final reply, whatever phase gave it."""
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=15, start_tls=False,
+                             source_address=(source, 0) if source else None)
+    await client.connect()
+    try:
+        if login:
+            await client.login("mailwizz-acme", PASSWORD)
+        errors, reply = await client.sendmail(sender, [to], data or message(to=to, sender=sender))
+        return 250, reply
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        first = exc.recipients[0]
+        return first.code, first.message
+    except aiosmtplib.SMTPResponseException as exc:
+        return exc.code, exc.message
+    finally:
+        if client.is_connected:
+            client.close()
+
+
+def dns_for(records: dict[str, str]):
+    """A dnsfunc for dkimpy's verify that answers our selectors."""
+
+    def lookup(name: bytes, timeout: int = 5) -> bytes:
+        selector = name.decode().split("._domainkey.")[0]
+        return records[selector].encode() if selector in records else b""
+
+    return lookup
