@@ -29,7 +29,8 @@ async def readyz(request: web.Request) -> web.Response:
     report = dict(zip(checks, results, strict=True))
     ready = all(r == "ok" for r in report.values())
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": report}, status=200 if ready else 503
+        {"status": "ready" if ready else "not ready", "checks": report},
+        status=200 if ready else 503,
     )
 
 
@@ -44,7 +45,9 @@ async def _run(check: Check) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    return web.Response(
+        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
 
 
 def make_app(checks: dict[str, Check]) -> web.Application:

@@ -109,9 +109,7 @@ class _Builder:
                 return ()
             item = typing.get_args(hint)[0]
             lines = getattr(value, "item_lines", [line] * len(value))
-            return tuple(
-                self.build(item, v, f"{path}[{i}]", lines[i]) for i, v in enumerate(value)
-            )
+            return tuple(self.build(item, v, f"{path}[{i}]", lines[i]) for i, v in enumerate(value))
         if origin is dict:
             if not isinstance(value, dict):
                 self.fail(path, line, "must be a mapping")
@@ -170,7 +168,9 @@ class _Builder:
         for key in value:
             if key not in fields:
                 known = ", ".join(sorted(fields))
-                self.fail(f"{prefix}{key}", key_lines.get(key, line), f"unknown key (known: {known})")
+                self.fail(
+                    f"{prefix}{key}", key_lines.get(key, line), f"unknown key (known: {known})"
+                )
         kwargs = {}
         for name, f in fields.items():
             sub = f"{prefix}{name}"
@@ -200,9 +200,7 @@ class _Builder:
     def has_error_under(self, path: str) -> bool:
         if not path:
             return bool(self.errors)
-        return any(
-            p == path or p.startswith((path + ".", path + "[")) for p, _, _ in self.errors
-        )
+        return any(p == path or p.startswith((path + ".", path + "[")) for p, _, _ in self.errors)
 
     def line_of(self, path: str, fallback: int) -> int:
         while path:
@@ -213,12 +211,22 @@ class _Builder:
 
 
 def _type_name(t: Any) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-            list: "a list", dict: "a mapping", _Seq: "a list", _Map: "a mapping",
-            type(None): "empty"}.get(t, getattr(t, "__name__", str(t)))
+    return {
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+        _Seq: "a list",
+        _Map: "a mapping",
+        type(None): "empty",
+    }.get(t, getattr(t, "__name__", str(t)))
 
 
-def parse(text: str, source: str = "<string>", environ: Mapping[str, str] | None = None) -> Settings:
+def parse(
+    text: str, source: str = "<string>", environ: Mapping[str, str] | None = None
+) -> Settings:
     """Validate YAML text into Settings, or raise ConfigError listing every problem."""
     loader = _LineLoader(text)
     loader.duplicate_keys = []
@@ -227,7 +235,9 @@ def parse(text: str, source: str = "<string>", environ: Mapping[str, str] | None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(source, [f"not valid YAML: {getattr(exc, 'problem', exc)}{where}"]) from None
+        raise ConfigError(
+            source, [f"not valid YAML: {getattr(exc, 'problem', exc)}{where}"]
+        ) from None
     finally:
         loader.dispose()
     builder = _Builder(os.environ if environ is None else environ)
@@ -239,7 +249,9 @@ def parse(text: str, source: str = "<string>", environ: Mapping[str, str] | None
     return settings
 
 
-def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+def load(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """Load the file at ``path``, or ``$SLUICE_CONFIG``, or the embedded default."""
     env = os.environ if environ is None else environ
     chosen = path or env.get("SLUICE_CONFIG") or EMBEDDED

@@ -28,7 +28,7 @@ def split_hostport(value: str) -> tuple[str, int]:
 
 def _hostport(value: str) -> str | None:
     try:
-        host, port = split_hostport(value)
+        _, port = split_hostport(value)
     except ValueError:
         return 'must be "host:port" (for IPv6 "[::1]:port")'
     return None if 0 <= port < 65536 else "port must be 0-65535"

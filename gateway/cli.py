@@ -13,7 +13,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the gateway")
-    run.add_argument("-c", "--config", help="configuration file (default: $SLUICE_CONFIG or the embedded default)")
+    run.add_argument(
+        "-c",
+        "--config",
+        help="configuration file (default: $SLUICE_CONFIG or the embedded default)",
+    )
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-c", "--config")

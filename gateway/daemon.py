@@ -59,7 +59,9 @@ class Daemon:
 
         admin_runner = None
         if not self.smtp_only:
-            app = make_app({"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping})
+            app = make_app(
+                {"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping}
+            )
             admin_runner = web.AppRunner(app, access_log=None)
             await admin_runner.setup()
             ahost, aport = split_hostport(s.http.admin_listen)
@@ -72,10 +74,14 @@ class Daemon:
         if (interval := sdnotify.watchdog_interval()) is not None:
             self.tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
 
-        log.info("sluice ready pid=%d smtp=%s admin=%s downstream=%s", os.getpid(), s.smtp.listen,
-                 "-" if self.smtp_only else s.http.admin_listen,
-                 s.downstream.sink and f"outbox:{s.downstream.sink}" or
-                 f"{s.downstream.host}:{s.downstream.port}")
+        log.info(
+            "sluice ready pid=%d smtp=%s admin=%s downstream=%s",
+            os.getpid(),
+            s.smtp.listen,
+            "-" if self.smtp_only else s.http.admin_listen,
+            (s.downstream.sink and f"outbox:{s.downstream.sink}")
+            or f"{s.downstream.host}:{s.downstream.port}",
+        )
         sdnotify.notify("READY=1", f"STATUS=serving SMTP on {s.smtp.listen}")
 
         await self.stopping.wait()
@@ -83,8 +89,11 @@ class Daemon:
         for pid in self.children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        log.info("draining: up to %.0fs for %d transaction(s)", s.smtp.drain_timeout,
-                 listener.in_transaction)
+        log.info(
+            "draining: up to %.0fs for %d transaction(s)",
+            s.smtp.drain_timeout,
+            listener.in_transaction,
+        )
         finished = await listener.drain(s.smtp.drain_timeout)
         if not finished:
             log.warning("drain timeout: closing transactions still open (no 250 was sent for them)")
@@ -119,7 +128,8 @@ class Daemon:
                     log.warning("smtp.%s changed: takes effect on restart", key)
             if down is not old.downstream:
                 asyncio.get_running_loop().call_later(
-                    old.settings.downstream.timeout + 5, lambda: asyncio.ensure_future(old.downstream.close())
+                    old.settings.downstream.timeout + 5,
+                    lambda: asyncio.ensure_future(old.downstream.close()),
                 )
             self.settings = settings
             log.info("configuration reloaded")

@@ -221,12 +221,15 @@ class SmtpDownstream:
         metrics.DOWNSTREAM_OPEN.set(self.open)
 
     async def ping(self) -> None:
-        """Raise unless the next hop can be reached (for /readyz)."""
+        """Raise unless the next hop answers (for /readyz): NOOP on a pooled connection."""
         if self.breaker.is_open:
             raise ConnectionError("downstream circuit breaker is open")
-        if self.idle:
-            return
-        client = await self._connect()
+        client, _ = await self._take()
+        try:
+            await client.noop()
+        except (aiosmtplib.SMTPException, *CONNECTION_ERRORS):
+            self._close(client)
+            raise
         self._give_back(client)
 
     async def close(self) -> None:

@@ -21,7 +21,9 @@ class MalformedMessage(ValueError):
 
 @dataclass
 class Message:
-    fields: list[tuple[str, bytes]] = field(default_factory=list)  # (lower name, raw field with CRLF)
+    fields: list[tuple[str, bytes]] = field(
+        default_factory=list
+    )  # (lower name, raw field with CRLF)
     body: bytes = b""
 
     @classmethod

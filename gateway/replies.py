@@ -56,7 +56,9 @@ NULL_SENDER = Verdict(550, "5.7.1", "A null sender cannot be relayed")
 BAD_ADDRESS = Verdict(553, "5.1.3", "Malformed address")
 TOO_BIG = Verdict(552, "5.3.4", "Message size exceeds fixed maximum message size")
 HEADERS_TOO_BIG = Verdict(552, "5.3.4", "Header section too large")
-TOO_MANY_RECIPIENTS = Verdict(452, "4.5.3", "Too many recipients, send the rest in a new transaction")
+TOO_MANY_RECIPIENTS = Verdict(
+    452, "4.5.3", "Too many recipients, send the rest in a new transaction"
+)
 BARE_NEWLINE = Verdict(550, "5.5.2", "Bare <CR> or <LF> not allowed, use <CR><LF>")
 LINE_TOO_LONG = Verdict(500, "5.5.2", "Line too long (RFC 5321 section 4.5.3.1.6)")
 MAIL_LOOP = Verdict(554, "5.4.6", "Too many Received headers, mail loop suspected")

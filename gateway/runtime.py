@@ -23,25 +23,27 @@ class Runtime:
     settings: Settings
     directory: Directory
     selector: RoundRobin
-    keys: dict[str, tuple[dkim.DkimKey, ...]]
+    # (domain pattern, key) per tenant; the pattern "*" signs as any From domain.
+    keys: dict[str, tuple[tuple[str, dkim.DkimKey], ...]]
     downstream: Any  # gateway.downstream.SmtpDownstream | OutboxSink
     recorder: Recorder | None = None
 
     def dkim_keys(self, tenant: str, from_domain: str) -> list[dkim.DkimKey]:
         """The tenant's keys whose d= aligns with the header From domain."""
         out = []
-        for key in self.keys.get(tenant, ()):
-            if key.domain == "*":
+        for pattern, key in self.keys.get(tenant, ()):
+            if pattern == "*":
                 out.append(replace(key, domain=from_domain))
-            elif from_domain == key.domain or from_domain.endswith("." + key.domain):
+            elif from_domain == pattern or from_domain.endswith("." + pattern):
                 out.append(key)
         return out
 
 
-def load_keys(settings: Settings) -> dict[str, tuple[dkim.DkimKey, ...]]:
+def load_keys(settings: Settings) -> dict[str, tuple[tuple[str, dkim.DkimKey], ...]]:
     """Read every tenant's DKIM keys, creating those marked ``generate`` when missing."""
     problems = []
-    keys: dict[str, tuple[dkim.DkimKey, ...]] = {}
+    # (domain pattern, key) per tenant; the pattern "*" signs as any From domain.
+    keys: dict[str, tuple[tuple[str, dkim.DkimKey], ...]] = {}
     for i, tenant in enumerate(settings.tenants):
         loaded = []
         for j, entry in enumerate(tenant.dkim):
@@ -52,8 +54,10 @@ def load_keys(settings: Settings) -> dict[str, tuple[dkim.DkimKey, ...]]:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(private_pem)
+            # A wildcard key is loaded under a placeholder and re-labelled per message.
+            domain = "wildcard.invalid" if entry.domain == "*" else entry.domain
             try:
-                loaded.append(dkim.load_key(path, entry.domain, entry.selector))
+                loaded.append((entry.domain, dkim.load_key(path, domain, entry.selector)))
             except dkim.DkimKeyError as exc:
                 problems.append(f"tenants[{i}].dkim[{j}].key_file: {exc}")
         keys[tenant.name] = tuple(loaded)

@@ -86,5 +86,7 @@ class Recorder:
                 await self.flush()
                 backoff = interval
             except Exception as exc:  # the store is down: keep the events, try later
-                log.warning("event store unavailable, %d events waiting: %s", len(self.pending), exc)
+                log.warning(
+                    "event store unavailable, %d events waiting: %s", len(self.pending), exc
+                )
                 backoff = min(backoff * 2, 30.0)

@@ -36,7 +36,9 @@ class Directory:
 
     def __init__(self, settings: Settings):
         self.tenants = {
-            t.name: Tenant(t, tuple(ipaddress.ip_network(n, strict=False) for n in t.trusted_networks))
+            t.name: Tenant(
+                t, tuple(ipaddress.ip_network(n, strict=False) for n in t.trusted_networks)
+            )
             for t in settings.tenants
         }
         self._by_user = {

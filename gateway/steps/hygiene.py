@@ -11,7 +11,9 @@ from gateway.replies import Verdict
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
 
-MAX_RECEIVED = 50  # RFC 5321 §6.3 suggests at least 100 hops is a loop; 50 is plenty for one relay chain
+MAX_RECEIVED = (
+    50  # RFC 5321 §6.3 suggests at least 100 hops is a loop; 50 is plenty for one relay chain
+)
 INTERNAL_PREFIX = "x-sluice-"
 
 

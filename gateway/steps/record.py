@@ -21,24 +21,46 @@ async def record(tx: Transaction) -> Verdict | None:
     assert tx.verdict is not None
     ms = (time.monotonic() - tx.started) * 1000
     tenant = tx.session.tenant.name if tx.session.tenant else "-"
-    outcome = tx.outcome or ("relayed" if tx.verdict.ok else
-                             "deferred" if tx.verdict.temporary else "rejected")
+    outcome = tx.outcome or (
+        "relayed" if tx.verdict.ok else "deferred" if tx.verdict.temporary else "rejected"
+    )
     vmta = tx.ip.vmta if tx.ip else "-"
     log.info(
         "tx=%s outcome=%s tenant=%s client=%s ip=%s vmta=%s msgid=%s from=<%s> rcpts=%d"
         " to=<%s> size=%d reply=%r downstream=%r ms=%.1f",
-        tx.session.id, outcome, tenant, tx.session.peer, tx.ip.ip if tx.ip else "-", vmta,
-        tx.message_id or "-", tx.mail_from, len(tx.recipients), ",".join(tx.recipients[:5]),
-        len(tx.data), str(tx.verdict), tx.downstream_reply, ms,
+        tx.session.id,
+        outcome,
+        tenant,
+        tx.session.peer,
+        tx.ip.ip if tx.ip else "-",
+        vmta,
+        tx.message_id or "-",
+        tx.mail_from,
+        len(tx.recipients),
+        ",".join(tx.recipients[:5]),
+        len(tx.data),
+        str(tx.verdict),
+        tx.downstream_reply,
+        ms,
     )
     metrics.TRANSACTIONS.labels(tenant, outcome).inc()
     metrics.RELAY_SECONDS.observe(ms / 1000)
     if tx.rt.recorder is not None:
-        tx.rt.recorder.add(Event(
-            kind=outcome, tenant=tenant, client=tx.session.peer, mail_from=tx.mail_from,
-            recipients=tuple(tx.recipients), message_id=tx.message_id,
-            ip=tx.ip.ip if tx.ip else "", vmta=tx.ip.vmta if tx.ip else "", job=tx.job,
-            size=len(tx.data), reply=str(tx.verdict), downstream_reply=tx.downstream_reply,
-            ms=round(ms, 1),
-        ))
+        tx.rt.recorder.add(
+            Event(
+                kind=outcome,
+                tenant=tenant,
+                client=tx.session.peer,
+                mail_from=tx.mail_from,
+                recipients=tuple(tx.recipients),
+                message_id=tx.message_id,
+                ip=tx.ip.ip if tx.ip else "",
+                vmta=tx.ip.vmta if tx.ip else "",
+                job=tx.job,
+                size=len(tx.data),
+                reply=str(tx.verdict),
+                downstream_reply=tx.downstream_reply,
+                ms=round(ms, 1),
+            )
+        )
     return None

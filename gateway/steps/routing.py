@@ -13,7 +13,9 @@ if TYPE_CHECKING:
 
 # aiosmtpd hands over whatever sat between the brackets; a control character or
 # whitespace there is an injection attempt, not an address (RFC 5321 §4.1.2).
-ADDRESS = re.compile(r"^[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+(?:\.[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+)*@[^\x00-\x20\x7f@<>]+$")
+ADDRESS = re.compile(
+    r"^[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+(?:\.[^\x00-\x20\x7f<>()\[\]\\,;:@\"]+)*@[^\x00-\x20\x7f@<>]+$"
+)
 
 
 async def recipient_address(tx: Transaction) -> Verdict | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from email.utils import format_datetime, formatdate
 from datetime import UTC, datetime
+from email.utils import format_datetime, formatdate
 from typing import TYPE_CHECKING
 
 from gateway.replies import Verdict

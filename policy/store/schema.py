@@ -1,8 +1,20 @@
 """The tables, written once in the SQL both backends understand."""
 
 EVENT_COLUMNS = (
-    "kind", "tenant", "client", "mail_from", "recipients", "message_id", "ip", "vmta",
-    "job", "size", "reply", "downstream_reply", "ms", "at",
+    "kind",
+    "tenant",
+    "client",
+    "mail_from",
+    "recipients",
+    "message_id",
+    "ip",
+    "vmta",
+    "job",
+    "size",
+    "reply",
+    "downstream_reply",
+    "ms",
+    "at",
 )
 
 # (version, statement); id columns differ and are filled in per backend.

@@ -10,7 +10,9 @@ from tests.support.harness import dns_for, message, send
 
 
 async def test_relayed_message_is_signed_and_stamped(gateway, sink):
-    data = message(extra_headers="X-Mw-Campaign-Uid: ab12cd\r\nX-Virtual-MTA: hot-ip\r\nX-Job: forged\r\n")
+    data = message(
+        extra_headers="X-Mw-Campaign-Uid: ab12cd\r\nX-Virtual-MTA: hot-ip\r\nX-Job: forged\r\n"
+    )
     code, _ = await send(gateway.port, data=data)
     assert code == 250
     [got] = sink.messages
@@ -42,7 +44,9 @@ async def test_all_recipients_of_a_transaction_ride_one_ip(gateway, sink):
     vmta = [line for line in first.data.split(b"\r\n") if line.startswith(b"X-Virtual-MTA")]
     assert len(vmta) == 1
     # Round-robin: the next transaction takes the other IP of the pool.
-    assert vmta != [line for line in second.data.split(b"\r\n") if line.startswith(b"X-Virtual-MTA")]
+    assert vmta != [
+        line for line in second.data.split(b"\r\n") if line.startswith(b"X-Virtual-MTA")
+    ]
 
 
 async def test_open_relay_refused(gateway, sink):
@@ -52,8 +56,13 @@ async def test_open_relay_refused(gateway, sink):
 
 
 async def test_trusted_network_needs_no_auth(gateway, sink):
-    code, _ = await send(gateway.port, login=False, source="127.0.0.2", sender="a@trusted.example",
-                         data=message(sender="a@trusted.example"))
+    code, _ = await send(
+        gateway.port,
+        login=False,
+        source="127.0.0.2",
+        sender="a@trusted.example",
+        data=message(sender="a@trusted.example"),
+    )
     assert code == 250
     assert sink.messages[0].mail_from == "a@trusted.example"
 
@@ -77,8 +86,9 @@ async def test_bad_password_then_lockout(gateway, sink):
 
 
 async def test_foreign_sender_domain(gateway, sink):
-    code, text = await send(gateway.port, sender="ceo@other.example",
-                            data=message(sender="ceo@other.example"))
+    code, text = await send(
+        gateway.port, sender="ceo@other.example", data=message(sender="ceo@other.example")
+    )
     assert (code, text.split()[0]) == (550, "5.7.1")
     # The envelope is ours but the header From is not.
     code, text = await send(gateway.port, data=message(sender="ceo@other.example"))
@@ -97,7 +107,9 @@ async def test_size_parameter_refused_at_mail(gateway, sink):
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=gateway.port, start_tls=False)
     await client.connect()
     await client.login("mailwizz-acme", "correct horse battery staple")
-    code, text = await client.execute_command(b"MAIL", b"FROM:<news@acme-mail.com>", b"SIZE=999999999")
+    code, text = await client.execute_command(
+        b"MAIL", b"FROM:<news@acme-mail.com>", b"SIZE=999999999"
+    )
     assert (code, text.split()[0]) == (552, "5.3.4")
     client.close()
 

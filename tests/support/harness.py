@@ -11,9 +11,8 @@ from pathlib import Path
 import aiosmtplib
 
 from conf import Settings, parse
-from gateway import dkim
+from gateway import dkim, runtime
 from gateway import downstream as downstream_mod
-from gateway import runtime
 from gateway.runtime import Runtime
 from gateway.smtp import Listener
 from policy.events import Recorder
@@ -36,13 +35,15 @@ def make_keys(folder: Path) -> dict[str, str]:
 
 
 def config_text(folder: Path, sink_port: int, **extra: str) -> str:
+    endings = extra.get("line_endings", "normalize")
+    timeout = extra.get("timeout", "2")
+    breaker = extra.get("breaker_failures", "100")
     body = f"""
     smtp: {{listen: "127.0.0.1:0", hostname: relay.test, max_message_size: 200000,
-            auth_failure_limit: 3, drain_timeout: 5, line_endings: {extra.get("line_endings", "normalize")}}}
+            auth_failure_limit: 3, drain_timeout: 5, line_endings: {endings}}}
     database: "sqlite:///{folder}/sluice.db"
-    downstream: {{host: 127.0.0.1, port: {sink_port}, pool_size: 4, timeout: {extra.get("timeout", "2")},
-                 connect_timeout: 1, breaker_failures: {extra.get("breaker_failures", "100")},
-                 breaker_reset: 0.5}}
+    downstream: {{host: 127.0.0.1, port: {sink_port}, pool_size: 4, timeout: {timeout},
+                 connect_timeout: 1, breaker_failures: {breaker}, breaker_reset: 0.5}}
     tenants:
       - name: acme
         pool: acme
@@ -116,13 +117,18 @@ async def send(
     source: str | None = None,
 ) -> tuple[int, str]:
     """One transaction; the (code, text) of the final reply, whatever phase gave it."""
-    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=15, start_tls=False,
-                             source_address=(source, 0) if source else None)
+    client = aiosmtplib.SMTP(
+        hostname="127.0.0.1",
+        port=port,
+        timeout=15,
+        start_tls=False,
+        source_address=(source, 0) if source else None,
+    )
     await client.connect()
     try:
         if login:
             await client.login("mailwizz-acme", PASSWORD)
-        errors, reply = await client.sendmail(sender, [to], data or message(to=to, sender=sender))
+        _, reply = await client.sendmail(sender, [to], data or message(to=to, sender=sender))
         return 250, reply
     except aiosmtplib.SMTPRecipientsRefused as exc:
         first = exc.recipients[0]

@@ -52,8 +52,13 @@ class Sink:
 
     def _factory(self) -> SMTP:
         self.connections += 1
-        proto = _SinkSMTP(_Handler(self), hostname="sink.test", enable_SMTPUTF8=True,
-                          data_size_limit=None, timeout=60)
+        proto = _SinkSMTP(
+            _Handler(self),
+            hostname="sink.test",
+            enable_SMTPUTF8=True,
+            data_size_limit=None,
+            timeout=60,
+        )
         _OPEN.setdefault(id(self), set()).add(proto)
         return proto
 
@@ -107,7 +112,11 @@ class _Handler:
         if any(x.startswith("permfail-data") for x in locals_):
             return "554-5.7.1 Content refused\r\n554 5.7.1 second line of the reply"
         self.sink.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                     list(envelope.mail_options))
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content,
+                list(envelope.mail_options),
+            )
         )
         return "250 2.0.0 queued as X"

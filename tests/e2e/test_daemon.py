@@ -1,0 +1,212 @@
+"""The daemon as operators run it: signals, reload, health endpoints, the embedded default."""
+
+import asyncio
+import base64
+import json
+import signal
+from pathlib import Path
+
+import aiohttp
+import aiosmtplib
+import dkim as dkimpy
+import pytest
+
+from gateway import dkim
+from gateway.dkim_keys import public_txt
+from tests.support.daemon import Daemon, free_port
+from tests.support.harness import PASSWORD, config_text, dns_for, make_keys, message, send
+from tests.support.rawsmtp import RawSMTP
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_config(folder: Path, sink_port: int) -> tuple[Path, int, int]:
+    smtp, admin = free_port(), free_port()
+    text = config_text(folder, sink_port).replace('"127.0.0.1:0"', f'"127.0.0.1:{smtp}"')
+    text += (
+        f'http: {{admin_listen: "127.0.0.1:{admin}", public_listen: "127.0.0.1:{free_port()}"}}\n'
+    )
+    path = folder / "sluice.yaml"
+    path.write_text(text)
+    return path, smtp, admin
+
+
+async def begin_data(port: int) -> RawSMTP:
+    s = await RawSMTP.open(port)
+    await s.cmd(b"EHLO t")
+    auth = base64.b64encode(b"\0mailwizz-acme\0" + PASSWORD.encode())
+    assert (await s.cmd(b"AUTH PLAIN " + auth)).startswith("235")
+    assert (await s.cmd(b"MAIL FROM:<news@acme-mail.com>")).startswith("250")
+    assert (await s.cmd(b"RCPT TO:<inflight@example.net>")).startswith("250")
+    assert (await s.cmd(b"DATA")).startswith("354")
+    s.writer.write(message(to="inflight@example.net")[:60])
+    await s.writer.drain()
+    return s
+
+
+async def test_sigterm_lets_the_transaction_finish_and_exits_0(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, _ = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        inflight = await begin_data(smtp)
+        idle = await RawSMTP.open(smtp)
+        await idle.cmd(b"EHLO idle")
+        d.signal(signal.SIGTERM)
+        assert (await idle.reply()).startswith("421 4.3.2")
+        rest = message(to="inflight@example.net")[60:]
+        reply = await inflight.send_raw(rest + b"\r\n.\r\n")
+        assert reply.startswith("250"), reply
+        assert [m.recipients for m in sink.messages] == [["inflight@example.net"]]
+        assert await d.wait() == 0
+    finally:
+        await d.stop()
+
+
+async def test_new_connections_get_421_while_draining(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, _ = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        inflight = await begin_data(smtp)
+        d.signal(signal.SIGTERM)
+        await d.wait_for_log("draining")
+        reader, writer = await asyncio.open_connection("127.0.0.1", smtp)
+        greeting = await asyncio.wait_for(reader.readline(), 5)
+        assert greeting.startswith(b"421 4.3.2"), greeting
+        writer.close()
+        await inflight.send_raw(message(to="inflight@example.net")[60:] + b"\r\n.\r\n")
+        assert await d.wait() == 0
+    finally:
+        await d.stop()
+
+
+async def test_sigterm_never_yields_250_without_delivery(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, _ = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)  # drain_timeout: 5
+    try:
+        inflight = await begin_data(smtp)
+        d.signal(signal.SIGTERM)
+        assert await d.wait(timeout=20) == 0
+        # The client never finished DATA: the connection is gone without a 250.
+        reply = await inflight.reply(timeout=5)
+        assert not reply.startswith("250")
+        assert sink.messages == []
+    finally:
+        await d.stop()
+
+
+async def test_sighup_with_a_broken_file_keeps_serving(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, _ = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        good = path.read_text()
+        path.write_text(good.replace("pool: acme", "pool: nowhere", 1))
+        d.signal(signal.SIGHUP)
+        line = await d.wait_for_log("reload rejected")
+        assert line
+        await d.wait_for_log("tenants[0].pool: no pool named 'nowhere'")
+        assert (await send(smtp))[0] == 250
+        # A valid change takes effect without a restart.
+        path.write_text(good.replace("[acme-mail.com]", "[acme-mail.com, acme-news.com]"))
+        d.signal(signal.SIGHUP)
+        await d.wait_for_log("configuration reloaded")
+        code, _ = await send(smtp, sender="n@acme-news.com", data=message(sender="n@acme-news.com"))
+        assert code == 250
+        d.signal(signal.SIGTERM)
+        assert await d.wait() == 0
+    finally:
+        await d.stop()
+
+
+async def test_health_readiness_and_metrics(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, admin = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        assert (await send(smtp))[0] == 250
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{admin}") as http:
+            async with http.get("/healthz") as r:
+                assert r.status == 200
+            async with http.get("/readyz") as r:
+                body = await r.json()
+                assert r.status == 200 and body["checks"] == {"downstream": "ok", "store": "ok"}
+            async with http.get("/metrics") as r:
+                text = await r.text()
+                assert 'sluice_transactions_total{result="relayed",tenant="acme"} 1.0' in text
+                assert "sluice_relay_seconds_bucket" in text
+                assert "sluice_downstream_pool_in_use" in text and "sluice_smtp_connections" in text
+            await sink.stop()
+            async with http.get("/readyz") as r:
+                body = await r.json()
+                assert r.status == 503 and body["checks"]["downstream"] != "ok"
+        d.signal(signal.SIGTERM)
+        assert await d.wait() == 0
+        assert any("outcome=relayed tenant=acme" in line and "vmta=acme-" in line for line in d.log)
+    finally:
+        await d.stop()
+
+
+async def test_check_config_names_the_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("smtp:\n  listen: 127.0.0.1:2525\n  max_conections: 5\n")
+    proc = await asyncio.create_subprocess_exec(
+        "python",
+        "-m",
+        "gateway.cli",
+        "check-config",
+        "-c",
+        str(bad),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert "smtp.max_conections: unknown key" in err.decode() and "(line 3)" in err.decode()
+
+
+async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
+    for port in (2525, 8025, 8080):
+        try:
+            _, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            pytest.skip(f"port {port} is in use on this machine")
+        except OSError:
+            pass
+    d = await Daemon.start(["run"], cwd=tmp_path)
+    try:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=2525, start_tls=False)
+        await client.connect()
+        await client.sendmail(
+            "me@laptop.example",
+            ["someone@example.com"],
+            message(to="someone@example.com", sender="me@laptop.example"),
+        )
+        await client.quit()
+        outbox = tmp_path / "var" / "outbox"
+        [eml] = sorted(outbox.glob("*.eml"))
+        envelope = json.loads(eml.with_suffix(".json").read_text())
+        assert envelope["recipients"] == ["someone@example.com"]
+        raw = eml.read_bytes()
+        assert b"X-Virtual-MTA: local-1" in raw
+        records = {
+            sel: public_txt(
+                dkim.load_key(
+                    tmp_path / "var" / "keys" / f"{sel}.pem", "x.example", sel
+                ).private_key
+            )
+            for sel in ("sluice-rsa", "sluice-ed25519")
+        }
+        verifier = dkimpy.DKIM(raw)
+        assert verifier.verify(idx=0, dnsfunc=dns_for(records))
+        assert verifier.verify(idx=1, dnsfunc=dns_for(records))
+        assert b"d=laptop.example" in raw
+        assert (tmp_path / "var" / "sluice.db").exists()
+        d.signal(signal.SIGTERM)
+        assert await d.wait() == 0
+    finally:
+        await d.stop()

@@ -1,0 +1,89 @@
+"""The daemon as a subprocess: start it, wait until it serves, signal it by PID."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Daemon:
+    proc: asyncio.subprocess.Process
+    log: list[str] = field(default_factory=list)
+    reader: asyncio.Task | None = None
+
+    @classmethod
+    async def start(
+        cls, args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+    ) -> Daemon:
+        environ = {
+            k: v for k, v in os.environ.items() if k not in ("SLUICE_CONFIG", "NOTIFY_SOCKET")
+        }
+        environ.update(env or {})
+        environ["PYTHONPATH"] = str(ROOT)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            *args,
+            cwd=cwd,
+            env=environ,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        daemon = cls(proc)
+        ready = asyncio.get_running_loop().create_future()
+        daemon.reader = asyncio.create_task(daemon._read(ready))
+        try:
+            await asyncio.wait_for(ready, timeout)
+        except (TimeoutError, EOFError):
+            await daemon.stop()
+            raise RuntimeError("daemon did not start:\n" + "\n".join(daemon.log)) from None
+        return daemon
+
+    async def _read(self, ready: asyncio.Future) -> None:
+        assert self.proc.stdout is not None
+        async for raw in self.proc.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.log.append(line)
+            if "sluice ready" in line and not ready.done():
+                ready.set_result(True)
+        if not ready.done():
+            ready.set_exception(EOFError())
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.proc.pid, sig)
+
+    async def wait(self, timeout: float = 30) -> int:
+        code = await asyncio.wait_for(self.proc.wait(), timeout)
+        if self.reader is not None:
+            await asyncio.wait_for(self.reader, 5)
+        return code
+
+    async def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        for _ in range(int(timeout * 20)):
+            for line in self.log:
+                if text in line:
+                    return line
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.log))
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+        if self.reader is not None:
+            self.reader.cancel()
