@@ -15,7 +15,6 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 
@@ -24,7 +23,7 @@ from conf import ConfigError, Settings, load, split_hostport
 from gateway import downstream as downstream_mod
 from gateway import metrics, runtime, sdnotify
 from gateway.runtime import Runtime
-from gateway.smtp import Listener
+from gateway.smtp import Listener, tls_context
 from policy.events import Recorder
 from policy.store import open_store
 
@@ -53,7 +52,7 @@ class Daemon:
         self.tasks.append(asyncio.create_task(recorder.run(), name="events"))
         down = downstream_mod.build(s.downstream, s.smtp.hostname)
         self.rt = runtime.build(s, down, recorder)
-        listener = Listener(self.runtime, tls=_tls_context(s))
+        listener = Listener(self.runtime, tls=tls_context(s))
         host, port = split_hostport(s.smtp.listen)
         await listener.start(host, port, reuse_port=s.smtp.workers > 1)
 
@@ -150,16 +149,6 @@ async def _watchdog(interval: float) -> None:
     while True:
         sdnotify.notify("WATCHDOG=1")
         await asyncio.sleep(interval)
-
-
-def _tls_context(settings: Settings) -> Any:
-    if settings.smtp.tls is None:
-        return None
-    import ssl
-
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(settings.smtp.tls.cert_file, settings.smtp.tls.key_file)
-    return ctx
 
 
 def _fork_workers(count: int) -> tuple[bool, list[int]]:

@@ -24,6 +24,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
 from aiosmtpd.smtp import Session as LibSession
 
+from conf import Settings
 from gateway import metrics, pipeline, replies
 from gateway.pipeline import Session, Transaction
 from gateway.runtime import Runtime
@@ -153,11 +154,7 @@ class SluiceSMTP(SMTP):
         self.sluice = Session(
             id=secrets.token_hex(6), peer=address, port=int(peer[1]), listener=self.listener
         )
-        # AUTH in clear text only where nobody can listen in: loopback and the
-        # operator's trusted networks.
-        self._auth_require_tls = not (
-            _loopback(address) or self.runtime.directory.is_trusted(address)
-        )
+        self._auth_require_tls = not clear_text_auth_allowed(address, self.runtime)
         self.listener.protocols.add(self)
         self.listener.per_client[address] += 1
         metrics.CONNECTIONS.set(len(self.listener.protocols))
@@ -206,11 +203,23 @@ class SluiceSMTP(SMTP):
         self.transport.close()
 
 
-def _loopback(address: str) -> bool:
+def tls_context(settings: Settings) -> ssl.SSLContext | None:
+    """The server context for STARTTLS, or None when smtp.tls is not set."""
+    if settings.smtp.tls is None:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(settings.smtp.tls.cert_file, settings.smtp.tls.key_file)
+    return ctx
+
+
+def clear_text_auth_allowed(address: str, rt: Runtime) -> bool:
+    """AUTH before STARTTLS only where nobody can listen in: loopback and trusted networks."""
     try:
-        return ipaddress.ip_address(address).is_loopback
+        loopback = ipaddress.ip_address(address).is_loopback
     except ValueError:
         return False
+    return loopback or rt.directory.is_trusted(address)
 
 
 class Handler:

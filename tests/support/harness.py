@@ -14,7 +14,7 @@ from conf import Settings, parse
 from gateway import dkim, runtime
 from gateway import downstream as downstream_mod
 from gateway.runtime import Runtime
-from gateway.smtp import Listener
+from gateway.smtp import Listener, tls_context
 from policy.events import Recorder
 from policy.passwords import hash_password
 from policy.store.sqlite import SqliteStore
@@ -38,9 +38,12 @@ def config_text(folder: Path, sink_port: int, **extra: str) -> str:
     endings = extra.get("line_endings", "normalize")
     timeout = extra.get("timeout", "2")
     breaker = extra.get("breaker_failures", "100")
+    per_client = extra.get("max_connections_per_client", "50")
+    tls = extra.get("tls", "null")
     body = f"""
     smtp: {{listen: "127.0.0.1:0", hostname: relay.test, max_message_size: 200000,
-            auth_failure_limit: 3, drain_timeout: 5, line_endings: {endings}}}
+            auth_failure_limit: 3, drain_timeout: 5, line_endings: {endings},
+            max_connections_per_client: {per_client}, tls: {tls}}}
     database: "sqlite:///{folder}/sluice.db"
     downstream: {{host: 127.0.0.1, port: {sink_port}, pool_size: 4, timeout: {timeout},
                  connect_timeout: 1, breaker_failures: {breaker}, breaker_reset: 0.5}}
@@ -88,7 +91,7 @@ async def start_gateway(folder: Path, sink_port: int, **extra: str) -> Gateway:
     down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
     rt = runtime.build(settings, down, Recorder(store))
     holder = {"rt": rt}
-    listener = Listener(lambda: holder["rt"])
+    listener = Listener(lambda: holder["rt"], tls=tls_context(settings))
     server = await listener.start("127.0.0.1", 0)
     return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
 
