@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,8 +22,9 @@ def _require(name: str, url: str, port: int) -> None:
 
 @pytest.fixture
 def redis_prefix(request: pytest.FixtureRequest) -> str:
-    """A key prefix unique to this run and this test."""
-    return f"{backends.REDIS_PREFIX}{request.node.name[:40]}:"
+    """A key prefix unique to this run and this test (no glob characters, so cleanup matches)."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", request.node.name)[:60]
+    return f"{backends.REDIS_PREFIX}{name}:"
 
 
 @pytest.fixture

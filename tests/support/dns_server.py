@@ -1,0 +1,83 @@
+"""A small authoritative DNS server on loopback, answering MX queries from a dict.
+
+Domains in `mx` answer with their MX hosts (an empty list answers NOERROR with
+no records); any other name answers NXDOMAIN. Set `silent` to drop every query,
+which is how a test sees a resolver that does not answer in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import cast
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, server: DnsServer) -> None:
+        self._server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            query = dns.message.from_wire(data)
+        except dns.exception.DNSException:
+            return
+        reply = self._server.answer(query)
+        if reply is not None and self.transport is not None:
+            self.transport.sendto(reply.to_wire(), addr)
+
+
+class DnsServer:
+    def __init__(self, mx: dict[str, list[tuple[int, str]]], ttl: int = 300) -> None:
+        self.mx = {name.rstrip(".").lower(): hosts for name, hosts in mx.items()}
+        self.ttl = ttl
+        self.silent = False
+        self.queries: list[str] = []
+        self.port = 0
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message | None:
+        question = query.question[0]
+        name = question.name.to_text(omit_final_dot=True).lower()
+        self.queries.append(name)
+        if self.silent:
+            return None
+        reply = dns.message.make_response(query)
+        reply.flags |= dns.flags.AA
+        if name not in self.mx:
+            reply.set_rcode(dns.rcode.NXDOMAIN)
+        elif question.rdtype == dns.rdatatype.MX and self.mx[name]:
+            records = [f"{pref} {host.rstrip('.')}." for pref, host in self.mx[name]]
+            reply.answer.append(
+                dns.rrset.from_text(question.name, self.ttl, dns.rdataclass.IN, "MX", *records)
+            )
+        return reply
+
+    async def __aenter__(self) -> DnsServer:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Protocol(self), local_addr=("127.0.0.1", 0)
+        )
+        self._transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._transport is not None:
+            self._transport.close()
