@@ -13,6 +13,7 @@ import pytest
 
 from gateway import dkim
 from gateway.dkim_keys import public_txt
+from tests.support import backends
 from tests.support.daemon import Daemon, free_port
 from tests.support.harness import PASSWORD, config_text, dns_for, make_keys, message, send
 from tests.support.rawsmtp import RawSMTP
@@ -208,5 +209,34 @@ async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
         assert (tmp_path / "var" / "sluice.db").exists()
         d.signal(signal.SIGTERM)
         assert await d.wait() == 0
+    finally:
+        await d.stop()
+
+
+async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, _ = write_config(tmp_path, sink.port)
+    text = path.read_text().replace("hostname: relay.test,", "hostname: relay.test, workers: 2,")
+    path.write_text(
+        text + f"redis: {backends.REDIS_URL}\nredis_prefix: '{backends.REDIS_PREFIX}'\n"
+    )
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        for _ in range(40):
+            if sum("sluice ready" in line for line in d.log) == 2:
+                break
+            await asyncio.sleep(0.1)
+        pids = {line.split("pid=")[1].split()[0] for line in d.log if "sluice ready" in line}
+        assert len(pids) == 2
+        results = await asyncio.gather(*(send(smtp, to=f"w{i}@example.net") for i in range(20)))
+        assert [code for code, _ in results] == [250] * 20
+        assert len(sink.messages) == 20
+        d.signal(signal.SIGTERM)
+        assert await d.wait() == 0
+        for pid in pids:
+            assert (
+                not Path(f"/proc/{pid}").exists()
+                or "zombie" in Path(f"/proc/{pid}/status").read_text()
+            )
     finally:
         await d.stop()
