@@ -1,0 +1,131 @@
+"""Measure the bounce parser: parse rate and accuracy on a bounce corpus.
+
+    python bench/bounces.py --corpus ../shared/bounce-corpus
+
+Reads every message under ``<corpus>/maildir``, parses all of them three
+times and reports the median rate (messages/s and reports/s) on one core,
+then runs the corpus's own ``score.py`` per newline form and prints the
+recipient, hard/soft and reason-class figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from policy.bounces import parse  # noqa: E402
+
+
+def load_messages(corpus: str) -> list[bytes]:
+    out = []
+    base = os.path.join(corpus, "maildir")
+    for dirpath, _, files in os.walk(base):
+        for name in sorted(files):
+            if name.endswith(".eml"):
+                with open(os.path.join(dirpath, name), "rb") as fh:
+                    out.append(fh.read())
+    return out
+
+
+def rate(messages: list[bytes], passes: int = 3) -> dict[str, float]:
+    """Median messages/s and reports/s over ``passes`` full passes, by wall
+    clock and by this process's CPU time (the one-core figure that does not
+    depend on what else the machine is running)."""
+    wall, cpu = [], []
+    reports = 0
+    for _ in range(passes):
+        w0, c0 = time.perf_counter(), time.process_time()
+        reports = sum(len(parse(m)) for m in messages)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    w, c = statistics.median(wall), statistics.median(cpu)
+    return {
+        "reports": reports,
+        "wall_msgs": len(messages) / w,
+        "wall_reports": reports / w,
+        "cpu_msgs": len(messages) / c,
+        "cpu_reports": reports / c,
+    }
+
+
+def score(corpus: str, newline: str) -> dict[str, str]:
+    """Run the corpus scorer for one newline form and collect its summary."""
+    path = os.path.join(corpus, "score.py")
+    spec = importlib.util.spec_from_file_location("bounce_corpus_score", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    buf = io.StringIO()
+    argv = [
+        "--corpus",
+        corpus,
+        "--expected",
+        os.path.join(corpus, "expected.jsonl"),
+        "--callable",
+        "policy.bounces:parse_for_score",
+        "--path",
+        ROOT,
+        "--newline",
+        newline,
+    ]
+    with contextlib.redirect_stdout(buf):
+        module.main(argv)
+    figures = {}
+    for line in buf.getvalue().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            figures[parts[0]] = parts[1]
+    return figures
+
+
+def negatives(corpus: str) -> tuple[int, int]:
+    """Files under maildir/not and how many of them gave a result."""
+    base = os.path.join(corpus, "maildir", "not")
+    if not os.path.isdir(base):
+        return 0, 0
+    names = sorted(n for n in os.listdir(base) if n.endswith(".eml"))
+    hits = 0
+    for name in names:
+        with open(os.path.join(base, name), "rb") as fh:
+            hits += bool(parse(fh.read()))
+    return len(names), hits
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", required=True, help="bounce corpus directory")
+    ap.add_argument("--passes", type=int, default=3)
+    args = ap.parse_args(argv)
+
+    messages = load_messages(args.corpus)
+    r = rate(messages, args.passes)
+    print(f"parse rate: {len(messages)} messages, {r['reports']:.0f} reports per pass")
+    print(f"  {'median of ' + str(args.passes):16} {'messages/s':>12} {'reports/s':>12}")
+    print(f"  {'cpu time':16} {r['cpu_msgs']:>12,.0f} {r['cpu_reports']:>12,.0f}")
+    print(f"  {'wall clock':16} {r['wall_msgs']:>12,.0f} {r['wall_reports']:>12,.0f}")
+    print()
+    cols = ("recipient_detection_%", "hard_soft_%", "reason_class_%", "reason_exact_%")
+    print(f"  {'newline':8} {'rows':>5} " + " ".join(f"{c[:-2]:>20}" for c in cols))
+    for newline in ("lf", "crlf", "cr"):
+        f = score(args.corpus, newline)
+        print(
+            f"  {newline:8} {f.get('expected_rows', '?'):>5} "
+            + " ".join(f"{f.get(c, '?'):>20}" for c in cols)
+        )
+    total, hits = negatives(args.corpus)
+    print(f"\n  not-bounce files: {total}, with a result: {hits}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,420 @@
+"""Bounce and complaint parsing for Sluice: raw message bytes in, reports out.
+
+``parse(raw)`` returns one :class:`BounceReport` per bounced recipient and an
+empty list for anything that is not a bounce, complaint or auto-reply.  It
+never raises: malformed input yields ``[]`` or, when a recipient can be
+found but the cause cannot, a report whose reason is ``"undefined"``
+(undetermined).
+
+How a message is read, in order:
+
+1. Newlines are normalised (CRLF and CR-only become LF) and at most
+   ``bounce_mime.MAX_SCAN_BYTES`` are looked at; the MIME structure is split
+   without decoding the returned message's body.
+2. Complaints: an RFC 5965 ``message/feedback-report`` part, Microsoft JMRP
+   reports (``X-HmXmrOriginalRecipient``) and similar provider formats.
+3. Delivery-status fields (RFC 3464 ``Final-Recipient``, ``Action``,
+   ``Status``, ``Remote-MTA``, ``Diagnostic-Code``), in a
+   ``message/delivery-status`` part or written into the text.
+4. Otherwise the human-readable text: the returned message is cut off,
+   recipients are found with the text that belongs to each (qmail, Exim,
+   Sendmail, Exchange, provider notices ...).
+5. Auto-replies (RFC 3834 ``Auto-Submitted: auto-replied``, vacation and
+   out-of-office notices).
+
+For every recipient the enhanced status code and SMTP reply code are taken
+from the structure or the diagnostic, and the reason is chosen by
+``bounce_reasons.classify``.
+
+Reasons, their coarse class (``kind``) and whether they are hard:
+
+=================  =========  ====================================================
+reason             kind       meaning
+=================  =========  ====================================================
+userunknown        hard       mailbox does not exist
+hostunknown        hard       domain does not exist / has no mail host
+hasmoved           hard       address moved, no longer valid
+notaccept          hard       domain accepts no mail (null MX, 521)
+mailboxfull        soft       over quota
+exceedlimit        soft       message exceeds an administrative limit
+mesgtoobig         soft       message too large
+systemfull         soft       receiving system out of storage
+systemerror        soft       remote system error
+mailererror        soft       local delivery agent failed
+networkerror       soft       connection, DNS or routing problem
+expired            soft       gave up after retrying (delivery time expired)
+toomanyconn        soft       too many connections or recipients
+suspend            soft       mailbox disabled or suspended
+syntaxerror        soft       SMTP protocol error
+failedstarttls     soft       TLS negotiation failed
+blocked            block      sender refused: low reputation, DNSBL, MS 5.7.515
+badreputation      block      reputation deferral by code (Microsoft 4.7.650)
+rejected           block      sender address or domain refused
+filtered           block      recipient-side filter refused the message
+policyviolation    block      message violates the receiver's policy
+spamdetected       block      content judged to be spam
+virusdetected      block      content judged to carry malware
+securityerror      block      security requirement not met
+authfailure        block      SPF, DKIM or DMARC failure
+requireptr         block      sending IP lacks reverse DNS
+notcompliantrfc    block      message not RFC 5322 compliant
+norelaying         block      relaying denied
+contenterror       block      content or encoding refused
+speeding           block      rate limited
+feedback           complaint  ARF complaint; ``feedback_type`` says which
+vacation           autoreply  auto-reply / out of office
+delivered          delivered  a success DSN (``action`` delivered/relayed)
+onhold, undefined  unknown    cause could not be determined
+=================  =========  ====================================================
+
+``hard`` is true only for a ``hard``-kind reason with a permanent (5.x.x)
+outcome: those are the only reports that should suppress the address.
+``kind == "block"`` marks the *sending side* (IP, domain, content,
+authentication): Gmail's "low reputation of the sending IP", Microsoft's
+5.7.515 or a Spamhaus listing say nothing about the recipient, so a block
+must never suppress the recipient; it feeds IP and domain reputation
+instead.  Soft bounces are retried and counted; complaints unsubscribe;
+auto-replies are ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from . import bounce_reasons as reasons
+from .bounce_dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
+from .bounce_feedback import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
+from .bounce_mime import (
+    Headers,
+    clean,
+    decode_words,
+    normalise,
+    parse_message,
+)
+from .bounce_ses import SesRecord, parse_ses
+from .bounce_text import (
+    MAX_HUMAN,
+    TextRecord,
+    cut_original,
+    failed_recipients_header,
+    human_text,
+    original_headers,
+    recipients_in,
+)
+
+__all__ = ["BounceReport", "parse", "parse_for_score"]
+
+_DSN_TYPES = (
+    "message/delivery-status",
+    "message/global-delivery-status",
+    "text/delivery-status",
+)
+_TEXT_TYPES = ("text/plain", "text/html", "text/enriched", "")
+_SPACE_RE = re.compile(r"[ \t]+")
+# Phrases that make a text message a bounce even without an SMTP code.
+_EVIDENCE_RE = re.compile(
+    r"could not be delivered|couldn'?t be delivered|was not delivered|undeliverable|"
+    r"delivery (?:has )?failed|failed to deliver|permanent(?:ly)? (?:error|fatal|failure)|"
+    r"following (?:address(?:es|\(es\))?|recipients?)[^\n]{0,40}(?:failed|errors?)|"
+    r"unable to deliver|delivery to the following|not be delivered|qmail-send|"
+    r"mail delivery failed|did not reach|delivery problem|returned to sender|"
+    r"transcript of session|while talking to|failure reasons|"
+    r"delivery status notification|recipients? (?:was|were) rejected|"
+    r"送信|届きません|配信",
+    re.IGNORECASE,
+)
+_MAX_REPORTS = 500
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """One bounced recipient.  See the module docstring for the taxonomy."""
+
+    recipient: str
+    status: str = ""
+    reply_code: str = ""
+    remote_mta: str = ""
+    diagnostic: str = ""
+    reason: str = reasons.UNDEFINED
+    hard: bool = False
+    kind: str = "unknown"
+    feedback_type: str = ""
+    action: str = ""
+    pmta_bounce_cat: str = "other"
+    mailwizz_type: str = "soft"
+    x_job: str = ""
+    x_mw_campaign_uid: str = ""
+    x_mw_subscriber_uid: str = ""
+    message_id: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["class"] = self.kind
+        return d
+
+
+def parse(raw: bytes) -> list[BounceReport]:
+    """Parse a raw message into bounce reports; never raises."""
+    try:
+        return _parse(raw)
+    except Exception:  # malformed mail must never break the caller
+        return []
+
+
+def parse_for_score(raw: bytes) -> list[dict[str, object]]:
+    """Adapter for the corpus scorer: plain dicts with the scorer's keys."""
+    return [r.as_dict() for r in parse(raw)]
+
+
+def _tracking(original: Headers | None) -> dict[str, str]:
+    if original is None:
+        return {}
+    return {
+        "x_job": original.get("x-job"),
+        "x_mw_campaign_uid": original.get("x-mw-campaign-uid"),
+        "x_mw_subscriber_uid": original.get("x-mw-subscriber-uid"),
+        "message_id": original.get("message-id"),
+    }
+
+
+def _make(
+    recipient: str,
+    reason: str,
+    *,
+    status: str = "",
+    reply_code: str = "",
+    remote_mta: str = "",
+    diagnostic: str = "",
+    feedback_type: str = "",
+    action: str = "",
+    tracking: dict[str, str],
+) -> BounceReport:
+    hard = reasons.is_hard(reason, status, reply_code)
+    kind = reasons.kind_of(reason)
+    return BounceReport(
+        recipient=recipient.lower(),
+        status=status,
+        reply_code=reply_code,
+        remote_mta=clean(remote_mta)[:255],
+        diagnostic=clean(_SPACE_RE.sub(" ", diagnostic).strip())[:1000],
+        reason=reason,
+        hard=hard,
+        kind=kind,
+        feedback_type=feedback_type,
+        action=action,
+        pmta_bounce_cat=reasons.pmta_category(reason),
+        mailwizz_type=reasons.mailwizz_type(reason, hard),
+        **{k: clean(v)[:255] for k, v in tracking.items()},
+    )
+
+
+def _status_of(field: str, diagnostic: str) -> str:
+    """The DSN ``Status`` field, unless the remote server's own answer in the
+    diagnostic carries a different code: that one is first-hand."""
+    status = reasons.find_status(field) if field else ""
+    in_diag = reasons.find_status(diagnostic) if diagnostic else ""
+    if in_diag and (not status or in_diag[0] == status[0] or status.endswith(".0.0")):
+        return in_diag
+    return status or in_diag
+
+
+def _from_dsn(
+    records: list[DsnRecord],
+    human: str,
+    subject: str,
+    exclude: set[str],
+    tracking: dict[str, str],
+) -> list[BounceReport]:
+    out: list[BounceReport] = []
+    records = records[:_MAX_REPORTS]
+    rcpts = [r.recipient for r in records]
+    windows = {t.recipient: t.diagnostic for t in recipients_in(human, exclude, rcpts, strict=True)}
+    for rec in records[:_MAX_REPORTS]:
+        action = rec.action
+        diag = rec.diagnostic
+        window = windows.get(rec.recipient, "")
+        if not diag and window:
+            diag = window
+        status = _status_of(rec.status, diag)
+        reply = reasons.find_reply_code(diag)
+        if action in ("delivered", "relayed", "expanded") or status.startswith("2"):
+            reason = "delivered"
+        else:
+            reason = reasons.classify(
+                status, reply, diag, window + "\n" + subject, reasons.find_command(diag + window)
+            )
+            if action == "delayed" and reasons.kind_of(reason) == "unknown":
+                reason = "expired"
+            if rec.diagnostic_type == "x-unix" and reasons.kind_of(reason) != "soft":
+                # The local delivery program failed (exit code or its own
+                # message); its status codes describe the program, not the
+                # address.
+                reason = "mailererror"
+        out.append(
+            _make(
+                rec.recipient,
+                reason,
+                status=status,
+                reply_code=reply,
+                remote_mta=rec.remote_mta,
+                diagnostic=diag,
+                action=action or ("failed" if status.startswith("5") else ""),
+                tracking=tracking,
+            )
+        )
+    return out
+
+
+def _from_text(
+    records: list[TextRecord], human: str, subject: str, tracking: dict[str, str]
+) -> list[BounceReport]:
+    out: list[BounceReport] = []
+    for rec in records[:_MAX_REPORTS]:
+        diag = rec.diagnostic
+        status = reasons.find_status(diag)
+        reply = reasons.find_reply_code(diag)
+        if not status and len(records) == 1:
+            status = reasons.find_status(human)
+        reason = reasons.classify(
+            status, reply, diag, human + "\n" + subject, reasons.find_command(diag)
+        )
+        out.append(
+            _make(
+                rec.recipient,
+                reason,
+                status=status,
+                reply_code=reply,
+                diagnostic=diag,
+                action="delayed" if status.startswith("4") else "failed",
+                tracking=tracking,
+            )
+        )
+    return out
+
+
+def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[BounceReport]:
+    out: list[BounceReport] = []
+    for rec in records[:_MAX_REPORTS]:
+        if rec.kind == "complaint":
+            reason, status, reply = "feedback", "", ""
+        else:
+            status = _status_of(rec.status, rec.diagnostic)
+            reply = reasons.find_reply_code(rec.diagnostic)
+            if rec.kind == "delivery":
+                reason = "delivered"
+            else:
+                reason = reasons.classify(status, reply, rec.diagnostic)
+                if rec.subtype_reason and reasons.kind_of(reason) == "unknown":
+                    reason = rec.subtype_reason
+        out.append(
+            _make(
+                rec.recipient,
+                reason,
+                status=status,
+                reply_code=reply,
+                diagnostic=rec.diagnostic,
+                feedback_type=rec.feedback_type,
+                action=rec.action,
+                tracking=tracking,
+            )
+        )
+    return out
+
+
+def _addresses_of(headers: Headers | None, *names: str) -> set[str]:
+    out: set[str] = set()
+    if headers is None:
+        return out
+    for n in names:
+        for v in headers.get_all(n):
+            for chunk in v.split(","):
+                a = address_in(chunk)
+                if a:
+                    out.add(a)
+    return out
+
+
+def _parse(raw: bytes) -> list[BounceReport]:
+    text = normalise(raw)
+    if not text.strip():
+        return []
+    root = parse_message(text)
+    h = root.headers
+    if not len(h):
+        return []
+    subject = decode_words(h.get("subject"))
+    human_full = human_text(root)
+    original = original_headers(root, human_full)
+    tracking = _tracking(original)
+
+    complaints = find_arf(root, original)
+    if complaints is not None:
+        return [
+            _make(
+                c.recipient,
+                "feedback",
+                feedback_type=c.feedback_type,
+                diagnostic=c.diagnostic,
+                tracking=tracking,
+            )
+            for c in complaints[:_MAX_REPORTS]
+        ]
+
+    ses = parse_ses(human_full)
+    if ses is not None:
+        return _from_ses(ses, tracking)
+
+    human = cut_original(human_full)
+    exclude = _addresses_of(h, "from", "to", "reply-to", "return-path")
+    exclude |= _addresses_of(original, "from", "return-path", "sender", "reply-to")
+
+    dsn_body = ""
+    for p in root.walk():
+        if p.ctype in _DSN_TYPES:
+            dsn_body = p.body[:MAX_HUMAN]
+            break
+    if not dsn_body and has_dsn_fields(human_full):
+        # DSN fields written as text, or the report of a bounce that was
+        # itself returned (a bounce of a bounce).
+        dsn_body = human_full
+    if dsn_body:
+        _, records = parse_fields(dsn_body)
+        if records:
+            return _from_dsn(
+                records, human, subject, exclude - {r.recipient for r in records}, tracking
+            )
+
+    bounce_signal = (
+        root.ctype == "multipart/report"
+        or is_daemon(h)
+        or looks_like_bounce_subject(subject)
+        or "x-failed-recipients" in h
+    )
+    if bounce_signal:
+        preferred = failed_recipients_header(h.get("x-failed-recipients"))
+        evidence = bool(
+            preferred
+            or reasons.find_status(human)
+            or reasons.find_reply_code(human)
+            or _EVIDENCE_RE.search(human)
+        )
+        records_t = recipients_in(human, exclude - set(preferred), preferred or None)
+        if not evidence:
+            # Without a code or a bounce phrase, a recipient counts only when
+            # the text that follows it states a delivery error.
+            records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
+        if records_t or evidence:
+            if not records_t and preferred:
+                records_t = [TextRecord(a, human) for a in preferred]
+            if not records_t and original is not None:
+                to = sorted(_addresses_of(original, "to"))
+                if len(to) == 1:
+                    records_t = [TextRecord(to[0], human)]
+            if records_t:
+                return _from_text(records_t, human, subject, tracking)
+
+    auto = find_autoreply(root, subject)
+    if auto is not None:
+        return [_make(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)]
+    return []

@@ -1,0 +1,476 @@
+"""Bounce and complaint parser: synthetic messages of the common shapes."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import pytest
+
+from policy import bounces
+from policy.bounces import BounceReport, parse, parse_for_score
+
+POSTFIX_DSN = b"""\
+Return-Path: <>
+From: MAILER-DAEMON@mx.sluice.example (Mail Delivery System)
+To: campaigns@sluice.example
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+\tboundary="AA11.1700000000/mx.sluice.example"
+
+This is a MIME-encapsulated message.
+
+--AA11.1700000000/mx.sluice.example
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.sluice.example.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<Gone.User@Remote.example>: host mx.remote.example[198.51.100.7] said: 550
+    5.1.1 <gone.user@remote.example>: Recipient address rejected: User unknown
+    in virtual mailbox table (in reply to RCPT TO command)
+
+--AA11.1700000000/mx.sluice.example
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.sluice.example
+Arrival-Date: Mon,  6 Jan 2025 10:00:00 +0000 (UTC)
+
+Final-Recipient: rfc822; Gone.User@Remote.example
+Original-Recipient: rfc822;gone.user@remote.example
+Action: failed
+Status: 5.1.1
+Remote-MTA: dns; mx.remote.example
+Diagnostic-Code: smtp; 550 5.1.1 <gone.user@remote.example>: Recipient address
+    rejected: User unknown in virtual mailbox table
+
+--AA11.1700000000/mx.sluice.example
+Content-Description: Undelivered Message Headers
+Content-Type: text/rfc822-headers
+
+Return-Path: <campaigns@sluice.example>
+From: News <campaigns@sluice.example>
+To: gone.user@remote.example
+Subject: January offers
+Message-ID: <job-42.1@sluice.example>
+X-Job: job-42
+X-Mw-Campaign-Uid: cmp123
+X-Mw-Subscriber-Uid: sub456
+
+--AA11.1700000000/mx.sluice.example--
+"""
+
+EXIM_TEXT = b"""\
+Return-path: <>
+From: Mail Delivery System <Mailer-Daemon@relay.remote.example>
+To: campaigns@sluice.example
+Subject: Mail delivery failed: returning message to sender
+X-Failed-Recipients: full.box@remote.example
+Auto-Submitted: auto-replied
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  full.box@remote.example
+    host mx.remote.example [198.51.100.9]
+    SMTP error from remote mail server after RCPT TO:<full.box@remote.example>:
+    552 5.2.2 Mailbox full, quota exceeded
+
+------ This is a copy of the message, including all the headers. ------
+
+Return-path: <campaigns@sluice.example>
+From: campaigns@sluice.example
+To: full.box@remote.example
+Subject: January offers
+Message-ID: <job-43.1@sluice.example>
+X-Job: job-43
+
+Hello.
+"""
+
+QMAIL_TEXT = b"""\
+From: MAILER-DAEMON@mail.remote.example
+To: campaigns@sluice.example
+Subject: failure notice
+
+Hi. This is the qmail-send program at mail.remote.example.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<nobody@remote.example>:
+Sorry, no mailbox here by that name. (#5.1.1)
+
+<tired@remote.example>:
+198.51.100.4 does not like recipient.
+Remote host said: 452 4.2.2 Mailbox over quota
+Giving up on 198.51.100.4.
+
+--- Below this line is a copy of the message.
+
+From: campaigns@sluice.example
+To: nobody@remote.example
+Subject: hi
+"""
+
+GMAIL_REPUTATION = b"""\
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: campaigns@sluice.example
+Subject: Delivery Status Notification (Failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; boundary="g1"; report-type=delivery-status
+
+--g1
+Content-Type: text/plain; charset="UTF-8"
+
+** Message blocked **
+
+Your message to reader@gmail.example has been blocked.
+
+--g1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; googlemail.com
+
+Final-Recipient: rfc822; reader@gmail.example
+Action: failed
+Status: 5.7.1
+Remote-MTA: dns; gmail-smtp-in.l.google.com. (2607:f8b0::1b)
+Diagnostic-Code: smtp; 550-5.7.1 [203.0.113.25] Our system has detected that
+ this message is likely suspicious due to the very low reputation of the
+ sending IP address. To best protect our users from spam, the message has
+ been blocked. 550 5.7.1 https://support.google.com/mail/answer/188131 - gsmtp
+
+--g1--
+"""
+
+OFFICE365_515 = b"""\
+From: postmaster@outlook.example
+To: campaigns@sluice.example
+Subject: Undeliverable: January offers
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="ms"
+
+--ms
+Content-Type: text/plain; charset="us-ascii"
+
+Delivery has failed to these recipients or groups:
+
+someone@hotmail.example
+Your message wasn't delivered.
+
+--ms
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns;DM6PR00MB0000.namprd00.prod.outlook.com
+
+Final-Recipient: rfc822;someone@hotmail.example
+Action: failed
+Status: 5.7.515
+Diagnostic-Code: smtp;550 5.7.515 Access denied, sending domain sluice.example
+ does not meet the required authentication level.
+
+--ms--
+"""
+
+SPAMHAUS_BLOCK = b"""\
+From: MAILER-DAEMON@mx.sluice.example (Mail Delivery System)
+To: campaigns@sluice.example
+Subject: Undelivered Mail Returned to Sender
+Content-Type: multipart/report; report-type=delivery-status; boundary="sb"
+
+--sb
+Content-Type: message/delivery-status
+
+Final-Recipient: rfc822; user@corp.example
+Action: failed
+Status: 5.7.1
+Diagnostic-Code: smtp; 554 5.7.1 Service unavailable; Client host [203.0.113.25]
+ blocked using zen.spamhaus.org
+
+--sb--
+"""
+
+ARF_COMPLAINT = b"""\
+From: Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.example>
+To: fbl@sluice.example
+Subject: FW: January offers
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="arf"
+
+--arf
+Content-Type: text/plain; charset="US-ASCII"
+
+This is an email abuse report for an email message received from IP 203.0.113.25.
+
+--arf
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: Yahoo!-Mail-Feedback/2.0
+Version: 0.1
+Original-Mail-From: <campaigns@sluice.example>
+Original-Rcpt-To: <Annoyed@Yahoo.example>
+Arrival-Date: Mon, 06 Jan 2025 10:00:00 +0000
+
+--arf
+Content-Type: message/rfc822
+
+From: campaigns@sluice.example
+To: annoyed@yahoo.example
+Subject: January offers
+Message-ID: <job-44.1@sluice.example>
+X-Job: job-44
+
+--arf--
+"""
+
+JMRP_COMPLAINT = b"""\
+From: staff@hotmail.example
+To: fbl@sluice.example
+Subject: complaint about message from 203.0.113.25
+Content-Type: multipart/mixed; boundary="jm"
+
+--jm
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--jm
+Content-Type: message/rfc822
+
+X-HmXmrOriginalRecipient: reader@hotmail.example
+From: campaigns@sluice.example
+To: reader@hotmail.example
+Subject: January offers
+
+--jm--
+"""
+
+VACATION = b"""\
+From: "Away, Person" <away.person@company.example>
+To: campaigns@sluice.example
+Subject: Automatic reply: January offers
+Auto-Submitted: auto-replied
+Content-Type: text/plain; charset="us-ascii"
+
+I am out of the office until Monday.
+"""
+
+NOT_A_BOUNCE = b"""\
+From: Friend <friend@company.example>
+To: campaigns@sluice.example
+Subject: Lunch?
+Message-ID: <abc@company.example>
+Content-Type: text/plain; charset="utf-8"
+
+Shall we have lunch on Friday? Write to friend@company.example.
+"""
+
+DELAYED = b"""\
+From: Mail Delivery Subsystem <MAILER-DAEMON@mx.sluice.example>
+To: campaigns@sluice.example
+Subject: Warning: could not send message for past 4 hours
+Content-Type: multipart/report; report-type=delivery-status; boundary="dl"
+
+--dl
+Content-Type: message/delivery-status
+
+Final-Recipient: RFC822; slow@remote.example
+Action: delayed
+Status: 4.4.7
+Diagnostic-Code: SMTP; 421 4.4.7 Message delivery time expired
+
+--dl--
+"""
+
+
+def _only(raw: bytes) -> BounceReport:
+    reports = parse(raw)
+    assert len(reports) == 1, reports
+    return reports[0]
+
+
+def test_postfix_dsn_reads_fields_and_original_tracking_headers() -> None:
+    r = _only(POSTFIX_DSN)
+    assert r.recipient == "gone.user@remote.example"
+    assert (r.status, r.reply_code, r.action) == ("5.1.1", "550", "failed")
+    assert r.remote_mta == "mx.remote.example"
+    assert "User unknown" in r.diagnostic
+    assert (r.reason, r.kind, r.hard) == ("userunknown", "hard", True)
+    assert r.pmta_bounce_cat == "bad-mailbox"
+    assert r.mailwizz_type == "hard"
+    assert (r.x_job, r.x_mw_campaign_uid, r.x_mw_subscriber_uid) == ("job-42", "cmp123", "sub456")
+    assert r.message_id == "<job-42.1@sluice.example>"
+
+
+def test_exim_plain_text_bounce() -> None:
+    r = _only(EXIM_TEXT)
+    assert r.recipient == "full.box@remote.example"
+    assert (r.status, r.reply_code) == ("5.2.2", "552")
+    assert (r.reason, r.kind, r.hard) == ("mailboxfull", "soft", False)
+    assert r.pmta_bounce_cat == "quota-issues"
+    assert r.mailwizz_type == "soft"
+    assert r.x_job == "job-43"
+
+
+def test_qmail_two_recipients_each_with_its_own_reason() -> None:
+    by_rcpt = {r.recipient: r for r in parse(QMAIL_TEXT)}
+    assert set(by_rcpt) == {"nobody@remote.example", "tired@remote.example"}
+    assert by_rcpt["nobody@remote.example"].reason == "userunknown"
+    assert by_rcpt["nobody@remote.example"].hard is True
+    tired = by_rcpt["tired@remote.example"]
+    assert tired.status == "4.2.2"
+    assert tired.reason == "mailboxfull"
+    assert tired.hard is False
+
+
+@pytest.mark.parametrize("raw", [GMAIL_REPUTATION, SPAMHAUS_BLOCK])
+def test_reputation_blocks_never_suppress_the_recipient(raw: bytes) -> None:
+    r = _only(raw)
+    assert r.reason == "blocked"
+    assert r.kind == "block"
+    assert r.hard is False
+    assert r.mailwizz_type == "internal"
+    assert r.pmta_bounce_cat == "spam-related"
+
+
+def test_office365_515_blocks_the_sending_domain() -> None:
+    r = _only(OFFICE365_515)
+    assert r.recipient == "someone@hotmail.example"
+    assert r.status == "5.7.515"
+    assert r.reason == "blocked"
+    assert r.kind == "block"
+    assert r.hard is False
+
+
+def test_arf_complaint() -> None:
+    r = _only(ARF_COMPLAINT)
+    assert r.recipient == "annoyed@yahoo.example"
+    assert (r.reason, r.kind, r.feedback_type) == ("feedback", "complaint", "abuse")
+    assert r.hard is False
+    assert r.x_job == "job-44"
+
+
+def test_microsoft_jmrp_complaint() -> None:
+    r = _only(JMRP_COMPLAINT)
+    assert r.recipient == "reader@hotmail.example"
+    assert r.kind == "complaint"
+
+
+def test_vacation_autoreply_reports_the_replying_mailbox() -> None:
+    r = _only(VACATION)
+    assert r.recipient == "away.person@company.example"
+    assert (r.reason, r.kind, r.hard) == ("vacation", "autoreply", False)
+
+
+def test_delayed_dsn_is_soft() -> None:
+    r = _only(DELAYED)
+    assert r.action == "delayed"
+    assert r.reason == "expired"
+    assert r.kind == "soft"
+    assert r.hard is False
+
+
+def test_ordinary_mail_is_not_a_bounce() -> None:
+    assert parse(NOT_A_BOUNCE) == []
+
+
+@pytest.mark.parametrize("raw", [POSTFIX_DSN, EXIM_TEXT, QMAIL_TEXT, ARF_COMPLAINT])
+def test_lf_crlf_and_cr_only_give_the_same_reports(raw: bytes) -> None:
+    expected = parse(raw)
+    assert expected
+    assert parse(raw.replace(b"\n", b"\r\n")) == expected
+    assert parse(raw.replace(b"\n", b"\r")) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\x00\xff\xfe" * 1000,
+        bytes(range(256)) * 64,
+        b"Content-Type: multipart/report; boundary=x\n\n--x\nContent-Type: message/deliv",
+        b"From: MAILER-DAEMON@x\nContent-Type: multipart/report; boundary=\n\n--\n--\n",
+        b"From: MAILER-DAEMON@x\nContent-Type: text/plain; charset=no-such-charset\n"
+        b"Content-Transfer-Encoding: base64\n\n!!!not base64!!!",
+    ],
+)
+def test_malformed_input_never_raises(raw: bytes) -> None:
+    result = parse(raw)
+    assert isinstance(result, list)
+    assert all(isinstance(r, BounceReport) for r in result)
+
+
+def test_random_bytes_never_raise() -> None:
+    for size in (1, 17, 4096, 65536):
+        assert isinstance(parse(os.urandom(size)), list)
+
+
+def test_truncated_dsn_still_yields_the_recipient() -> None:
+    cut = POSTFIX_DSN[: POSTFIX_DSN.index(b"Remote-MTA: dns; mx.remote.example")]
+    r = _only(cut)
+    assert r.recipient == "gone.user@remote.example"
+    assert r.status == "5.1.1"
+
+
+def test_wrong_charset_declaration_is_tolerated() -> None:
+    raw = EXIM_TEXT.replace(
+        b"Auto-Submitted: auto-replied",
+        b"Content-Type: text/plain; charset=iso-2022-jp\nContent-Transfer-Encoding: 8bit",
+    ).replace(b"quota exceeded", "quota exceeded \u00e9\u00e8".encode())
+    assert _only(raw).recipient == "full.box@remote.example"
+
+
+def test_bounce_of_a_bounce_reads_the_inner_report() -> None:
+    raw = (
+        b"From: MAILER-DAEMON@outer.example\nTo: campaigns@sluice.example\n"
+        b"Subject: Undelivered Mail Returned to Sender\n"
+        b"Content-Type: text/plain\n\n"
+        b"The message returned below could not be delivered.\n\n" + POSTFIX_DSN
+    )
+    reports = parse(raw)
+    assert [r.recipient for r in reports] == ["gone.user@remote.example"]
+
+
+def test_fifty_megabyte_input_returns_quickly() -> None:
+    raw = POSTFIX_DSN + b"A" * (50 * 1024 * 1024)
+    start = time.perf_counter()
+    reports = parse(raw)
+    assert time.perf_counter() - start < 2.0
+    assert [r.recipient for r in reports] == ["gone.user@remote.example"]
+
+
+def test_huge_repetitive_report_is_bounded() -> None:
+    raw = b"From: MAILER-DAEMON@x.example\nSubject: Undelivered\n\n" + (
+        b"Final-Recipient: rfc822; a@b.example\nStatus: 5.1.1\n" * 200_000
+    )
+    start = time.perf_counter()
+    reports = parse(raw)
+    assert time.perf_counter() - start < 5.0
+    assert 0 < len(reports) <= 500
+
+
+def test_report_is_frozen_and_as_dict_has_scorer_keys() -> None:
+    r = _only(POSTFIX_DSN)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.reason = "other"  # type: ignore[misc]
+    d = r.as_dict()
+    assert {"recipient", "status", "reason", "hard", "class"} <= set(d)
+    assert d["class"] == r.kind
+    assert parse_for_score(POSTFIX_DSN) == [d]
+
+
+def test_parse_swallows_internal_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(raw: bytes) -> list[BounceReport]:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(bounces, "_parse", boom)
+    assert parse(POSTFIX_DSN) == []
