@@ -5,7 +5,7 @@
 Reads every message under ``<corpus>/maildir``, parses all of them three
 times and reports the median rate (messages/s and reports/s) on one core,
 then runs the corpus's own ``score.py`` per newline form and prints the
-recipient, hard/soft and reason-class figures.
+recipient, hard/soft, reason-class and status-class figures.
 """
 
 from __future__ import annotations
@@ -114,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'cpu time':16} {r['cpu_msgs']:>12,.0f} {r['cpu_reports']:>12,.0f}")
     print(f"  {'wall clock':16} {r['wall_msgs']:>12,.0f} {r['wall_reports']:>12,.0f}")
     print()
-    cols = ("recipient_detection_%", "hard_soft_%", "reason_class_%", "reason_exact_%")
+    cols = (
+        "recipient_detection_%",
+        "hard_soft_%",
+        "reason_class_%",
+        "reason_exact_%",
+        "status_class_%",
+    )
     print(f"  {'newline':8} {'rows':>5} " + " ".join(f"{c[:-2]:>20}" for c in cols))
     for newline in ("lf", "crlf", "cr"):
         f = score(args.corpus, newline)

@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 
 _FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{1,40})[ \t]*:[ \t]*(.*)$")
-_ADDR_RE = re.compile(r"[^\s<>\"'(),;:\[\]]+@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]")
+# A quoted local part ("a..b"@example.org) is kept with its quotes.
+_ADDR_RE = re.compile(
+    r"(?:\"[^\"\s<>]{1,64}\"|[^\s<>\"'(),;:\[\]]+)@[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]"
+)
 
 _REPEAT_SPLITS = frozenset(
     {"final-recipient", "original-recipient", "action", "status", "diagnostic-code"}

@@ -28,6 +28,7 @@ MAX_HEADER_BLOCK = 64 * 1024
 
 _PARAM_RE = re.compile(r';\s*([A-Za-z0-9_.*-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)')
 _HEADER_NAME_RE = re.compile(r"^[!-9;-~]+$")
+_DELIMITER_RE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*$", re.MULTILINE)
 _ASCII_COMPAT = frozenset({"utf-8", "utf8", "us-ascii", "ascii", ""})
 
 
@@ -240,6 +241,11 @@ def parse_part(text: str, budget: _Budget, depth: int = 0, default: str = "text/
     part = Part(headers, ctype, params, body)
     if depth >= MAX_DEPTH or budget.parts > MAX_PARTS:
         return part
+    if ctype.startswith("multipart/") and not params.get("boundary"):
+        # A lost boundary parameter: the first delimiter line gives it away.
+        m = _DELIMITER_RE.search(body[:MAX_HEADER_BLOCK])
+        if m:
+            params["boundary"] = m.group(1)
     if ctype.startswith("multipart/") and params.get("boundary"):
         sub_default = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
         for chunk in _split_multipart(body, params["boundary"]):

@@ -57,6 +57,7 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"|\b(?:ip|ip address|client|client host|network|sending server|sender ip)\b"
             r"[^.\n]{0,50}(?:blocked|banned|block|refused|rejected|denied|not allowed)"
             r"|not accepting connections|connections? (?:not accepted|refused) from"
+            r"|refused to talk to me"
             r"|service refused|service refus[ée]"
             r"|blocked (?:by|using|because|due)|has been blocked|access denied[^.\n]{0,20}\bip\b"
             r"|service unavailable[;,] client host|your (?:ip|server|host)[^.\n]{0,40}"
@@ -259,7 +260,11 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ),
     (
         "failedstarttls",
-        re.compile(r"starttls|tls (?:negotiation|handshake)|ssl", _I),
+        re.compile(
+            r"starttls|tls (?:negotiation|handshake)|ssl"
+            r"|(?:does not|doesn'?t|not) (?:support|offer|advertise) (?:the )?tls",
+            _I,
+        ),
     ),
     (
         "rejected",
@@ -269,7 +274,9 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"envelope (?:sender|from)|mail from|(?:from|sender) (?:address|domain)"
             r"[^.\n]{0,30}(?:invalid|rejected|denied|not|unknown)|sender (?:is )?"
             r"(?:invalid|blacklisted)|return path|sender verification|rejected by sender"
-            r"|\bsender\b|google groups|groups\.google\.com|permission to post",
+            # ... but not the "returned to sender" of a bounce's subject line
+            r"|(?<!returned to )(?<!return to )\bsender\b"
+            r"|google groups|groups\.google\.com|permission to post",
             _I,
         ),
     ),
@@ -301,6 +308,7 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"syntax error|command (?:unrecognized|not recognized|not implemented)|"
             r"bad sequence|unrecognized command|invalid command|line too long|"
+            r"malformed (?:recipient )?address|incorrectly constructed|"
             r"parameters? not (?:implemented|recognized)|line limit exceeded",
             _I,
         ),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+from .bounce_codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
 from .bounce_patterns import TEXT_PATTERNS
 
 # Coarse classes.  ``hard`` reasons are the only ones that may suppress the
@@ -117,6 +118,53 @@ def is_hard(reason: str, status: str, reply_code: str) -> bool:
     return True
 
 
+# The enhanced status subject (RFC 3463) that best states each reason, for
+# reports whose text gives no enhanced code of its own.
+_SUBJECT_OF_REASON: dict[str, str] = {
+    "userunknown": "1.1",
+    "hostunknown": "1.2",
+    "hasmoved": "1.6",
+    "notaccept": "1.10",
+    "suspend": "2.1",
+    "mailboxfull": "2.2",
+    "exceedlimit": "2.3",
+    "systemfull": "3.1",
+    "mesgtoobig": "3.4",
+    "systemerror": "3.0",
+    "mailererror": "3.0",
+    "networkerror": "4.0",
+    "toomanyconn": "4.5",
+    "expired": "4.7",
+    "syntaxerror": "5.2",
+    "notcompliantrfc": "6.0",
+    "contenterror": "6.0",
+    "securityerror": "7.0",
+    "failedstarttls": "7.10",
+    "requireptr": "7.25",
+}
+_NO_STATUS_KINDS = frozenset({"complaint", "autoreply", "delivered"})
+
+
+def derive_status(reason: str, reply_code: str, temporary: bool = False) -> str:
+    """An enhanced status code for a report whose text has none: the class
+    from the SMTP reply code (else temporary or permanent as the report
+    says), the subject from the reason (``550`` user unknown gives
+    ``5.1.1``, a generic ``5xx`` gives ``5.0.0``).  ``""`` for complaints,
+    auto-replies and deliveries."""
+    kind = kind_of(reason)
+    if kind in _NO_STATUS_KINDS:
+        return ""
+    if reply_code[:1] in ("4", "5"):
+        cls = reply_code[0]
+    else:
+        cls = "4" if temporary else "5"
+    sub = _SUBJECT_OF_REASON.get(reason, "0.0")
+    if kind == "block" and REPLY_CODE.get(reply_code) != reason:
+        # A refusal the text explains (not one guessed from the reply code).
+        sub = "7.1"
+    return f"{cls}.{sub}"
+
+
 def pmta_category(reason: str) -> str:
     return PMTA_CATEGORY.get(reason, "other")
 
@@ -130,127 +178,6 @@ def mailwizz_type(reason: str, hard: bool) -> str:
     if kind in ("block", "complaint", "autoreply", "delivered"):
         return "internal"
     return "soft"
-
-
-# Enhanced status codes precise enough to decide the reason on their own.
-_SPECIFIC_STATUS: dict[str, str] = {
-    "1.1": "userunknown",
-    "1.2": "hostunknown",
-    "1.3": "userunknown",
-    "1.6": "hasmoved",
-    "1.10": "notaccept",
-    "2.2": "mailboxfull",
-    "2.3": "exceedlimit",
-    "3.1": "systemfull",
-    "3.2": "notaccept",
-    "3.4": "mesgtoobig",
-    "4.7": "expired",
-    "5.3": "exceedlimit",
-    "7.13": "suspend",
-    "7.23": "authfailure",
-    "7.24": "authfailure",
-    "7.25": "requireptr",
-    "7.26": "authfailure",
-    "7.27": "notaccept",
-    "7.509": "authfailure",
-    "7.510": "norelaying",
-    # Microsoft's bulk-sender requirement: a block of the sending domain.
-    "7.515": "blocked",
-    "7.650": "badreputation",
-    "7.651": "badreputation",
-}
-# Codes that hint at a reason but often carry a more precise explanation.
-_GENERIC_STATUS: dict[str, str] = {
-    "1.0": "userunknown",
-    "1.4": "userunknown",
-    "1.5": "userunknown",
-    "1.7": "rejected",
-    "1.8": "rejected",
-    "2.0": "filtered",
-    "2.1": "suspend",
-    "2.4": "systemerror",
-    "3.0": "systemerror",
-    "3.3": "systemerror",
-    "3.5": "systemerror",
-    "4.0": "networkerror",
-    "4.1": "networkerror",
-    "4.2": "networkerror",
-    "4.3": "systemerror",
-    "4.4": "hostunknown",
-    "4.5": "toomanyconn",
-    "4.6": "networkerror",
-    "5.0": "syntaxerror",
-    "5.1": "syntaxerror",
-    "5.2": "syntaxerror",
-    "5.4": "syntaxerror",
-    "5.5": "syntaxerror",
-    "6.0": "contenterror",
-    "6.1": "contenterror",
-    "6.2": "contenterror",
-    "6.3": "contenterror",
-    "6.4": "contenterror",
-    "6.5": "contenterror",
-    "7.0": "securityerror",
-    "7.1": "securityerror",
-    "7.2": "securityerror",
-    "7.3": "securityerror",
-    "7.4": "securityerror",
-    "7.5": "securityerror",
-    "7.6": "securityerror",
-    "7.7": "securityerror",
-    "7.8": "securityerror",
-    "7.9": "policyviolation",
-    "7.10": "securityerror",
-    "7.11": "securityerror",
-    "7.12": "securityerror",
-    "7.14": "securityerror",
-    "7.17": "securityerror",
-    "7.18": "securityerror",
-    "7.19": "securityerror",
-    "7.20": "authfailure",
-    "7.21": "authfailure",
-    "7.22": "authfailure",
-}
-
-_REPLY_CODE: dict[str, str] = {
-    "421": "systemerror",
-    "450": "systemerror",
-    "451": "systemerror",
-    "452": "systemfull",
-    "521": "notaccept",
-    "523": "mesgtoobig",
-    "530": "securityerror",
-    "550": "rejected",
-    "551": "hasmoved",
-    "552": "mailboxfull",
-    "553": "rejected",
-    "554": "rejected",
-    "556": "notaccept",
-}
-
-STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
-REPLY_RE = re.compile(r"(?<![\d.#-])([245][0-5]\d)(?:[ -]|$)", re.MULTILINE)
-
-
-_STATUS_AFTER_REPLY_RE = re.compile(
-    r"(?<!\d)[245]\d\d[ -]['\"]?([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)"
-)
-
-
-def find_status(text: str) -> str:
-    """The enhanced status code of ``text`` (``""`` if none): the one that
-    follows an SMTP reply code if there is one, else the first plausible."""
-    for rx in (_STATUS_AFTER_REPLY_RE, STATUS_RE):
-        for m in rx.finditer(text):
-            a, b, c = m.groups()
-            if int(b) <= 7:
-                return f"{a}.{b}.{c}"
-    return ""
-
-
-def find_reply_code(text: str) -> str:
-    m = REPLY_RE.search(text)
-    return m.group(1) if m else ""
 
 
 def reason_from_text(text: str) -> str:
@@ -272,41 +199,6 @@ def _subject(status: str) -> str:
     return f"{parts[1]}.{parts[2]}" if len(parts) == 3 else ""
 
 
-_COMMAND_RE = re.compile(
-    r"(?:in reply to|after|did not like our|smtp command|command)[\s:-]*(?:the )?"
-    r"(rcpt to|mail from|end of data|data|helo|ehlo|starttls)\b",
-    re.IGNORECASE,
-)
-_TRANSCRIPT_RE = re.compile(
-    r"^>>> ?(rcpt to|mail from|data|helo|ehlo|starttls)\b|^<<< ?[45]\d\d",
-    re.IGNORECASE | re.MULTILINE,
-)
-_COMMANDS = {
-    "rcpt to": "RCPT",
-    "mail from": "MAIL",
-    "end of data": "DATA",
-    "data": "DATA",
-    "helo": "HELO",
-    "ehlo": "HELO",
-    "starttls": "STARTTLS",
-}
-
-
-def find_command(text: str) -> str:
-    """The SMTP command the remote server refused, if the text says."""
-    m = _COMMAND_RE.search(text)
-    if m:
-        return _COMMANDS[m.group(1).lower()]
-    # In a session transcript the refused command is the last one sent
-    # before the first error reply.
-    last = ""
-    for m in _TRANSCRIPT_RE.finditer(text):
-        if m.group(1) is None:
-            return last
-        last = _COMMANDS[m.group(1).lower()]
-    return ""
-
-
 _ADDR_IN_TEXT_RE = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 _WS_RE = re.compile(r"\s+")
 
@@ -326,38 +218,55 @@ def _prepare(text: str) -> str:
     return _RCPT_REJECTED_RE.sub("", text)
 
 
-def classify(status: str, reply_code: str, text: str, context: str = "", command: str = "") -> str:
+def classify(
+    status: str,
+    reply_code: str,
+    text: str,
+    context: str = "",
+    command: str = "",
+    note: str = "",
+) -> str:
     """Pick one reason for a bounced recipient.
 
     ``text`` is the recipient's own diagnostic; ``context`` is wider text
     (the human-readable part, the subject) consulted only when the
     diagnostic says nothing useful; ``command`` is the SMTP command that
-    was refused (``RCPT``, ``MAIL``, ``DATA`` ...), when known.
+    was refused (``RCPT``, ``MAIL``, ``DATA`` ...), when known; ``note`` is
+    the reporting MTA's own comment on the status code (``Status: 5.2.1
+    (mailbox disabled)``), which settles a conflict between code and text.
     """
     sub = _subject(status) if status else ""
+    raw = text[:_MAX_TEXT]
     text = _prepare(text)
     temporary = status.startswith("4") or (not status and reply_code.startswith("4"))
-    reason = _SPECIFIC_STATUS.get(sub, "") if not temporary else ""
+    reason = SPECIFIC_STATUS.get(sub, "") if not temporary else ""
     from_text = False
     if not reason:
         reason = _match(text)
         from_text = bool(reason)
     if not reason:
-        reason = _GENERIC_STATUS.get(sub, "") or _SPECIFIC_STATUS.get(sub, "")
+        reason = GENERIC_STATUS.get(sub, "") or SPECIFIC_STATUS.get(sub, "")
     if not reason and context:
         reason = _match(_prepare(context))
         from_text = bool(reason)
     if not reason:
-        reason = _REPLY_CODE.get(reply_code, "")
+        reason = REPLY_CODE.get(reply_code, "")
     if not reason:
         return UNDEFINED
-    if reason == "userunknown" and (
-        sub.startswith("7.") or (command == "DATA" and from_text and _STOCK_UNKNOWN_RE.search(text))
-    ):
-        # A mailbox that "does not exist" only after the message body was
-        # seen, or under a security or disabled-mailbox code, is a
-        # recipient-side filter refusing this message.
-        return "filtered"
+    if reason == "userunknown" and command != "RCPT":
+        # Refused at RCPT, "unknown user" is the server's verdict on the
+        # address.  Elsewhere it is believed only when the status code
+        # agrees: after the message body was seen, or under a security or
+        # disabled-mailbox code, it is a recipient-side filter refusing
+        # this message (or a disabled mailbox, if the reporting MTA says so).
+        if from_text and sub != "1.1" and _BLIND_UNKNOWN_RE.search(raw):
+            return "filtered"
+        if sub == "2.1" and from_text:
+            return "suspend" if _match(_prepare(note)) == "suspend" else "filtered"
+        if sub.startswith("7.") or (
+            command == "DATA" and from_text and _STOCK_UNKNOWN_RE.search(text)
+        ):
+            return "filtered"
     if reason == "hostunknown" and (
         temporary or (not status.startswith("5") and _TRY_AGAIN_RE.search(text))
     ):
@@ -369,6 +278,9 @@ def classify(status: str, reply_code: str, text: str, context: str = "", command
     return reason
 
 
+# "User unknown" with the address slot left empty ("550 : User unknown"): the
+# server did not look an address up, it refused the message (a filter).
+_BLIND_UNKNOWN_RE = re.compile(r"\b[45]\d\d[ -]+:[ \t]*user unknown\b", re.IGNORECASE)
 _TRY_AGAIN_RE = re.compile(r"try again|temporar|servfail", re.IGNORECASE)
 # The stock wording of a missing mailbox.  After DATA, servers that filter
 # per recipient reuse it, so there it means "filtered"; a server that names

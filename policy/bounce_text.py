@@ -23,7 +23,7 @@ ADDR_RE = re.compile(
 # Where the copy of the original message starts in text bounces.
 ORIGINAL_RE = re.compile(
     r"^[ \t>]*(?:[-=*_#]{2,}[ \t]*)?(?:"
-    r"this is a copy of the (?:message|body)|below this line is a copy|"
+    r"this is a copy of (?:the |your )?(?:message|body)|below this line is a copy|"
     r"enclosed (?:is|are) (?:a copy of )?the (?:original )?message|"
     r"(?:unsent|undelivered|returned|rejected|bounced|failed|original) (?:message|mail|e-?mail)"
     r"(?: headers?)? (?:follows?|is (?:attached|below|included))|"
@@ -31,8 +31,10 @@ ORIGINAL_RE = re.compile(
     r"(?:original|returned|your) message|enclosed are the original headers|"
     r"start of (?:returned|original) message|copy of (?:the )?(?:original|your) message|"
     r"returned mail follows|the original message headers|"
-    r"(?:-+ ?)?(?:original|returned|undelivered|undeliverable) (?:message|mail|e-?mail)"
-    r"(?: headers?)?[ \t:.]*(?:[-=*_#]{2,})?[ \t]*$)",
+    r"(?:-+ ?)?(?:original|returned|undelivered) (?:message|mail|e-?mail)"
+    r"(?: headers?)?[ \t:.]*(?:[-=*_#]{2,})?[ \t]*$"
+    # "Undeliverable mail" alone is a notice's title, not a marker.
+    r"|-+ ?undeliverable (?:message|mail|e-?mail)[ \t:.]*(?:[-=*_#]{2,})?[ \t]*$)",
     re.IGNORECASE | re.MULTILINE,
 )
 _HEADER_RUN_RE = re.compile(

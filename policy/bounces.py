@@ -9,8 +9,9 @@ found but the cause cannot, a report whose reason is ``"undefined"``
 How a message is read, in order:
 
 1. Newlines are normalised (CRLF and CR-only become LF) and at most
-   ``bounce_mime.MAX_SCAN_BYTES`` are looked at; the MIME structure is split
-   without decoding the returned message's body.
+   ``bounce_mime.MAX_SCAN_BYTES`` are looked at; an mbox file holding several
+   messages is read message by message; the MIME structure is split without
+   decoding the returned message's body.
 2. Complaints: an RFC 5965 ``message/feedback-report`` part, Microsoft JMRP
    reports (``X-HmXmrOriginalRecipient``) and similar provider formats.
 3. Delivery-status fields (RFC 3464 ``Final-Recipient``, ``Action``,
@@ -23,8 +24,10 @@ How a message is read, in order:
    out-of-office notices).
 
 For every recipient the enhanced status code and SMTP reply code are taken
-from the structure or the diagnostic, and the reason is chosen by
-``bounce_reasons.classify``.
+from the structure or the diagnostic (``bounce_codes``), and the reason is
+chosen by ``bounce_reasons.classify``.  When the text gives no enhanced code,
+one is derived from the reply code and the reason (550 user unknown gives
+5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).
 
 Reasons, their coarse class (``kind``) and whether they are hard:
 
@@ -80,18 +83,18 @@ auto-replies are ignored.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
 
+from . import bounce_codes as codes
 from . import bounce_reasons as reasons
 from .bounce_dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
 from .bounce_feedback import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
 from .bounce_mime import (
     Headers,
-    clean,
     decode_words,
     normalise,
     parse_message,
 )
+from .bounce_report import BounceReport, make_report, tracking_of
 from .bounce_ses import SesRecord, parse_ses
 from .bounce_text import (
     MAX_HUMAN,
@@ -111,7 +114,7 @@ _DSN_TYPES = (
     "text/delivery-status",
 )
 _TEXT_TYPES = ("text/plain", "text/html", "text/enriched", "")
-_SPACE_RE = re.compile(r"[ \t]+")
+_WS_RE = re.compile(r"\s+")
 # Phrases that make a text message a bounce even without an SMTP code.
 _EVIDENCE_RE = re.compile(
     r"could not be delivered|couldn'?t be delivered|was not delivered|undeliverable|"
@@ -125,33 +128,9 @@ _EVIDENCE_RE = re.compile(
     re.IGNORECASE,
 )
 _MAX_REPORTS = 500
-
-
-@dataclass(frozen=True)
-class BounceReport:
-    """One bounced recipient.  See the module docstring for the taxonomy."""
-
-    recipient: str
-    status: str = ""
-    reply_code: str = ""
-    remote_mta: str = ""
-    diagnostic: str = ""
-    reason: str = reasons.UNDEFINED
-    hard: bool = False
-    kind: str = "unknown"
-    feedback_type: str = ""
-    action: str = ""
-    pmta_bounce_cat: str = "other"
-    mailwizz_type: str = "soft"
-    x_job: str = ""
-    x_mw_campaign_uid: str = ""
-    x_mw_subscriber_uid: str = ""
-    message_id: str = ""
-
-    def as_dict(self) -> dict[str, object]:
-        d = asdict(self)
-        d["class"] = self.kind
-        return d
+_MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
+_MAX_MBOX = 20
+_STATUS_CODE_RE = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
 
 
 def parse(raw: bytes) -> list[BounceReport]:
@@ -167,54 +146,16 @@ def parse_for_score(raw: bytes) -> list[dict[str, object]]:
     return [r.as_dict() for r in parse(raw)]
 
 
-def _tracking(original: Headers | None) -> dict[str, str]:
-    if original is None:
-        return {}
-    return {
-        "x_job": original.get("x-job"),
-        "x_mw_campaign_uid": original.get("x-mw-campaign-uid"),
-        "x_mw_subscriber_uid": original.get("x-mw-subscriber-uid"),
-        "message_id": original.get("message-id"),
-    }
-
-
-def _make(
-    recipient: str,
-    reason: str,
-    *,
-    status: str = "",
-    reply_code: str = "",
-    remote_mta: str = "",
-    diagnostic: str = "",
-    feedback_type: str = "",
-    action: str = "",
-    tracking: dict[str, str],
-) -> BounceReport:
-    hard = reasons.is_hard(reason, status, reply_code)
-    kind = reasons.kind_of(reason)
-    return BounceReport(
-        recipient=recipient.lower(),
-        status=status,
-        reply_code=reply_code,
-        remote_mta=clean(remote_mta)[:255],
-        diagnostic=clean(_SPACE_RE.sub(" ", diagnostic).strip())[:1000],
-        reason=reason,
-        hard=hard,
-        kind=kind,
-        feedback_type=feedback_type,
-        action=action,
-        pmta_bounce_cat=reasons.pmta_category(reason),
-        mailwizz_type=reasons.mailwizz_type(reason, hard),
-        **{k: clean(v)[:255] for k, v in tracking.items()},
-    )
-
-
-def _status_of(field: str, diagnostic: str) -> str:
+def _status_of(field: str, diagnostic: str, action: str = "") -> str:
     """The DSN ``Status`` field, unless the remote server's own answer in the
-    diagnostic carries a different code: that one is first-hand."""
-    status = reasons.find_status(field) if field else ""
-    in_diag = reasons.find_status(diagnostic) if diagnostic else ""
+    diagnostic carries a different code: that one is first-hand.  When the
+    two disagree on temporary versus permanent, a failed delivery takes the
+    permanent one (the remote refused for good, or the MTA gave up)."""
+    status = codes.find_status(field) if field else ""
+    in_diag = codes.find_status(diagnostic) if diagnostic else ""
     if in_diag and (not status or in_diag[0] == status[0] or status.endswith(".0.0")):
+        return in_diag
+    if in_diag and status and action == "failed" and in_diag[0] == "5":
         return in_diag
     return status or in_diag
 
@@ -236,13 +177,18 @@ def _from_dsn(
         window = windows.get(rec.recipient, "")
         if not diag and window:
             diag = window
-        status = _status_of(rec.status, diag)
-        reply = reasons.find_reply_code(diag)
+        status = _status_of(rec.status, diag, action)
+        reply = codes.find_reply_code(diag)
         if action in ("delivered", "relayed", "expanded") or status.startswith("2"):
             reason = "delivered"
         else:
             reason = reasons.classify(
-                status, reply, diag, window + "\n" + subject, reasons.find_command(diag + window)
+                status,
+                reply,
+                diag,
+                window + "\n" + subject,
+                codes.find_command(diag + window),
+                note=_STATUS_CODE_RE.sub("", rec.status, count=1),
             )
             if action == "delayed" and reasons.kind_of(reason) == "unknown":
                 reason = "expired"
@@ -252,7 +198,7 @@ def _from_dsn(
                 # address.
                 reason = "mailererror"
         out.append(
-            _make(
+            make_report(
                 rec.recipient,
                 reason,
                 status=status,
@@ -272,15 +218,15 @@ def _from_text(
     out: list[BounceReport] = []
     for rec in records[:_MAX_REPORTS]:
         diag = rec.diagnostic
-        status = reasons.find_status(diag)
-        reply = reasons.find_reply_code(diag)
+        status = codes.find_status(diag)
+        reply = codes.find_reply_code(diag)
         if not status and len(records) == 1:
-            status = reasons.find_status(human)
+            status = codes.find_status(human)
         reason = reasons.classify(
-            status, reply, diag, human + "\n" + subject, reasons.find_command(diag)
+            status, reply, diag, human + "\n" + subject, codes.find_command(diag)
         )
         out.append(
-            _make(
+            make_report(
                 rec.recipient,
                 reason,
                 status=status,
@@ -300,7 +246,7 @@ def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[Bounce
             reason, status, reply = "feedback", "", ""
         else:
             status = _status_of(rec.status, rec.diagnostic)
-            reply = reasons.find_reply_code(rec.diagnostic)
+            reply = codes.find_reply_code(rec.diagnostic)
             if rec.kind == "delivery":
                 reason = "delivered"
             else:
@@ -308,7 +254,7 @@ def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[Bounce
                 if rec.subtype_reason and reasons.kind_of(reason) == "unknown":
                     reason = rec.subtype_reason
         out.append(
-            _make(
+            make_report(
                 rec.recipient,
                 reason,
                 status=status,
@@ -337,6 +283,16 @@ def _addresses_of(headers: Headers | None, *names: str) -> set[str]:
 
 def _parse(raw: bytes) -> list[BounceReport]:
     text = normalise(raw)
+    if text.startswith("From "):
+        # An mbox file may hold several messages, each after a "From " line.
+        messages = _MBOX_SPLIT_RE.split(text, maxsplit=_MAX_MBOX - 1)
+        if len(messages) > 1:
+            out = [r for m in messages for r in _parse_one(m)]
+            return out[:_MAX_REPORTS]
+    return _parse_one(text)
+
+
+def _parse_one(text: str) -> list[BounceReport]:
     if not text.strip():
         return []
     root = parse_message(text)
@@ -346,12 +302,12 @@ def _parse(raw: bytes) -> list[BounceReport]:
     subject = decode_words(h.get("subject"))
     human_full = human_text(root)
     original = original_headers(root, human_full)
-    tracking = _tracking(original)
+    tracking = tracking_of(original)
 
     complaints = find_arf(root, original)
     if complaints is not None:
         return [
-            _make(
+            make_report(
                 c.recipient,
                 "feedback",
                 feedback_type=c.feedback_type,
@@ -395,9 +351,10 @@ def _parse(raw: bytes) -> list[BounceReport]:
         preferred = failed_recipients_header(h.get("x-failed-recipients"))
         evidence = bool(
             preferred
-            or reasons.find_status(human)
-            or reasons.find_reply_code(human)
+            or codes.find_status(human)
+            or codes.find_reply_code(human)
             or _EVIDENCE_RE.search(human)
+            or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
         )
         records_t = recipients_in(human, exclude - set(preferred), preferred or None)
         if not evidence:
@@ -416,5 +373,7 @@ def _parse(raw: bytes) -> list[BounceReport]:
 
     auto = find_autoreply(root, subject)
     if auto is not None:
-        return [_make(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)]
+        return [
+            make_report(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)
+        ]
     return []

@@ -474,3 +474,163 @@ def test_parse_swallows_internal_errors(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(bounces, "_parse", boom)
     assert parse(POSTFIX_DSN) == []
+
+
+# --- Precedence between status code, reply text and the refused command ---
+
+
+def _dsn(status: str, diagnostic: str, rcpt: str = "someone@remote.example") -> bytes:
+    """A minimal RFC 3464 report for one recipient."""
+    return f"""\
+From: MAILER-DAEMON@mx.sluice.example
+To: campaigns@sluice.example
+Subject: Delivery Status Notification (Failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.sluice.example
+
+Final-Recipient: rfc822; {rcpt}
+Action: failed
+Status: {status}
+Diagnostic-Code: smtp; {diagnostic}
+
+--b1--
+""".encode()
+
+
+def _text_bounce(body: str, subject: str = "Mail delivery failed") -> bytes:
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@relay.sluice.example>\n"
+        "To: campaigns@sluice.example\n"
+        f"Subject: {subject}\n\n{body}"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "diagnostic", "reason", "hard"),
+    [
+        # Refused at RCPT, "unknown" is the verdict on the address whatever
+        # the code says.
+        ("5.7.1", "553 Invalid recipient (in reply to RCPT TO command)", "userunknown", True),
+        ("5.2.1", "550 5.2.1 User Unknown (in reply to RCPT TO command)", "userunknown", True),
+        # Elsewhere a security or disabled-mailbox code wins: not the address.
+        ("5.7.1", "550 5.7.1 550 User Unknown", "filtered", False),
+        ("5.2.1", "550 5.2.1 <someone@remote.example>... User Unknown", "filtered", False),
+        # The reporting MTA's own comment on the code settles the conflict.
+        ("5.2.1 (mailbox disabled)", "550 5.2.1 User Unknown", "suspend", False),
+        # A "User unknown" that names no address is a per-message refusal.
+        ("5.0.0", "550 : User unknown", "filtered", False),
+        ("5.0.0", "550 <someone@remote.example>: User unknown", "userunknown", True),
+    ],
+)
+def test_code_text_and_command_precedence(
+    status: str, diagnostic: str, reason: str, hard: bool
+) -> None:
+    r = _only(_dsn(status, diagnostic))
+    assert (r.reason, r.hard) == (reason, hard)
+
+
+def test_failed_dsn_takes_the_permanent_code_of_the_remote_answer() -> None:
+    r = _only(_dsn("4.5.0", "550 5.5.0 Service refused, please try later"))
+    assert r.status == "5.5.0"
+
+
+def test_indented_transcript_gives_the_refused_command() -> None:
+    body = (
+        "                 UNDELIVERABLE MAIL\n\n"
+        "Your message to the following recipients cannot be delivered:\n\n"
+        "<someone@remote.example>:\n    mx.remote.example [192.0.2.1]:\n"
+        ">>> DATA\n<<< 550 Unknown user someone@remote.example\n"
+    )
+    r = _only(_text_bounce(body))
+    assert r.recipient == "someone@remote.example"
+    assert (r.reason, r.hard) == ("filtered", False)
+
+
+# --- Wording ---
+
+
+@pytest.mark.parametrize(
+    ("diagnostic", "reason"),
+    [
+        ("500 Remote server does not support TLS (state 6).", "failedstarttls"),
+        ("connect to mx.remote.example: server refused to talk to me: 421 go away", "blocked"),
+    ],
+)
+def test_wording_rules(diagnostic: str, reason: str) -> None:
+    assert _only(_dsn("5.0.0", diagnostic)).reason == reason
+
+
+def test_malformed_address_notice() -> None:
+    body = (
+        "A message that you sent contained one or more recipient addresses that were\n"
+        "incorrectly constructed:\n\n"
+        "  someone@remote.example: malformed address: may not follow a display name\n\n"
+        "------ This is a copy of your message, including all the headers. ------\n\n"
+        "To: someone@remote.example, other@remote.example\nFrom: campaigns@sluice.example\n"
+        "Subject: Hi\n\nHello\n"
+    )
+    r = _only(_text_bounce(body, "Mail failure - malformed recipient address"))
+    assert (r.recipient, r.reason, r.hard) == ("someone@remote.example", "syntaxerror", False)
+
+
+def test_returned_to_sender_subject_is_not_a_sender_rejection() -> None:
+    body = (
+        "Your message could not\nbe delivered to one or more recipients.\n\n"
+        "--- Original message ---\n"
+        "To: someone@remote.example\nFrom: campaigns@sluice.example\nSubject: Hi\n\nHello\n"
+    )
+    r = _only(_text_bounce(body, "Undelivered Mail Returned to Sender"))
+    assert r.recipient == "someone@remote.example"
+    assert r.reason == "undefined"
+    assert r.status == "5.0.0"
+
+
+# --- Status derived when the text gives no enhanced code ---
+
+
+@pytest.mark.parametrize(
+    ("line", "status", "hard"),
+    [
+        ("550 sorry, no such user here", "5.1.1", True),
+        ("552 mailbox is full", "5.2.2", False),
+        ("452 mailbox is full", "4.2.2", False),
+        ("554 something went wrong", "5.0.0", False),
+        ("Error, ERROR_CODE :421, Host not reachable.", "4.4.0", False),
+    ],
+)
+def test_status_is_derived_from_reply_code_and_reason(line: str, status: str, hard: bool) -> None:
+    body = f"Delivery to the following recipient failed:\n\n  someone@remote.example\n  {line}\n"
+    r = _only(_text_bounce(body))
+    assert (r.status, r.hard) == (status, hard)
+
+
+# --- Structure ---
+
+
+def test_mbox_with_two_messages_gives_both_reports() -> None:
+    one = _dsn("5.1.1", "550 5.1.1 User unknown", "first@remote.example")
+    two = _dsn("5.1.1", "550 5.1.1 User unknown", "second@remote.example")
+    mbox = b"From MAILER-DAEMON  Thu Apr 29 23:34:45 2025\n" + one
+    mbox += b"\nFrom MAILER-DAEMON  Thu Apr 29 23:35:45 2025\n" + two
+    assert [r.recipient for r in parse(mbox)] == ["first@remote.example", "second@remote.example"]
+
+
+def test_lost_boundary_parameter_is_recovered() -> None:
+    raw = _dsn("5.1.1", "550 5.1.1 User unknown").replace(b' boundary="b1"', b"")
+    r = _only(raw)
+    assert (r.recipient, r.reason) == ("someone@remote.example", "userunknown")
+
+
+def test_quoted_local_part_is_kept() -> None:
+    r = _only(_dsn("5.1.1", "550 5.1.1 User unknown", '"a..b"@remote.example'))
+    assert r.recipient == '"a..b"@remote.example'

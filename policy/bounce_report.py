@@ -1,0 +1,82 @@
+"""The bounce report record and how a report is built from its findings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from . import bounce_reasons as reasons
+from .bounce_mime import Headers, clean
+
+_SPACE_RE = re.compile(r"[ \t]+")
+
+
+@dataclass(frozen=True)
+class BounceReport:
+    """One bounced recipient.  See the module docstring for the taxonomy."""
+
+    recipient: str
+    status: str = ""
+    reply_code: str = ""
+    remote_mta: str = ""
+    diagnostic: str = ""
+    reason: str = reasons.UNDEFINED
+    hard: bool = False
+    kind: str = "unknown"
+    feedback_type: str = ""
+    action: str = ""
+    pmta_bounce_cat: str = "other"
+    mailwizz_type: str = "soft"
+    x_job: str = ""
+    x_mw_campaign_uid: str = ""
+    x_mw_subscriber_uid: str = ""
+    message_id: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["class"] = self.kind
+        return d
+
+
+def tracking_of(original: Headers | None) -> dict[str, str]:
+    if original is None:
+        return {}
+    return {
+        "x_job": original.get("x-job"),
+        "x_mw_campaign_uid": original.get("x-mw-campaign-uid"),
+        "x_mw_subscriber_uid": original.get("x-mw-subscriber-uid"),
+        "message_id": original.get("message-id"),
+    }
+
+
+def make_report(
+    recipient: str,
+    reason: str,
+    *,
+    status: str = "",
+    reply_code: str = "",
+    remote_mta: str = "",
+    diagnostic: str = "",
+    feedback_type: str = "",
+    action: str = "",
+    tracking: dict[str, str],
+) -> BounceReport:
+    if not status:
+        status = reasons.derive_status(reason, reply_code, action == "delayed")
+    hard = reasons.is_hard(reason, status, reply_code)
+    kind = reasons.kind_of(reason)
+    return BounceReport(
+        recipient=recipient.lower(),
+        status=status,
+        reply_code=reply_code,
+        remote_mta=clean(remote_mta)[:255],
+        diagnostic=clean(_SPACE_RE.sub(" ", diagnostic).strip())[:1000],
+        reason=reason,
+        hard=hard,
+        kind=kind,
+        feedback_type=feedback_type,
+        action=action,
+        pmta_bounce_cat=reasons.pmta_category(reason),
+        mailwizz_type=reasons.mailwizz_type(reason, hard),
+        **{k: clean(v)[:255] for k, v in tracking.items()},
+    )
