@@ -4,6 +4,7 @@ import asyncio
 import base64
 import json
 import signal
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +15,7 @@ import pytest
 from gateway import dkim
 from gateway.dkim_keys import public_txt
 from tests.support import backends
-from tests.support.daemon import Daemon, free_port
+from tests.support.daemon import Daemon, free_port, skip_unless_free
 from tests.support.harness import PASSWORD, config_text, dns_for, make_keys, message, send
 from tests.support.rawsmtp import RawSMTP
 
@@ -155,7 +156,7 @@ async def test_check_config_names_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("smtp:\n  listen: 127.0.0.1:2525\n  max_conections: 5\n")
     proc = await asyncio.create_subprocess_exec(
-        "python",
+        sys.executable,
         "-m",
         "gateway.cli",
         "check-config",
@@ -171,13 +172,7 @@ async def test_check_config_names_the_key(tmp_path):
 
 
 async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
-    for port in (2525, 8025, 8080):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            pytest.skip(f"port {port} is in use on this machine")
-        except OSError:
-            pass
+    await skip_unless_free(2525, 8025, 8080)
     d = await Daemon.start(["run"], cwd=tmp_path)
     try:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=2525, start_tls=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
+from tests.support.daemon import skip_unless_free
 from tests.support.harness import message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,13 +20,7 @@ pytestmark = pytest.mark.slow
 async def test_run_script_from_a_clean_clone(tmp_path):
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout")
-    for port in (2525, 8025, 8080):
-        try:
-            _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.close()
-            pytest.skip(f"port {port} is in use on this machine")
-        except OSError:
-            pass
+    await skip_unless_free(2525, 8025, 8080)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("SLUICE_CONFIG", "VIRTUAL_ENV")}

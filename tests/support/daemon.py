@@ -13,6 +13,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def skip_unless_free(*ports: int) -> None:
+    """Skip the calling test when a fixed port (the embedded default's) is taken."""
+    import pytest
+
+    for port in ports:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            continue
+        writer.close()
+        pytest.skip(f"port {port} is in use on this machine")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
