@@ -42,7 +42,7 @@ class PostgresStore:
 
     async def record(self, events: list[Event]) -> None:
         assert self.pool is not None, "store not open"
-        rows = [tuple(e.as_row()[c] for c in EVENT_COLUMNS) for e in events]
+        rows = [e.as_row() for e in events]
         await self.pool.copy_records_to_table("events", records=rows, columns=list(EVENT_COLUMNS))
 
     async def recent_events(self, limit: int = 100) -> list[dict]:

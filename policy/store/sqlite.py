@@ -42,7 +42,7 @@ class SqliteStore:
     async def record(self, events: list[Event]) -> None:
         assert self.db is not None, "store not open"
         marks = ",".join("?" * len(EVENT_COLUMNS))
-        rows = [tuple(e.as_row()[c] for c in EVENT_COLUMNS) for e in events]
+        rows = [e.as_row() for e in events]
         await self.db.executemany(
             f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
         )

@@ -1,0 +1,61 @@
+"""Both event stores pass one contract: PostgreSQL (real server) and SQLite."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from policy.events import Event, Recorder
+from policy.store import open_store
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/s.db"
+
+
+@pytest.fixture(params=["sqlite_url", "pg_dsn"])
+def store_url(request) -> str:
+    # pg_dsn is an async fixture: resolved here, in a sync fixture, before the loop runs.
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+async def store(store_url) -> AsyncIterator[object]:
+    s = open_store(store_url)
+    await s.open()
+    await s.open()  # migrations are idempotent (a second host starting up)
+    yield s
+    await s.close()
+
+
+def event(i: int, kind: str = "relayed") -> Event:
+    return Event(
+        kind=kind,
+        tenant="acme",
+        client="10.0.0.1",
+        mail_from="a@acme.example",
+        recipients=(f"r{i}@example.net", "x@example.net"),
+        message_id=f"<{i}@x>",
+        ip="192.0.2.10",
+        vmta="acme-1",
+        size=1000 + i,
+        reply="250 2.0.0 OK",
+        ms=1.5,
+    )
+
+
+async def test_record_and_read_back(store):
+    await store.ping()
+    await store.record([event(1), event(2, "deferred")])
+    rows = await store.recent_events()
+    assert [r["kind"] for r in rows] == ["deferred", "relayed"]
+    assert rows[1]["recipients"] == "r1@example.net,x@example.net" and rows[1]["size"] == 1001
+
+
+async def test_recorder_batches_and_keeps_events_while_the_store_fails(store):
+    recorder = Recorder(store, capacity=5, batch=2)
+    for i in range(7):
+        recorder.add(event(i))
+    assert recorder.dropped == 2 and len(recorder.pending) == 5  # oldest dropped, counted
+    assert await recorder.flush() == 5
+    assert len(await store.recent_events()) == 5
