@@ -18,7 +18,10 @@ class SqliteStore:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = await aiosqlite.connect(self.path)
+        # Several worker processes open the same file at start; switching to WAL
+        # needs a moment of exclusive access, so wait for it instead of failing.
+        self.db = await aiosqlite.connect(self.path, timeout=30)
+        await self.db.execute("PRAGMA busy_timeout=30000")
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")

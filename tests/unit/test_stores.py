@@ -59,3 +59,24 @@ async def test_recorder_batches_and_keeps_events_while_the_store_fails(store):
     assert recorder.dropped == 2 and len(recorder.pending) == 5  # oldest dropped, counted
     assert await recorder.flush() == 5
     assert len(await store.recent_events()) == 5
+
+
+async def test_sqlite_opened_by_several_processes_at_once(tmp_path):
+    # Workers forked by the daemon all open the same file at start-up.
+    import asyncio
+    import sys
+
+    code = (
+        "import asyncio, sys; from policy.store import open_store\n"
+        "async def main():\n"
+        f"    s = open_store('sqlite:///{tmp_path}/shared.db'); await s.open(); await s.close()\n"
+        "asyncio.run(main())\n"
+    )
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, stderr=asyncio.subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    results = [await p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in results]
