@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -89,6 +91,26 @@ def _url(schemes: tuple[str, ...]):
         return f"must start with {' or '.join(s + '://' for s in schemes)}"
 
     return check
+
+
+def _iso_date(value: str) -> str | None:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return 'not a date (write it as "YYYY-MM-DD", e.g. "2026-11-20")'
+    return None
+
+
+def _timezone(value: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return 'not an IANA time zone (e.g. "UTC" or "Europe/Paris")'
+    return None
+
+
+def _hours(value: float) -> str | None:
+    return None if 0 < value <= 24 else "must be more than 0 and at most 24"
 
 
 def check(fn) -> dict:
@@ -203,12 +225,74 @@ class TenantSettings:
         return out
 
 
+# The schedules policy.warmup ships (DEFAULT_SCHEDULES); a test keeps the two in step.
+BUILTIN_SCHEDULES = ("standard",)
+# "default" is the schedule's total for the IP; the others are policy.providers' groups.
+SCHEDULE_GROUPS = (
+    "default",
+    "google",
+    "microsoft",
+    "yahoo",
+    "apple",
+    "gmx_webde",
+    "orange",
+    "comcast",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class WarmupSettings:
+    # name -> provider group -> daily limit per warmup day (day 1 first). These
+    # add to (or replace, by name) the built-in schedules.
+    schedules: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    # A warming IP may send daily / sending_hours * burst messages in one hour.
+    sending_hours: float = field(default=16.0, metadata=check(_hours))
+    burst: float = field(default=1.25, metadata=check(_positive))
+    # Where a day and an hour of quota start and end.
+    timezone: str = field(default="UTC", metadata=check(_timezone))
+    # The longest a recipient waits on the MX lookup that finds its provider.
+    dns_budget: float = field(default=0.5, metadata=check(_positive))
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        for name, groups in self.schedules.items():
+            if "default" not in groups:
+                out.append((f"schedules.{name}", 'a schedule needs a "default" list'))
+            for group, limits in groups.items():
+                where = f"schedules.{name}.{group}"
+                if group not in SCHEDULE_GROUPS:
+                    out.append((where, f"unknown group (known: {', '.join(SCHEDULE_GROUPS)})"))
+                if not limits:
+                    out.append((where, "needs at least one day"))
+                for day, value in enumerate(limits):
+                    if value < 1:
+                        out.append((f"{where}[{day}]", "must be greater than 0"))
+                    elif day and value < limits[day - 1]:
+                        # A drop is far more often a typo than a plan.
+                        out.append(
+                            (f"{where}[{day}]", f"lower than the day before ({limits[day - 1]})")
+                        )
+        return out
+
+
+@dataclass(frozen=True)
+class IpWarmup:
+    # The first day of warming; the warmup day counts from it.
+    started: str = field(metadata=check(_iso_date))
+    schedule: str = "standard"
+
+
 @dataclass(frozen=True)
 class PoolIp:
     ip: str = field(metadata=check(_ip))
     vmta: str
     hostname: str
     enabled: bool = True
+    # Absent: the IP is warm. Present: it follows the schedule until its end.
+    warmup: IpWarmup | None = None
+    # A cap on messages per day, warming or warm; absent on a warm IP: no limit.
+    daily_limit: int | None = field(default=None, metadata=check(_positive))
 
 
 @dataclass(frozen=True)
@@ -224,6 +308,7 @@ class Settings:
     downstream: DownstreamSettings = DownstreamSettings()
     tenants: tuple[TenantSettings, ...] = ()
     pools: dict[str, tuple[PoolIp, ...]] = field(default_factory=dict)
+    warmup: WarmupSettings = WarmupSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> list[tuple[str, str]]:
@@ -249,6 +334,14 @@ class Settings:
                 if ip.vmta in seen:
                     out.append((f"pools.{name}[{k}].vmta", f"duplicate VMTA {ip.vmta!r}"))
                 seen.add(ip.vmta)
+                known = (*BUILTIN_SCHEDULES, *self.warmup.schedules)
+                if ip.warmup is not None and ip.warmup.schedule not in known:
+                    out.append(
+                        (
+                            f"pools.{name}[{k}].warmup.schedule",
+                            f"no schedule named {ip.warmup.schedule!r} (known: {', '.join(known)})",
+                        )
+                    )
         if self.smtp.workers > 1 and self.redis is None:
             out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
         return out

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from gateway import metrics, runtime, sdnotify
 from gateway.runtime import Runtime
 from gateway.smtp import Listener, tls_context
 from policy.events import Recorder
+from policy.providers import ProviderResolver
 from policy.store import open_store
 
 log = logging.getLogger("sluice.daemon")
@@ -51,16 +53,21 @@ class Daemon:
         recorder = Recorder(store)
         self.tasks.append(asyncio.create_task(recorder.run(), name="events"))
         down = downstream_mod.build(s.downstream, s.smtp.hostname)
-        self.rt = runtime.build(s, down, recorder)
+        # Built once: reservations and cached provider lookups outlive a reload.
+        counters = runtime.open_counters(s)
+        providers = ProviderResolver(budget=s.warmup.dns_budget)
+        self.rt = runtime.build(s, down, recorder, counters=counters, providers=providers)
         listener = Listener(self.runtime, tls=tls_context(s))
         host, port = split_hostport(s.smtp.listen)
         await listener.start(host, port, reuse_port=s.smtp.workers > 1)
 
         admin_runner = None
         if not self.smtp_only:
-            app = make_app(
-                {"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping}
-            )
+            checks = {"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping}
+            if s.redis is not None:
+                # In-process counters cannot be down; shared ones are a dependency.
+                checks["counters"] = counters.ping
+            app = make_app(checks)
             admin_runner = web.AppRunner(app, access_log=None)
             await admin_runner.setup()
             ahost, aport = split_hostport(s.http.admin_listen)
@@ -103,6 +110,8 @@ class Daemon:
         with contextlib.suppress(Exception):
             await recorder.flush()
         await self.runtime().downstream.close()
+        await counters.close()
+        await providers.close()
         await store.close()
         await asyncio.to_thread(self._reap_children)
         log.info("stopped")
@@ -116,7 +125,14 @@ class Daemon:
             down = old.downstream
             if settings.downstream != old.settings.downstream:
                 down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
-            self.rt = await asyncio.to_thread(runtime.build, settings, down, old.recorder)
+            self.rt = await asyncio.to_thread(
+                runtime.build,
+                settings,
+                down,
+                old.recorder,
+                counters=old.counters,
+                providers=old.providers,
+            )
         except ConfigError as exc:
             metrics.CONFIG_RELOADS.labels("rejected").inc()
             log.error("reload rejected, keeping the running configuration:\n%s", exc)
@@ -125,6 +141,9 @@ class Daemon:
             for key in ("listen", "tls", "workers"):
                 if getattr(settings.smtp, key) != getattr(old.settings.smtp, key):
                     log.warning("smtp.%s changed: takes effect on restart", key)
+            for key in ("redis", "redis_prefix"):
+                if getattr(settings, key) != getattr(old.settings, key):
+                    log.warning("%s changed: takes effect on restart", key)
             if down is not old.downstream:
                 asyncio.get_running_loop().call_later(
                     old.settings.downstream.timeout + 5,
@@ -175,11 +194,24 @@ def serve(config_path: str | None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # aiosmtpd logs every command at INFO: 6% of a busy relay's CPU for lines our
+    # one-per-transaction log already covers.
+    logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
     smtp_only, children = _fork_workers(settings.smtp.workers - 1)
     daemon = Daemon(config_path, settings, smtp_only=smtp_only, children=children)
     try:
-        import uvloop
+        return _run_loop(daemon.run())
+    except BaseException:
+        # A parent that failed to start must not leave its workers serving alone.
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        raise
 
-        return uvloop.run(daemon.run())
+
+def _run_loop(main: Any) -> int:
+    try:
+        import uvloop
     except ImportError:
-        return asyncio.run(daemon.run())
+        return asyncio.run(main)
+    return uvloop.run(main)

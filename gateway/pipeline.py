@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import metrics, replies
 from gateway.replies import Verdict
-from gateway.steps import access, hygiene, record, relay, routing, sender, sign, stamp
+from gateway.steps import access, hygiene, quota, record, relay, routing, sender, sign, stamp
 
 if TYPE_CHECKING:
     from conf import PoolIp
     from gateway.message import Message
     from gateway.runtime import Runtime
+    from policy.counters import Reservation
     from policy.tenants import Tenant
 
 log = logging.getLogger("sluice.pipeline")
@@ -56,6 +57,9 @@ class Transaction:
     recipients: list[str] = field(default_factory=list)
     candidate: str = ""  # the RCPT address being decided
     ip: PoolIp | None = None  # chosen at the first RCPT; every recipient rides it
+    # Quota taken for each accepted recipient, until done.settle_quota or abandon.
+    reservations: list[Reservation] = field(default_factory=list)
+    in_data: bool = False  # from here the done steps, not abandon, settle the quota
     data: bytes = b""
     message: Message | None = None
     message_id: str = ""
@@ -93,7 +97,7 @@ PIPELINE: tuple[Step, ...] = (
     Step("rcpt.authenticated", access.require_tenant),
     Step("rcpt.address", routing.recipient_address),
     Step("rcpt.recipient_limit", routing.recipient_limit),
-    Step("rcpt.choose_ip", routing.choose_ip, timeout=2.0),
+    Step("rcpt.warmup_quota", quota.warmup_quota, timeout=2.0),
     # DATA: the message, made ready for PowerMTA; DKIM signs last.
     Step("data.line_endings", hygiene.line_endings),
     Step("data.parse_headers", hygiene.parse_headers),
@@ -105,6 +109,7 @@ PIPELINE: tuple[Step, ...] = (
     Step("data.dkim_sign", sign.dkim_sign),
     Step("data.relay", relay.relay),
     # After the verdict: account for what happened.
+    Step("done.settle_quota", quota.settle_quota, timeout=2.0),
     Step("done.record", record.record),
 )
 
@@ -140,6 +145,7 @@ async def run_step(step: Step, tx: Transaction) -> Verdict | None:
 
 async def run_data(tx: Transaction) -> Verdict:
     """The DATA phase, then the ``done`` steps whatever the verdict."""
+    tx.in_data = True
     try:
         tx.verdict = await run_phase("data", tx) or replies.INTERNAL_ERROR
     finally:

@@ -9,6 +9,7 @@ read the next hop's internals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,37 @@ MAIL_LOOP = Verdict(554, "5.4.6", "Too many Received headers, mail loop suspecte
 
 # Policy
 NO_ROUTE = Verdict(451, "4.4.3", "No sending IP available for this account, try again later")
+QUOTA_REACHED = Verdict(451, "4.7.1", "Sending limit reached, try again later")
+RECIPIENT_DOES_NOT_FIT = Verdict(
+    452,
+    "4.5.3",
+    "Sending limit of this transaction's IP reached, send the rest in a new transaction",
+)
+QUOTA_STORE_UNAVAILABLE = Verdict(451, "4.3.0", "Quota store unavailable, try again later")
+
+_LIMIT_NAMES = {
+    ("daily", True): "Daily warmup limit",
+    ("hourly", True): "Hourly warmup limit",
+    ("provider", True): "Daily warmup limit",
+    ("daily", False): "Daily limit",
+    ("hourly", False): "Hourly limit",
+    ("provider", False): "Daily limit",
+}
+
+
+def quota_reached(
+    kind: str, ip: str, *, warming: bool, group: str | None, frees_at: datetime, zone: str
+) -> Verdict:
+    """451 4.7.1 naming the limit that is full and when it frees up.
+
+    e.g. "Daily warmup limit of 192.0.2.12 reached, frees at 00:00 Europe/Paris"
+    """
+    name = _LIMIT_NAMES.get((kind, warming), "Sending limit")
+    scope = f"{ip} for {group}" if group else ip
+    return QUOTA_REACHED.with_text(
+        f"{name} of {scope} reached, frees at {frees_at:%H:%M} {zone}, try again later"
+    )
+
 
 # Our own failures are always temporary: the sender keeps the message.
 INTERNAL_ERROR = Verdict(451, "4.3.0", "Temporary local problem, try again later")

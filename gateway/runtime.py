@@ -7,26 +7,40 @@ it started with, so a reload never mixes two configurations in one message.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from conf import ConfigError, Settings
 from gateway import dkim
+from policy.counters import CounterStore
+from policy.counters.memory import MemoryCounters
+from policy.counters.redis import RedisCounters
 from policy.events import Recorder
-from policy.pools import RoundRobin
+from policy.providers import ProviderResolver
+from policy.selection import Planner
 from policy.tenants import Directory
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
     directory: Directory
-    selector: RoundRobin
+    planner: Planner
     # (domain pattern, key) per tenant; the pattern "*" signs as any From domain.
     keys: dict[str, tuple[tuple[str, dkim.DkimKey], ...]]
     downstream: Any  # gateway.downstream.SmtpDownstream | OutboxSink
     recorder: Recorder | None = None
+    # Per process, not per configuration: reservations outlive a reload.
+    counters: CounterStore = field(default_factory=MemoryCounters)
+    providers: ProviderResolver | None = None  # None: every recipient is "other"
+    clock: Callable[[], datetime] = utc_now
 
     def dkim_keys(self, tenant: str, from_domain: str) -> list[dkim.DkimKey]:
         """The tenant's keys whose d= aligns with the header From domain."""
@@ -66,12 +80,31 @@ def load_keys(settings: Settings) -> dict[str, tuple[tuple[str, dkim.DkimKey], .
     return keys
 
 
-def build(settings: Settings, downstream: Any, recorder: Recorder | None = None) -> Runtime:
+def open_counters(settings: Settings) -> CounterStore:
+    """Shared counters in Redis when it is configured, else in this process."""
+    if settings.redis is None:
+        return MemoryCounters()
+    return RedisCounters.from_url(settings.redis, prefix=settings.redis_prefix)
+
+
+def build(
+    settings: Settings,
+    downstream: Any,
+    recorder: Recorder | None = None,
+    *,
+    counters: CounterStore | None = None,
+    providers: ProviderResolver | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    """A runtime for `settings`; the daemon passes the counters and resolver it keeps."""
     return Runtime(
         settings=settings,
         directory=Directory(settings),
-        selector=RoundRobin(settings.pools),
+        planner=Planner(settings.warmup),
         keys=load_keys(settings),
         downstream=downstream,
         recorder=recorder,
+        counters=counters if counters is not None else open_counters(settings),
+        providers=providers or ProviderResolver(budget=settings.warmup.dns_budget),
+        clock=clock,
     )

@@ -28,6 +28,7 @@ from conf import Settings
 from gateway import metrics, pipeline, replies
 from gateway.pipeline import Session, Transaction
 from gateway.runtime import Runtime
+from gateway.steps import quota
 
 log = logging.getLogger("sluice.smtp")
 
@@ -166,6 +167,8 @@ class SluiceSMTP(SMTP):
             if self.listener.per_client[self.sluice.peer] <= 0:
                 del self.listener.per_client[self.sluice.peer]
             metrics.CONNECTIONS.set(len(self.listener.protocols))
+        # A client that hangs up before DATA gives its quota reservations back.
+        quota.abandon_soon(self.tx)
         super().connection_lost(error)
 
     @property
@@ -235,6 +238,7 @@ class Handler:
     ) -> list[str]:
         session.host_name = hostname
         server.sluice.helo = hostname
+        await quota.abandon(server.tx)
         server.tx = None
         # aiosmtpd reads pipelined commands correctly but does not say so.
         return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
@@ -247,6 +251,9 @@ class Handler:
         address: str,
         options: list[str],
     ) -> str:
+        # aiosmtpd allows a new MAIL after refusing DATA itself (552): settle the old one.
+        await quota.abandon(server.tx)
+        server.tx = None
         tx = Transaction(
             session=server.sluice, rt=server.runtime, mail_from=address, mail_options=list(options)
         )
@@ -295,6 +302,7 @@ class Handler:
         return str(verdict)
 
     async def handle_RSET(self, server: SluiceSMTP, session: LibSession, envelope: Envelope) -> str:
+        await quota.abandon(server.tx)
         server.tx = None
         return "250 2.0.0 OK"
 

@@ -1,4 +1,4 @@
-"""Recipients and the one IP of the tenant's pool that carries the transaction."""
+"""Recipient addresses and how many one transaction may carry."""
 
 from __future__ import annotations
 
@@ -27,12 +27,3 @@ async def recipient_limit(tx: Transaction) -> Verdict | None:
     """452 4.5.3 past smtp.max_recipients; the rest come in a new transaction."""
     over = len(tx.recipients) >= tx.rt.settings.smtp.max_recipients
     return replies.TOO_MANY_RECIPIENTS if over else None
-
-
-async def choose_ip(tx: Transaction) -> Verdict | None:
-    """At the first RCPT, pick an enabled IP of the tenant's pool (round-robin)."""
-    if tx.ip is not None:
-        return None
-    assert tx.session.tenant is not None
-    tx.ip = tx.rt.selector.choose(tx.session.tenant.settings.pool)
-    return None if tx.ip is not None else replies.NO_ROUTE

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import sqlite3
 from pathlib import Path
 
 import aiosqlite
@@ -18,10 +21,23 @@ class SqliteStore:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Several worker processes open the same file at start; switching to WAL
-        # needs a moment of exclusive access, so wait for it instead of failing.
         self.db = await aiosqlite.connect(self.path, timeout=30)
         await self.db.execute("PRAGMA busy_timeout=30000")
+        # Worker processes open the same file together. The switch to WAL needs
+        # exclusive access and SQLite does not wait on its busy timeout for it,
+        # so the loser retries for a while instead of failing the start.
+        for attempt in range(100):
+            try:
+                await self._migrate()
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                await self.db.rollback()
+                await asyncio.sleep(0.05 + random.random() * 0.1)
+
+    async def _migrate(self) -> None:
+        assert self.db is not None
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")

@@ -222,7 +222,7 @@ async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
                 break
             await asyncio.sleep(0.1)
         pids = {line.split("pid=")[1].split()[0] for line in d.log if "sluice ready" in line}
-        assert len(pids) == 2
+        assert len(pids) == 2, "\n".join(d.log)
         results = await asyncio.gather(*(send(smtp, to=f"w{i}@example.net") for i in range(20)))
         assert [code for code, _ in results] == [250] * 20
         assert len(sink.messages) == 20

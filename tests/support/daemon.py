@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -56,6 +57,8 @@ class Daemon:
             env=environ,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            # Its own process group, so stop() also reaches workers it forked.
+            start_new_session=True,
         )
         daemon = cls(proc)
         ready = asyncio.get_running_loop().create_future()
@@ -95,8 +98,9 @@ class Daemon:
         raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.log))
 
     async def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         if self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
         if self.reader is not None:
             self.reader.cancel()

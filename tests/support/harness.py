@@ -5,7 +5,9 @@ from __future__ import annotations
 import email.utils
 import os
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import aiosmtplib
@@ -92,6 +94,31 @@ async def start_gateway(folder: Path, sink_port: int, **extra: str) -> Gateway:
     rt = runtime.build(settings, down, Recorder(store))
     holder = {"rt": rt}
     listener = Listener(lambda: holder["rt"], tls=tls_context(settings))
+    server = await listener.start("127.0.0.1", 0)
+    return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
+
+
+def with_pools(text: str, pools: str, extra: str = "") -> str:
+    """`text` (from config_text) with its pools replaced by `pools`, plus top-level `extra`."""
+    head = text.split("\npools:\n")[0]
+    return head + "\n" + textwrap.dedent(pools) + textwrap.dedent(extra)
+
+
+async def start_gateway_from(
+    folder: Path, text: str, *, clock: Callable[[], datetime] | None = None
+) -> Gateway:
+    """A gateway from a full configuration text; `clock` pins the time quotas are taken at.
+
+    Its counters are the gateway's own: close them with `gw.rt.counters.close()`.
+    """
+    records = make_keys(folder)
+    settings: Settings = parse(text, environ=os.environ)
+    store = SqliteStore(str(folder / "sluice.db"))
+    await store.open()
+    down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
+    extra = {"clock": clock} if clock is not None else {}
+    rt = runtime.build(settings, down, Recorder(store), **extra)
+    listener = Listener(lambda: rt, tls=tls_context(settings))
     server = await listener.start("127.0.0.1", 0)
     return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
 

@@ -16,7 +16,7 @@ EXPECTED = [
     "rcpt.authenticated",
     "rcpt.address",
     "rcpt.recipient_limit",
-    "rcpt.choose_ip",
+    "rcpt.warmup_quota",
     "data.line_endings",
     "data.parse_headers",
     "data.from_domain",
@@ -26,6 +26,7 @@ EXPECTED = [
     "data.received",
     "data.dkim_sign",
     "data.relay",
+    "done.settle_quota",
     "done.record",
 ]
 
@@ -43,7 +44,7 @@ def test_dkim_signs_after_every_other_change():
 def test_every_step_documents_itself():
     assert all(s.run.__doc__ for s in pipeline.PIPELINE)
     text = pipeline.describe()
-    assert text.count("\n") == len(EXPECTED) - 1 and "rcpt.choose_ip" in text
+    assert text.count("\n") == len(EXPECTED) - 1 and "rcpt.warmup_quota" in text
 
 
 async def test_a_failing_step_is_451_never_5xx():
@@ -57,3 +58,8 @@ async def test_a_failing_step_is_451_never_5xx():
     assert await run_step(Step("rcpt.boom", boom), tx) is replies.INTERNAL_ERROR
     assert await run_step(Step("rcpt.hang", hang, timeout=0.01), tx) is replies.STEP_TIMEOUT
     assert str(replies.INTERNAL_ERROR).startswith("451 4.3.0")
+
+
+def test_quota_is_settled_before_the_event_is_recorded():
+    names = [s.name for s in pipeline.PIPELINE]
+    assert names.index("done.settle_quota") < names.index("done.record")

@@ -1,0 +1,146 @@
+"""Warmup quota: reserve at RCPT, settle after DATA, give back what was abandoned.
+
+A message is relayed only on a reservation: every limit of its IP took one
+unit atomically before DATA. The first recipient picks the IP (warming IPs
+first, then warm ones, most room first); later recipients must fit the same
+IP, because PowerMTA's X-Virtual-MTA applies to the whole message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from gateway import replies
+from gateway.replies import Verdict
+from policy import selection
+from policy.counters import CounterUnavailable, Reservation
+from policy.providers import OTHER
+
+if TYPE_CHECKING:
+    from gateway.pipeline import Transaction
+    from gateway.runtime import Runtime
+    from policy.selection import Candidate, Quota
+
+log = logging.getLogger("sluice.quota")
+
+# Releases started from synchronous code (a connection lost), kept until done.
+_pending: set[asyncio.Task[None]] = set()
+
+
+async def warmup_quota(tx: Transaction) -> Verdict | None:
+    """Reserve one unit of every limit of the transaction's IP; 451 4.7.1 when none has room."""
+    assert tx.session.tenant is not None
+    rt = tx.rt
+    ips = rt.settings.pools.get(tx.session.tenant.settings.pool, ())
+    now = rt.clock()
+    today = rt.planner.local(now).date()
+    group = OTHER
+    if rt.providers is not None and rt.planner.needs_group(ips, today):
+        group = await rt.providers.group(tx.candidate.rpartition("@")[2])
+    candidates = rt.planner.candidates(ips, now, group)
+    try:
+        if tx.ip is None:
+            return await _choose(tx, candidates)
+        return await _fit(tx, candidates)
+    except CounterUnavailable as exc:
+        log.warning("quota store unavailable session=%s: %s", tx.session.id, exc)
+        return replies.QUOTA_STORE_UNAVAILABLE
+
+
+async def _choose(tx: Transaction, candidates: list[Candidate]) -> Verdict | None:
+    """First recipient: the first IP, in selection order, that grants a reservation."""
+    if not candidates:
+        return replies.NO_ROUTE
+    rt = tx.rt
+    keys = selection.usage_keys(candidates)
+    usage = await rt.counters.usage(keys) if keys else {}
+    assert tx.session.tenant is not None
+    turn = rt.planner.turn(tx.session.tenant.settings.pool)
+    refused: list[Quota] = []
+    for candidate in selection.order(candidates, usage, turn):
+        if not candidate.quotas:
+            tx.ip = candidate.ip
+            return None
+        full = selection.full_quota(candidate, usage)
+        if full is not None:
+            refused.append(full)
+            continue
+        result = await rt.counters.reserve(candidate.limits)
+        if isinstance(result, Reservation):
+            tx.ip = candidate.ip
+            tx.reservations.append(result)
+            return None
+        refused.append(candidate.quota(result.key))
+    return _reached(rt, selection.soonest(refused))
+
+
+async def _fit(tx: Transaction, candidates: list[Candidate]) -> Verdict | None:
+    """A later recipient: the transaction's IP must take it too, or it waits (452)."""
+    assert tx.ip is not None
+    mine = next((c for c in candidates if c.ip == tx.ip), None)
+    if mine is None:
+        # The IP left rotation (a reload) since the first recipient.
+        return replies.RECIPIENT_DOES_NOT_FIT
+    if not mine.quotas:
+        return None
+    result = await tx.rt.counters.reserve(mine.limits)
+    if isinstance(result, Reservation):
+        tx.reservations.append(result)
+        return None
+    return replies.RECIPIENT_DOES_NOT_FIT
+
+
+def _reached(rt: Runtime, quota: Quota | None) -> Verdict:
+    if quota is None:
+        return replies.QUOTA_REACHED
+    return replies.quota_reached(
+        quota.kind,
+        quota.ip,
+        warming=quota.warming,
+        group=quota.group,
+        frees_at=quota.frees_at,
+        zone=rt.settings.warmup.timezone,
+    )
+
+
+async def settle_quota(tx: Transaction) -> Verdict | None:
+    """Keep the units of a relayed message (or one that may have been); give back the rest."""
+    keep = (tx.verdict is not None and tx.verdict.ok) or tx.outcome == "possible_duplicate"
+    reservations, tx.reservations = tx.reservations, []
+    for reservation in reservations:
+        try:
+            if keep:
+                await tx.rt.counters.commit(reservation)
+            else:
+                await tx.rt.counters.release(reservation)
+        except CounterUnavailable as exc:
+            # Units not given back expire with their window: never more sent than allowed.
+            log.warning("quota settle failed session=%s: %s", tx.session.id, exc)
+    return None
+
+
+async def abandon(tx: Transaction | None) -> None:
+    """Give back the reservations of a transaction that ended before DATA.
+
+    Safe to call more than once and on any transaction: once DATA has begun,
+    done.settle_quota owns the reservations and this does nothing.
+    """
+    if tx is None or tx.in_data or not tx.reservations:
+        return
+    reservations, tx.reservations = tx.reservations, []
+    for reservation in reservations:
+        try:
+            await tx.rt.counters.release(reservation)
+        except CounterUnavailable as exc:
+            log.warning("quota release failed session=%s: %s", tx.session.id, exc)
+
+
+def abandon_soon(tx: Transaction | None) -> None:
+    """`abandon` for synchronous callers (connection_lost): runs as a task on the loop."""
+    if tx is None or tx.in_data or not tx.reservations:
+        return
+    task = asyncio.get_running_loop().create_task(abandon(tx))
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)

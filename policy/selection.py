@@ -1,0 +1,208 @@
+"""Which IP of a pool carries a message now, and under which limits.
+
+Pure: settings, a time and counts in; limits and an order out. The gateway
+reads the counts from the counter store and takes the reservation; this
+module only says what to ask for.
+
+Each IP's limits live under keys that name their window in the warmup time
+zone, so a new day or hour starts from zero without any reset job:
+
+    day:192.0.2.12:2026-11-21            the IP's total for the day
+    hour:192.0.2.12:2026-11-21T14        its pacing for one hour (warming IPs)
+    day:192.0.2.12:2026-11-21:google     its day for one provider group
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from conf import PoolIp
+from conf.schema import WarmupSettings
+from policy.counters import Limit
+from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, Schedule, hourly_limit, warmup_day
+
+# Counters only have to outlive their window (the key names the window); the
+# margin covers a 25-hour day or a repeated hour when clocks go back.
+DAY_TTL = 27 * 3600
+HOUR_TTL = 2 * 3600 + 300
+
+Kind = Literal["daily", "hourly", "provider"]
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One limit of one IP, with what a reply needs to explain it."""
+
+    limit: Limit
+    kind: Kind
+    ip: str
+    warming: bool
+    group: str | None  # set for a provider-group limit
+    frees_at: datetime  # local time at which its window ends
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An IP in rotation and the limits one more message to this group would take."""
+
+    ip: PoolIp
+    position: int  # in the pool as configured: the tie-breaker's base
+    warming: bool
+    quotas: tuple[Quota, ...]
+
+    @property
+    def limits(self) -> tuple[Limit, ...]:
+        return tuple(q.limit for q in self.quotas)
+
+    def quota(self, key: str) -> Quota:
+        return next(q for q in self.quotas if q.limit.key == key)
+
+
+def schedules(settings: WarmupSettings) -> dict[str, Schedule]:
+    """The built-in schedules, with the configured ones added or replacing them by name."""
+    out = dict(DEFAULT_SCHEDULES)
+    for name, groups in settings.schedules.items():
+        out[name] = Schedule(name=name, groups=groups)
+    return out
+
+
+class Planner:
+    """The limits of every IP of a pool, from the warmup settings and the clock."""
+
+    def __init__(self, settings: WarmupSettings) -> None:
+        self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
+        self.schedules = schedules(settings)
+        self._turns: dict[str, itertools.count[int]] = {}
+
+    def local(self, now: datetime) -> datetime:
+        """`now` (aware) in the warmup time zone."""
+        return now.astimezone(self.zone)
+
+    def needs_group(self, ips: Sequence[PoolIp], today: date) -> bool:
+        """Whether any IP has a provider-group limit today, so the group must be known."""
+        for ip in ips:
+            schedule = self._schedule(ip, today)
+            if schedule is not None and any(g != DEFAULT_GROUP for g in schedule.groups):
+                return True
+        return False
+
+    def candidates(self, ips: Sequence[PoolIp], now: datetime, group: str) -> list[Candidate]:
+        """Every IP in rotation, in pool order, with its limits for one message to `group`."""
+        local = self.local(now)
+        out = []
+        for position, ip in enumerate(ips):
+            if not ip.enabled or not self._started(ip, local.date()):
+                continue
+            warming, quotas = self._quotas(ip, local, group)
+            out.append(Candidate(ip, position, warming, quotas))
+        return out
+
+    def turn(self, pool: str) -> int:
+        """A number that moves on at each selection, to spread ties over the pool."""
+        return next(self._turns.setdefault(pool, itertools.count()))
+
+    def _started(self, ip: PoolIp, today: date) -> bool:
+        # An IP whose warmup begins on a later date is not in rotation yet.
+        return ip.warmup is None or date.fromisoformat(ip.warmup.started) <= today
+
+    def _schedule(self, ip: PoolIp, today: date) -> Schedule | None:
+        """The IP's schedule while it is still on it; None once warm."""
+        if ip.warmup is None or not self._started(ip, today):
+            return None
+        schedule = self.schedules[ip.warmup.schedule]
+        day = warmup_day(date.fromisoformat(ip.warmup.started), today, None)
+        return schedule if schedule.limit(day, DEFAULT_GROUP) is not None else None
+
+    def _quotas(self, ip: PoolIp, local: datetime, group: str) -> tuple[bool, tuple[Quota, ...]]:
+        today = local.date()
+        end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), self.zone)
+        end_of_hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+        schedule = self._schedule(ip, today)
+
+        def quota(kind: Kind, key: str, limit: int, ttl: int, ends: datetime) -> Quota:
+            provider = group if kind == "provider" else None
+            return Quota(Limit(key, limit, ttl), kind, ip.ip, schedule is not None, provider, ends)
+
+        if schedule is None:
+            if ip.daily_limit is None:
+                return False, ()
+            key = f"day:{ip.ip}:{today}"
+            return False, (quota("daily", key, ip.daily_limit, DAY_TTL, end_of_day),)
+        assert ip.warmup is not None
+        day = warmup_day(date.fromisoformat(ip.warmup.started), today, None)
+        daily = schedule.limit(day, DEFAULT_GROUP)
+        assert daily is not None
+        if ip.daily_limit is not None:
+            daily = min(daily, ip.daily_limit)
+        hourly = hourly_limit(daily, self.settings.sending_hours, self.settings.burst)
+        out = [
+            quota("daily", f"day:{ip.ip}:{today}", daily, DAY_TTL, end_of_day),
+            quota(
+                "hourly", f"hour:{ip.ip}:{today}T{local.hour:02d}", hourly, HOUR_TTL, end_of_hour
+            ),
+        ]
+        if group != DEFAULT_GROUP and group in schedule.groups:
+            limit = schedule.limit(day, group)
+            if limit is not None:
+                key = f"day:{ip.ip}:{today}:{group}"
+                out.append(quota("provider", key, limit, DAY_TTL, end_of_day))
+        return True, tuple(out)
+
+
+def usage_keys(candidates: Sequence[Candidate]) -> list[str]:
+    """The counters to read before ordering; empty when the order needs no counts.
+
+    Counts only decide between two limited IPs of the same kind: an unlimited
+    IP always has the most room and a lone limited one needs no ranking, so
+    the common pool costs no extra round trip.
+    """
+    for warming in (True, False):
+        limited = [c for c in candidates if c.warming is warming and c.quotas]
+        if len(limited) > 1:
+            return [q.limit.key for c in candidates for q in c.quotas]
+    return []
+
+
+def headroom(candidate: Candidate, usage: Mapping[str, int]) -> int | None:
+    """Messages the IP can still take now (None: no limit), as far as `usage` knows."""
+    if not candidate.quotas:
+        return None
+    return max(0, min(q.limit.limit - usage.get(q.limit.key, 0) for q in candidate.quotas))
+
+
+def full_quota(candidate: Candidate, usage: Mapping[str, int]) -> Quota | None:
+    """The first limit that `usage` shows to be full; None when every one may have room."""
+    for q in candidate.quotas:
+        if q.limit.key in usage and usage[q.limit.key] >= q.limit.limit:
+            return q
+    return None
+
+
+def order(candidates: Sequence[Candidate], usage: Mapping[str, int], turn: int) -> list[Candidate]:
+    """Warming IPs first (the ramp must be used), then warm ones; most room first in each.
+
+    Equal room (two unlimited IPs, or no counts read) rotates with `turn`, so
+    warm IPs share the traffic rather than the first one taking it all.
+    """
+    size = max((c.position for c in candidates), default=0) + 1
+
+    def rank(c: Candidate) -> tuple[int, int, int]:
+        room = headroom(c, usage)
+        return (
+            0 if c.warming else 1,
+            -(room if room is not None else 2**62),
+            (c.position - turn) % size,
+        )
+
+    return sorted(candidates, key=rank)
+
+
+def soonest(quotas: Sequence[Quota]) -> Quota | None:
+    """Of the limits that refused, the one that frees first: when a retry can succeed."""
+    return min(quotas, key=lambda q: q.frees_at, default=None)

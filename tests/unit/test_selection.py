@@ -1,0 +1,179 @@
+"""IP selection: which limits each IP takes, and in which order the pool is tried."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from conf import PoolIp
+from conf.schema import BUILTIN_SCHEDULES, SCHEDULE_GROUPS, IpWarmup, WarmupSettings
+from gateway import replies
+from policy import providers, selection
+from policy.selection import Planner
+from policy.warmup import DEFAULT_SCHEDULES
+
+# 13:30 UTC is 14:30 in Paris; 2026-11-20 was day 1, so today is day 2.
+NOW = datetime(2026, 11, 21, 13, 30, tzinfo=UTC)
+SETTINGS = WarmupSettings(
+    schedules={"gentle": {"default": (20, 40), "yahoo": (5, 10)}},
+    timezone="Europe/Paris",
+)
+POOL = (
+    PoolIp("192.0.2.10", "warm", "h"),
+    PoolIp("192.0.2.11", "capped", "h", daily_limit=20000),
+    PoolIp("192.0.2.12", "ramp", "h", warmup=IpWarmup(started="2026-11-20")),
+    PoolIp("192.0.2.13", "later", "h", warmup=IpWarmup(started="2026-12-01")),
+    PoolIp("192.0.2.14", "off", "h", enabled=False),
+    PoolIp("192.0.2.15", "graduated", "h", warmup=IpWarmup(started="2026-01-01")),
+    PoolIp(
+        "192.0.2.16",
+        "gentle",
+        "h",
+        warmup=IpWarmup(started="2026-11-21", schedule="gentle"),
+        daily_limit=10,
+    ),
+)
+
+# (recipient group) -> {vmta: ((kind, key, limit), ...)} for every IP in rotation.
+LIMITS = {
+    "other": {
+        "warm": (),
+        "capped": (("daily", "day:192.0.2.11:2026-11-21", 20000),),
+        "ramp": (
+            ("daily", "day:192.0.2.12:2026-11-21", 75),
+            ("hourly", "hour:192.0.2.12:2026-11-21T14", 6),
+        ),
+        "graduated": (),
+        "gentle": (
+            ("daily", "day:192.0.2.16:2026-11-21", 10),
+            ("hourly", "hour:192.0.2.16:2026-11-21T14", 1),
+        ),
+    },
+    "google": {
+        "warm": (),
+        "capped": (("daily", "day:192.0.2.11:2026-11-21", 20000),),
+        "ramp": (
+            ("daily", "day:192.0.2.12:2026-11-21", 75),
+            ("hourly", "hour:192.0.2.12:2026-11-21T14", 6),
+            ("provider", "day:192.0.2.12:2026-11-21:google", 30),
+        ),
+        "graduated": (),
+        "gentle": (
+            ("daily", "day:192.0.2.16:2026-11-21", 10),
+            ("hourly", "hour:192.0.2.16:2026-11-21T14", 1),
+        ),
+    },
+    "yahoo": {
+        "warm": (),
+        "capped": (("daily", "day:192.0.2.11:2026-11-21", 20000),),
+        "ramp": (
+            ("daily", "day:192.0.2.12:2026-11-21", 75),
+            ("hourly", "hour:192.0.2.12:2026-11-21T14", 6),
+            ("provider", "day:192.0.2.12:2026-11-21:yahoo", 20),
+        ),
+        "graduated": (),
+        "gentle": (
+            ("daily", "day:192.0.2.16:2026-11-21", 10),
+            ("hourly", "hour:192.0.2.16:2026-11-21T14", 1),
+            ("provider", "day:192.0.2.16:2026-11-21:yahoo", 5),
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("group", sorted(LIMITS))
+def test_limits_per_ip_and_group(group):
+    got = {
+        c.ip.vmta: tuple((q.kind, q.limit.key, q.limit.limit) for q in c.quotas)
+        for c in Planner(SETTINGS).candidates(POOL, NOW, group)
+    }
+    assert got == LIMITS[group]
+
+
+# (usage, turn) -> the order the pool is tried in, for a recipient at gmail.com.
+ORDER = [
+    # Nothing used: warming IPs by room (ramp 6 this hour, gentle 1), then warm:
+    # unlimited ones (rotating) before the capped one.
+    ({}, 0, ["ramp", "gentle", "warm", "graduated", "capped"]),
+    ({}, 1, ["ramp", "gentle", "graduated", "warm", "capped"]),
+    # The ramp's hour is spent: it has less room than gentle, and comes after it.
+    ({"hour:192.0.2.12:2026-11-21T14": 6}, 0, ["gentle", "ramp", "warm", "graduated", "capped"]),
+    # Its google day is nearly spent: 1 left, a tie with gentle broken by position.
+    (
+        {"day:192.0.2.12:2026-11-21:google": 29},
+        0,
+        ["ramp", "gentle", "warm", "graduated", "capped"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("usage", "turn", "expected"), ORDER)
+def test_order_warming_first_then_by_headroom(usage, turn, expected):
+    candidates = Planner(SETTINGS).candidates(POOL, NOW, "google")
+    assert [c.ip.vmta for c in selection.order(candidates, usage, turn)] == expected
+
+
+def test_usage_is_read_only_when_it_decides_the_order():
+    planner = Planner(SETTINGS)
+    # Two warming IPs with limits: their counts rank them.
+    assert selection.usage_keys(planner.candidates(POOL, NOW, "other"))
+    # One warming IP and unlimited warm ones: the order is known without counts.
+    lone = (POOL[0], POOL[2])
+    assert selection.usage_keys(planner.candidates(lone, NOW, "other")) == []
+    # The embedded default: one warm IP, no limit, nothing to read or reserve.
+    [local] = planner.candidates((POOL[0],), NOW, "other")
+    assert local.limits == () and selection.usage_keys([local]) == []
+
+
+def test_group_is_resolved_only_when_a_schedule_splits_by_provider():
+    planner = Planner(SETTINGS)
+    today = planner.local(NOW).date()
+    assert planner.needs_group(POOL, today)
+    assert not planner.needs_group((POOL[0], POOL[1], POOL[5]), today)
+
+
+def test_full_quota_and_the_soonest_to_free():
+    [ramp] = Planner(SETTINGS).candidates((POOL[2],), NOW, "google")
+    assert selection.full_quota(ramp, {}) is None
+    hourly = selection.full_quota(ramp, {"hour:192.0.2.12:2026-11-21T14": 6})
+    assert hourly is not None and hourly.kind == "hourly"
+    assert hourly.frees_at.isoformat() == "2026-11-21T15:00:00+01:00"
+    daily = ramp.quota("day:192.0.2.12:2026-11-21")
+    assert daily.frees_at.isoformat() == "2026-11-22T00:00:00+01:00"
+    assert selection.soonest([daily, hourly]) is hourly
+    assert selection.headroom(ramp, {"day:192.0.2.12:2026-11-21:google": 30}) == 0
+
+
+def test_reply_names_the_limit_and_when_it_frees():
+    [ramp] = Planner(SETTINGS).candidates((POOL[2],), NOW, "google")
+    texts = {}
+    for q in ramp.quotas:
+        verdict = replies.quota_reached(
+            q.kind,
+            q.ip,
+            warming=q.warming,
+            group=q.group,
+            frees_at=q.frees_at,
+            zone="Europe/Paris",
+        )
+        assert (verdict.code, verdict.enhanced) == (451, "4.7.1")
+        texts[q.kind] = verdict.text
+    assert texts == {
+        "daily": "Daily warmup limit of 192.0.2.12 reached, frees at 00:00 Europe/Paris,"
+        " try again later",
+        "hourly": "Hourly warmup limit of 192.0.2.12 reached, frees at 15:00 Europe/Paris,"
+        " try again later",
+        "provider": "Daily warmup limit of 192.0.2.12 for google reached,"
+        " frees at 00:00 Europe/Paris, try again later",
+    }
+    [capped] = Planner(SETTINGS).candidates((POOL[1],), NOW, "other")
+    [q] = capped.quotas
+    text = replies.quota_reached(
+        q.kind, q.ip, warming=q.warming, group=None, frees_at=q.frees_at, zone="UTC"
+    ).text
+    assert text.startswith("Daily limit of 192.0.2.11 reached, frees at 00:00 UTC")
+
+
+def test_conf_knows_the_builtin_schedules_and_provider_groups():
+    # conf may not import policy: these lists are kept in step by this test.
+    assert set(BUILTIN_SCHEDULES) == set(DEFAULT_SCHEDULES)
+    assert set(SCHEDULE_GROUPS) == {"default", *providers.GROUPS}
