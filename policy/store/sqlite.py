@@ -21,7 +21,9 @@ class SqliteStore:
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = await aiosqlite.connect(self.path, timeout=30)
+        # Autocommit mode: transactions are opened explicitly, so the migration
+        # can hold the write lock from reading the version to the last CREATE.
+        self.db = await aiosqlite.connect(self.path, timeout=30, isolation_level=None)
         await self.db.execute("PRAGMA busy_timeout=30000")
         # Worker processes open the same file together. The switch to WAL needs
         # exclusive access and SQLite does not wait on its busy timeout for it,
@@ -31,15 +33,18 @@ class SqliteStore:
                 await self._migrate()
                 return
             except sqlite3.OperationalError as exc:
+                if self.db.in_transaction:
+                    await self.db.execute("ROLLBACK")
                 if "locked" not in str(exc) or attempt == 99:
                     raise
-                await self.db.rollback()
                 await asyncio.sleep(0.05 + random.random() * 0.1)
 
     async def _migrate(self) -> None:
         assert self.db is not None
         await self.db.execute("PRAGMA journal_mode=WAL")
         await self.db.execute("PRAGMA synchronous=NORMAL")
+        # Another worker may be migrating the same file: take the write lock first.
+        await self.db.execute("BEGIN IMMEDIATE")
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
         async with self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
             (current,) = await cur.fetchone()
@@ -47,7 +52,7 @@ class SqliteStore:
             if version > current:
                 await self.db.execute(sql.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT"))
                 await self.db.execute("INSERT INTO schema_version VALUES (?)", (version,))
-        await self.db.commit()
+        await self.db.execute("COMMIT")
 
     async def close(self) -> None:
         if self.db is not None:
@@ -62,10 +67,15 @@ class SqliteStore:
         assert self.db is not None, "store not open"
         marks = ",".join("?" * len(EVENT_COLUMNS))
         rows = [e.as_row() for e in events]
-        await self.db.executemany(
-            f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
-        )
-        await self.db.commit()
+        await self.db.execute("BEGIN")
+        try:
+            await self.db.executemany(
+                f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
+            )
+        except BaseException:
+            await self.db.execute("ROLLBACK")
+            raise
+        await self.db.execute("COMMIT")
 
     async def recent_events(self, limit: int = 100) -> list[dict]:
         assert self.db is not None, "store not open"
