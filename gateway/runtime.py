@@ -68,7 +68,7 @@ def load_keys(settings: Settings) -> dict[str, tuple[tuple[str, dkim.DkimKey], .
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "wb") as f:
                     f.write(private_pem)
-            # A wildcard key is loaded under a placeholder and re-labelled per message.
+            # A wildcard key is loaded under a reserved domain and re-labelled per message.
             domain = "wildcard.invalid" if entry.domain == "*" else entry.domain
             try:
                 loaded.append((entry.domain, dkim.load_key(path, domain, entry.selector)))
