@@ -62,6 +62,7 @@ class Transaction:
     in_data: bool = False  # from here the done steps, not abandon, settle the quota
     data: bytes = b""
     message: Message | None = None
+    from_domain: str = ""  # the header From's domain, checked once and used to sign
     message_id: str = ""
     job: str = ""
     verdict: Verdict | None = None

@@ -39,6 +39,10 @@ SENDER_OK = Verdict(250, "2.1.0", "Sender OK")
 RECIPIENT_OK = Verdict(250, "2.1.5", "Recipient OK")
 SINK_OK = Verdict(250, "2.0.0", "Written to the outbox")
 
+NEED_MAIL = Verdict(503, "5.5.1", "Error: need MAIL command")
+NEED_RCPT = Verdict(503, "5.5.1", "Error: need RCPT command")
+NESTED_MAIL = Verdict(503, "5.5.1", "Error: nested MAIL command")
+
 # Connection
 TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again later")
 TOO_MANY_FROM_CLIENT = Verdict(421, "4.7.0", "Too many connections from your address")
@@ -131,9 +135,9 @@ LIBRARY_REPLIES = {
     "552 Error: Too much mail data": str(TOO_BIG),
     "552 Error: message size exceeds fixed maximum message size": str(TOO_BIG),
     "500 Line too long (see RFC5321 4.5.3.1.6)": str(LINE_TOO_LONG),
-    "503 Error: need RCPT command": "503 5.5.1 Error: need RCPT command",
-    "503 Error: need MAIL command": "503 5.5.1 Error: need MAIL command",
-    "503 Error: nested MAIL command": "503 5.5.1 Error: nested MAIL command",
+    "503 Error: need RCPT command": str(NEED_RCPT),
+    "503 Error: need MAIL command": str(NEED_MAIL),
+    "503 Error: nested MAIL command": str(NESTED_MAIL),
     "530 5.7.0 Authentication required": str(AUTH_REQUIRED),
     "535 5.7.8 Authentication credentials invalid": str(AUTH_FAILED),
 }

@@ -198,6 +198,11 @@ class SluiceSMTP(SMTP):
             return
         await super().smtp_AUTH(arg)
 
+    async def end_transaction(self) -> None:
+        """Forget a transaction that never reached DATA, giving its reservations back."""
+        await quota.abandon(self.tx)
+        self.tx = None
+
     def say_goodbye(self) -> None:
         """Tell an idle client we are shutting down, and close."""
         if self.transport is None or self.transport.is_closing():
@@ -238,8 +243,7 @@ class Handler:
     ) -> list[str]:
         session.host_name = hostname
         server.sluice.helo = hostname
-        await quota.abandon(server.tx)
-        server.tx = None
+        await server.end_transaction()
         # aiosmtpd reads pipelined commands correctly but does not say so.
         return [*responses[:-1], "250-PIPELINING", "250-ENHANCEDSTATUSCODES", responses[-1]]
 
@@ -252,8 +256,7 @@ class Handler:
         options: list[str],
     ) -> str:
         # aiosmtpd allows a new MAIL after refusing DATA itself (552): settle the old one.
-        await quota.abandon(server.tx)
-        server.tx = None
+        await server.end_transaction()
         tx = Transaction(
             session=server.sluice, rt=server.runtime, mail_from=address, mail_options=list(options)
         )
@@ -275,7 +278,7 @@ class Handler:
     ) -> str:
         tx = server.tx
         if tx is None:
-            return "503 5.5.1 Error: need MAIL command"
+            return str(replies.NEED_MAIL)
         tx.candidate = address
         verdict = await pipeline.run_phase("rcpt", tx)
         if verdict is not None:
@@ -287,7 +290,7 @@ class Handler:
     async def handle_DATA(self, server: SluiceSMTP, session: LibSession, envelope: Envelope) -> str:
         tx = server.tx
         if tx is None or not tx.recipients:
-            return "503 5.5.1 Error: need RCPT command"
+            return str(replies.NEED_RCPT)
         tx.data = envelope.original_content or b""
         # The client sent its final ".": from here the message is ours to see
         # through, even if the client hangs up (aiosmtpd would cancel us).
@@ -302,9 +305,8 @@ class Handler:
         return str(verdict)
 
     async def handle_RSET(self, server: SluiceSMTP, session: LibSession, envelope: Envelope) -> str:
-        await quota.abandon(server.tx)
-        server.tx = None
-        return "250 2.0.0 OK"
+        await server.end_transaction()
+        return str(replies.OK)
 
     async def handle_exception(self, error: Exception) -> str:
         log.error("smtp session error: %r", error, exc_info=error)

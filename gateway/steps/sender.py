@@ -26,4 +26,5 @@ async def header_from_domain(tx: Transaction) -> Verdict | None:
     domains = tx.message.from_domains()
     if len(domains) != 1:
         return replies.FROM_MISSING
-    return None if tx.session.tenant.owns_domain(domains[0]) else replies.FROM_NOT_ALLOWED
+    tx.from_domain = domains[0]
+    return None if tx.session.tenant.owns_domain(tx.from_domain) else replies.FROM_NOT_ALLOWED

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 async def dkim_sign(tx: Transaction) -> Verdict | None:
     """Sign with every key of the tenant for the From domain (RSA and Ed25519 side by side)."""
     assert tx.message is not None and tx.session.tenant is not None
-    keys = tx.rt.dkim_keys(tx.session.tenant.name, tx.message.from_domains()[0])
+    keys = tx.rt.dkim_keys(tx.session.tenant.name, tx.from_domain)
     body = tx.message.to_bytes()
     if keys:
         signatures = dkim.sign(body, keys)
