@@ -213,6 +213,12 @@ class TenantSettings:
     job_header: str = field(default="X-Mw-Campaign-Uid", metadata=check(_header))
     vmta_header: str = field(default="X-Virtual-MTA", metadata=check(_header))
     job_out_header: str = field(default="X-Job", metadata=check(_header))
+    # Where this tenant's days of quota start and end, and when its warming IPs
+    # advance; absent: warmup.timezone.
+    timezone: str | None = field(default=None, metadata=check(_timezone))
+    # The domain of VERP envelope senders and mailto: unsubscribes, answered by
+    # the inbound listener (e.g. bounce.acme-mail.com); absent: neither is used.
+    bounce_domain: str | None = None
 
     def problems(self) -> list[tuple[str, str]]:
         out = []

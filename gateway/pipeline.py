@@ -53,6 +53,7 @@ class Transaction:
     session: Session
     rt: Runtime
     mail_from: str = ""
+    relay_from: str = ""  # the envelope sender downstream (VERP) when not mail_from
     mail_options: list[str] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     candidate: str = ""  # the RCPT address being decided

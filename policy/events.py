@@ -21,7 +21,9 @@ log = logging.getLogger("sluice.events")
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # relayed | deferred | rejected | possible_duplicate
+    # relayed | deferred | rejected | possible_duplicate (the relay);
+    # bounced | complained | auto_replied (feedback, matched to the message it answers)
+    kind: str
     tenant: str
     client: str
     mail_from: str
@@ -35,6 +37,8 @@ class Event:
     downstream_reply: str = ""
     ms: float = 0.0
     at: float = field(default_factory=time.time)
+    provider: str = ""  # the recipient's provider group (google, microsoft, ..., other)
+    dry_run: bool = False  # went to the outbox by a dry-run switch, not downstream
 
     def as_row(self) -> tuple:
         """The values in the order of ``FIELDS``: one plain tuple per event.
@@ -57,6 +61,8 @@ class Event:
             self.downstream_reply,
             self.ms,
             self.at,
+            self.provider,
+            self.dry_run,
         )
 
 

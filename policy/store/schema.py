@@ -18,4 +18,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             at DOUBLE PRECISION NOT NULL)""",
     ),
     (2, "CREATE INDEX events_tenant_at ON events (tenant, at)"),
+    (3, "ALTER TABLE events ADD COLUMN provider TEXT NOT NULL DEFAULT ''"),
+    (4, "ALTER TABLE events ADD COLUMN dry_run BOOLEAN NOT NULL DEFAULT FALSE"),
+    # The warmup clock counts an IP's day: relayed, bounced and complained.
+    (5, "CREATE INDEX events_ip_at ON events (ip, at)"),
 )
