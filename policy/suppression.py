@@ -49,9 +49,7 @@ class Suppression:
     def __post_init__(self) -> None:
         object.__setattr__(self, "address", normalize(self.address))
         if self.reason not in REASONS:
-            raise SuppressionError(
-                f"reason {self.reason!r} is not one of {', '.join(REASONS)}"
-            )
+            raise SuppressionError(f"reason {self.reason!r} is not one of {', '.join(REASONS)}")
         if "@" not in self.address or " " in self.address:
             raise SuppressionError(f"{self.address!r} is not an email address")
         if self.expires_at is not None and self.expires_at <= self.created_at:
@@ -143,7 +141,8 @@ def read_csv(
     unknown = {f.strip() for f in reader.fieldnames} - set(CSV_COLUMNS)
     if unknown:
         raise SuppressionError(
-            f"line 1: unknown column(s) {', '.join(sorted(unknown))} (known: {', '.join(CSV_COLUMNS)})"
+            f"line 1: unknown column(s) {', '.join(sorted(unknown))}"
+            f" (known: {', '.join(CSV_COLUMNS)})"
         )
     out, problems = [], []
     for row in reader:
