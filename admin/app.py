@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 Check = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("checks", dict)
+DEGRADABLE = web.AppKey("degradable", frozenset)
 CHECK_TIMEOUT = 2.0
 
 
@@ -23,14 +24,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Every dependency answers: 200, else 503 naming what failed."""
+    """Every dependency answers: 200 "ready"; only degradable ones fail: 200 "degraded"
+    (mail still flows, e.g. on cached policy while the database is away); else 503
+    naming what failed."""
     checks: dict[str, Check] = request.app[CHECKS]
+    degradable: frozenset[str] = request.app[DEGRADABLE]
     results = await asyncio.gather(*(_run(check) for check in checks.values()))
     report = dict(zip(checks, results, strict=True))
-    ready = all(r == "ok" for r in report.values())
+    failed = {name for name, result in report.items() if result != "ok"}
+    status = "ready" if not failed else "degraded" if failed <= degradable else "not ready"
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "checks": report},
-        status=200 if ready else 503,
+        {"status": status, "checks": report}, status=503 if status == "not ready" else 200
     )
 
 
@@ -50,9 +54,10 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-def make_app(checks: dict[str, Check]) -> web.Application:
+def make_app(checks: dict[str, Check], degradable: frozenset[str] = frozenset()) -> web.Application:
     app = web.Application()
     app[CHECKS] = checks
+    app[DEGRADABLE] = degradable
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -143,6 +143,9 @@ class SmtpSettings:
     auth_failure_limit: int = field(default=5, metadata=check(_positive))
     auth_lockout: float = field(default=300.0, metadata=check(_positive))
     max_recipients: int = field(default=1000, metadata=check(_positive))
+    # The listener for DSNs, complaints and mailto: unsubscribes to the tenants'
+    # bounce domains (e.g. "0.0.0.0:25"); null: not started.
+    inbound_listen: str | None = field(default=None, metadata=check(_hostport))
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,8 @@ class HttpSettings:
 class DownstreamSettings:
     # When set, messages go to this outbox folder instead of an MTA (dry run).
     sink: str | None = None
+    # Where a dry-run switch sends a tenant's messages instead of the MTA.
+    dry_run_outbox: str = "var/dry-run"
     host: str = "127.0.0.1"
     port: int = field(default=25, metadata=check(_port))
     pool_size: int = field(default=20, metadata=check(_positive))
@@ -199,6 +204,76 @@ class DkimSettings:
         return out
 
 
+# A host (or [IPv6]), an optional port and path: it goes into HTML attributes unescaped.
+TRACKING_BASE = re.compile(
+    r"^https?://(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:/[A-Za-z0-9._~%/-]*)?$"
+)
+# policy.tokens refuses shorter secrets.
+MIN_TOKEN_SECRET = 16
+FEEDBACK_FIELD = re.compile(r"^[A-Za-z0-9._-]*$")
+
+
+def _tracking_base(value: str) -> str | None:
+    if TRACKING_BASE.match(value):
+        return None
+    return 'must be a plain http(s) URL, e.g. "https://t.acme-mail.com"'
+
+
+def _feedback_field(value: str) -> str | None:
+    return None if FEEDBACK_FIELD.match(value) else "use letters, digits, '.', '_' and '-'"
+
+
+def _sender_id(value: str) -> str | None:
+    if 5 <= len(value) <= 15 and FEEDBACK_FIELD.match(value):
+        return None
+    return "Google's SenderId: 5 to 15 letters, digits, '.', '_' or '-'"
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    # Where http.public_listen is reached from the internet; links are <base_url>/t/...
+    base_url: str = field(metadata=check(_tracking_base))
+    opens: bool = True
+    clicks: bool = True
+    # Token keys, newest first: the first signs, every one verifies (rotation).
+    secrets: tuple[str, ...] = ()
+    # Leave alone a message whose sender already tracks it (MailWizz links).
+    skip_if_tracked: bool = True
+    # URLs never rewritten: fnmatch patterns, with or without the scheme.
+    exclude: tuple[str, ...] = ()
+    # Also rewrite bare URLs of text/plain parts.
+    rewrite_text: bool = False
+
+    def problems(self) -> list[tuple[str, str]]:
+        if not self.secrets:
+            return [("secrets", 'at least one secret is required, e.g. ["${SLUICE_TRACKING_KEY}"]')]
+        out = []
+        for i, secret in enumerate(self.secrets):
+            if len(secret) < MIN_TOKEN_SECRET:
+                out.append((f"secrets[{i}]", f"at least {MIN_TOKEN_SECRET} characters"))
+        if len(set(self.secrets)) != len(self.secrets):
+            out.append(("secrets", "a secret is listed twice"))
+        return out
+
+
+@dataclass(frozen=True)
+class UnsubscribeSettings:
+    # List-Unsubscribe and List-Unsubscribe-Post (RFC 8058): add ours when the
+    # sender sent none, replace the sender's with ours, or keep what came.
+    headers: Literal["add", "replace", "keep"] = "add"
+    # Also offer mailto:unsubscribe+<token>@<bounce_domain> when bounce_domain is set.
+    mailto: bool = True
+
+
+@dataclass(frozen=True)
+class FeedbackIdSettings:
+    # Feedback-ID: <campaign>:<tenant>:<mail_type>:<sender_id> (Gmail's feedback loop).
+    sender_id: str = field(metadata=check(_sender_id))
+    mail_type: str = field(default="bulk", metadata=check(_feedback_field))
+    # add: ours when the sender sent none or a per-recipient one; replace: always ours.
+    headers: Literal["add", "replace"] = "add"
+
+
 @dataclass(frozen=True)
 class TenantSettings:
     name: str
@@ -219,6 +294,12 @@ class TenantSettings:
     # The domain of VERP envelope senders and mailto: unsubscribes, answered by
     # the inbound listener (e.g. bounce.acme-mail.com); absent: neither is used.
     bounce_domain: str | None = None
+    # Click and open tracking; its base_url and secrets also sign unsubscribe links.
+    tracking: TrackingSettings | None = None
+    # List-Unsubscribe headers; absent: the sender's are left as they are.
+    unsubscribe: UnsubscribeSettings | None = None
+    # Feedback-ID; absent: the sender's is left as it is.
+    feedback_id: FeedbackIdSettings | None = None
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -228,6 +309,9 @@ class TenantSettings:
             out.append(("sender_domains", "at least one domain is required"))
         if not self.credentials and not self.trusted_networks:
             out.append(("credentials", "a tenant needs credentials or trusted_networks"))
+        if self.unsubscribe is not None and self.unsubscribe.headers != "keep":
+            if self.tracking is None:
+                out.append(("unsubscribe", "needs a tracking block: its base_url and secrets"))
         return out
 
 
@@ -247,6 +331,36 @@ SCHEDULE_GROUPS = (
 )
 
 
+def _share(value: float) -> str | None:
+    return None if 0 <= value <= 1 else "must be between 0 and 1"
+
+
+@dataclass(frozen=True)
+class AdvanceSettings:
+    # When a warming IP's day counts as healthy enough to advance (see
+    # policy.warmup.Thresholds for where the defaults come from). Rates are shares:
+    # 0.05 is 5 %.
+    bounce_hold: float = field(default=0.05, metadata=check(_share))
+    bounce_step_back: float = field(default=0.10, metadata=check(_share))
+    complaint_hold: float = field(default=0.001, metadata=check(_share))
+    complaint_step_back: float = field(default=0.003, metadata=check(_share))
+    # Below this many messages a rate is taken over this many, so 1 bounce in 10 is not 10 %.
+    min_sample: int = field(default=100, metadata=check(_positive))
+    # The share of the day's quota an IP must have used to advance.
+    min_quota_share: float = field(default=0.5, metadata=check(_share))
+    step_back_days: int = field(default=1, metadata=check(_positive))
+    # An IP silent this long (warm or warming) starts again at day 1.
+    idle_restart_days: int = field(default=30, metadata=check(_positive))
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        if self.bounce_hold > self.bounce_step_back:
+            out.append(("bounce_hold", "must not exceed bounce_step_back"))
+        if self.complaint_hold > self.complaint_step_back:
+            out.append(("complaint_hold", "must not exceed complaint_step_back"))
+        return out
+
+
 @dataclass(frozen=True)
 class WarmupSettings:
     # name -> provider group -> daily limit per warmup day (day 1 first). These
@@ -259,6 +373,9 @@ class WarmupSettings:
     timezone: str = field(default="UTC", metadata=check(_timezone))
     # The longest a recipient waits on the MX lookup that finds its provider.
     dns_budget: float = field(default=0.5, metadata=check(_positive))
+    # How the warmup clock judges a day, and how often it looks at the time.
+    advance: AdvanceSettings = AdvanceSettings()
+    clock_interval: float = field(default=60.0, metadata=check(_positive))
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -301,6 +418,64 @@ class PoolIp:
     daily_limit: int | None = field(default=None, metadata=check(_positive))
 
 
+def _rate(value: float) -> str | None:
+    return None if 0 < value <= 1 else "must be a fraction: more than 0 and at most 1"
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    # Rolling rates per IP and provider group, over 1 h and over 24 h; a rate is
+    # judged only once its window relayed min_sample messages.
+    min_sample: int = field(default=200, metadata=check(_positive))
+    bounce_rate: float = field(default=0.05, metadata=check(_rate))  # quarantine above
+    complaint_warn: float = field(default=0.001, metadata=check(_rate))
+    complaint_quarantine: float = field(default=0.003, metadata=check(_rate))
+    deferral_warn: float = field(default=0.3, metadata=check(_rate))
+    interval: float = field(default=60.0, metadata=check(_positive))
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    # Secrets of the VERP return paths, newest first (the first signs, all verify).
+    # Empty: relayed mail keeps the sender's envelope sender.
+    verp_secrets: tuple[str, ...] = ()
+    # Durable inbox of the inbound listener; each message is fsynced before 250.
+    inbox: str = "var/inbox"
+    inbox_keep_days: float = field(default=7.0, metadata=check(_positive))
+    poll_interval: float = field(default=1.0, metadata=check(_positive))
+    max_message_size: int = field(default=67_108_864, metadata=check(_positive))
+    # soft_bounce_limit soft bounces within soft_bounce_window seconds suppress
+    # the recipient for soft_bounce_expiry seconds.
+    soft_bounce_limit: int = field(default=3, metadata=check(_positive))
+    soft_bounce_window: float = field(default=604_800.0, metadata=check(_positive))
+    soft_bounce_expiry: float = field(default=2_592_000.0, metadata=check(_positive))
+    # PowerMTA accounting files to tail; null: not read.
+    accounting_folder: str | None = None
+    accounting_pattern: str = "acct-*.csv"
+    # Bearer token of POST /api/webhooks/powermta; null: the webhook is off.
+    webhook_token: str | None = None
+    health: HealthSettings = HealthSettings()
+
+    def problems(self) -> list[tuple[str, str]]:
+        out = []
+        for i, secret in enumerate(self.verp_secrets):
+            if len(secret) < 16:
+                out.append((f"verp_secrets[{i}]", "must be at least 16 characters"))
+        if self.health.complaint_warn > self.health.complaint_quarantine:
+            out.append(("health.complaint_warn", "must not exceed complaint_quarantine"))
+        return out
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    # Each process re-reads switches, IP states and new suppressions this often:
+    # a kill switch takes effect everywhere within this many seconds.
+    refresh: float = field(default=0.5, metadata=check(_positive))
+    # With the store unreachable, mail flows on the cached policy this long,
+    # then waits (451 4.3.0) rather than risk mailing a suppressed address.
+    max_stale: float = field(default=300.0, metadata=check(_positive))
+
+
 @dataclass(frozen=True)
 class Settings:
     smtp: SmtpSettings = SmtpSettings()
@@ -315,6 +490,8 @@ class Settings:
     tenants: tuple[TenantSettings, ...] = ()
     pools: dict[str, tuple[PoolIp, ...]] = field(default_factory=dict)
     warmup: WarmupSettings = WarmupSettings()
+    policy: PolicySettings = PolicySettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> list[tuple[str, str]]:
@@ -348,6 +525,19 @@ class Settings:
                             f"no schedule named {ip.warmup.schedule!r} (known: {', '.join(known)})",
                         )
                     )
+        zones: dict[str, tuple[str, int]] = {}
+        for i, tenant in enumerate(self.tenants):
+            # One IP, one "today": its quota keys and warmup days follow one zone.
+            zone = tenant.timezone or self.warmup.timezone
+            first = zones.setdefault(tenant.pool, (zone, i))
+            if first[0] != zone:
+                out.append(
+                    (
+                        f"tenants[{i}].timezone",
+                        f"pool {tenant.pool!r} is shared with tenants[{first[1]}], whose"
+                        f" time zone is {first[0]!r}: tenants sharing a pool share a zone",
+                    )
+                )
         if self.smtp.workers > 1 and self.redis is None:
             out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
         return out

@@ -14,20 +14,31 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from admin.app import make_app
+from admin.tracking import make_public_app
 from conf import ConfigError, Settings, load, split_hostport
 from gateway import downstream as downstream_mod
 from gateway import metrics, runtime, sdnotify
+from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
 from gateway.smtp import Listener, tls_context
+from policy import view
+from policy.bus import Bus
+from policy.engagement import EngagementRecorder
 from policy.events import Recorder
+from policy.links import KeyRing
 from policy.providers import ProviderResolver
-from policy.store import open_store
+from policy.store import Store, open_store
+from policy.store.inbox import Inbox
+from policy.suppression import Suppression
+from policy.view import PolicyView
+from scheduler.feedback_service import FeedbackService
 
 log = logging.getLogger("sluice.daemon")
 
@@ -41,6 +52,8 @@ class Daemon:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task] = field(default_factory=list)
     children: list[int] = field(default_factory=list)
+    # Opens, clicks and unsubscribes go here for whoever reacts to them.
+    bus: Bus = field(default_factory=Bus)
 
     def runtime(self) -> Runtime:
         assert self.rt is not None
@@ -52,26 +65,47 @@ class Daemon:
         await store.open()
         recorder = Recorder(store)
         self.tasks.append(asyncio.create_task(recorder.run(), name="events"))
+        # Suppression and switches are in force before the first client: no
+        # listener opens on an empty mirror.
+        policy = PolicyView()
+        await view.refresh(policy, store)
+        self.tasks.append(
+            asyncio.create_task(view.follow(policy, store, s.policy.refresh), name="policy")
+        )
         down = downstream_mod.build(s.downstream, s.smtp.hostname)
         # Built once: reservations and cached provider lookups outlive a reload.
         counters = runtime.open_counters(s)
         providers = ProviderResolver(budget=s.warmup.dns_budget)
-        self.rt = runtime.build(s, down, recorder, counters=counters, providers=providers)
+        self.rt = runtime.build(
+            s, down, recorder, counters=counters, providers=providers, policy=policy
+        )
         listener = Listener(self.runtime, tls=tls_context(s))
         host, port = split_hostport(s.smtp.listen)
         await listener.start(host, port, reuse_port=s.smtp.workers > 1)
 
-        admin_runner = None
+        admin_runner = inbound = public = engagement = None
         if not self.smtp_only:
-            checks = {"downstream": lambda: self.runtime().downstream.ping(), "store": store.ping}
+            checks = {
+                "downstream": lambda: self.runtime().downstream.ping(),
+                "store": store.ping,
+                "policy": lambda: _policy_usable(policy, self.settings.policy.max_stale),
+                "policy_refresh": lambda: _policy_refreshing(policy),
+            }
             if s.redis is not None:
                 # In-process counters cannot be down; shared ones are a dependency.
                 checks["counters"] = counters.ping
-            app = make_app(checks)
+            # Without the database, mail flows on cached policy until policy.max_stale.
+            app = make_app(checks, degradable=frozenset({"store", "policy_refresh"}))
+            # Bounces and complaints: inbox, accounting files, webhook (scheduler/feedback_service).
+            feedback = FeedbackService(store, lambda: self.settings)
+            self.tasks.extend(feedback.start())
+            inbound = await _start_inbound(s, lambda: self.settings)
             admin_runner = web.AppRunner(app, access_log=None)
             await admin_runner.setup()
             ahost, aport = split_hostport(s.http.admin_listen)
             await web.TCPSite(admin_runner, ahost, aport).start()
+            public, engagement = await _start_public(s, lambda: self.settings, store, self.bus)
+            self.tasks.append(asyncio.create_task(engagement.run(), name="engagement"))
 
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stopping.set)
@@ -105,10 +139,17 @@ class Daemon:
             log.warning("drain timeout: closing transactions still open (no 250 was sent for them)")
         if admin_runner is not None:
             await admin_runner.cleanup()
+        if inbound is not None:
+            await inbound.close()
+        if public is not None:
+            await public.cleanup()
         for task in self.tasks:
             task.cancel()
         with contextlib.suppress(Exception):
             await recorder.flush()
+        if engagement is not None:
+            with contextlib.suppress(Exception):
+                await engagement.flush(everything=True)
         await self.runtime().downstream.close()
         await counters.close()
         await providers.close()
@@ -132,6 +173,7 @@ class Daemon:
                 old.recorder,
                 counters=old.counters,
                 providers=old.providers,
+                policy=old.policy,
             )
         except ConfigError as exc:
             metrics.CONFIG_RELOADS.labels("rejected").inc()
@@ -160,6 +202,43 @@ class Daemon:
         for pid in self.children:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+
+
+async def _policy_usable(policy: PolicyView, max_stale: float) -> None:
+    if policy.age() > max_stale:
+        raise RuntimeError(f"cached policy is {policy.age():.0f}s old: mail is deferred")
+
+
+async def _policy_refreshing(policy: PolicyView) -> None:
+    if policy.error:
+        raise RuntimeError(f"serving cached policy {policy.age():.0f}s old: {policy.error}")
+
+
+async def _start_inbound(s: Settings, settings: Callable[[], Settings]) -> InboundListener | None:
+    """The listener for the bounce domains, when ``smtp.inbound_listen`` is set."""
+    if s.smtp.inbound_listen is None:
+        return None
+    inbound = InboundListener(settings, Inbox(s.feedback.inbox), tls=tls_context(s))
+    await inbound.start(*split_hostport(s.smtp.inbound_listen))
+    log.info("inbound listener on %s, inbox %s", s.smtp.inbound_listen, s.feedback.inbox)
+    return inbound
+
+
+async def _start_public(
+    s: Settings, settings: Callable[[], Settings], store: Store, bus: Bus
+) -> tuple[web.AppRunner, EngagementRecorder]:
+    """The public listener (tracking links, one-click unsubscribe) and its event writer."""
+    engagement = EngagementRecorder(store, bus)
+
+    async def unsubscribe(tenant: str, address: str, source: str) -> None:
+        entry = Suppression(tenant=tenant, address=address, reason="unsubscribe", source=source)
+        await store.suppress([entry])
+
+    app = make_public_app(KeyRing(lambda: settings().tenants), engagement.add, unsubscribe)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, *split_hostport(s.http.public_listen)).start()
+    return runner, engagement
 
 
 async def _watchdog(interval: float) -> None:

@@ -20,7 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import metrics, replies
 from gateway.replies import Verdict
-from gateway.steps import access, hygiene, quota, record, relay, routing, sender, sign, stamp
+from gateway.steps import (
+    access,
+    feedback_id,
+    hygiene,
+    list_unsubscribe,
+    quota,
+    record,
+    relay,
+    routing,
+    sender,
+    sign,
+    stamp,
+    suppression,
+    switches,
+    track,
+    verp,
+)
 
 if TYPE_CHECKING:
     from conf import PoolIp
@@ -58,6 +74,8 @@ class Transaction:
     recipients: list[str] = field(default_factory=list)
     candidate: str = ""  # the RCPT address being decided
     ip: PoolIp | None = None  # chosen at the first RCPT; every recipient rides it
+    provider: str = ""  # the first recipient's provider group, for the event
+    dry_run: bool = False  # diverted to the outbox by a dry-run switch
     # Quota taken for each accepted recipient, until done.settle_quota or abandon.
     reservations: list[Reservation] = field(default_factory=list)
     in_data: bool = False  # from here the done steps, not abandon, settle the quota
@@ -94,11 +112,14 @@ PIPELINE: tuple[Step, ...] = (
     # MAIL FROM: who sends, and from which domain.
     Step("mail.draining", access.mail_draining),
     Step("mail.authenticated", access.require_tenant),
+    Step("mail.policy_current", switches.policy_current),
+    Step("mail.kill_switch", switches.kill_switch),
     Step("mail.sender_domain", sender.envelope_sender_domain),
     # RCPT TO: to whom, and on which IP of the tenant's pool.
     Step("rcpt.authenticated", access.require_tenant),
     Step("rcpt.address", routing.recipient_address),
     Step("rcpt.recipient_limit", routing.recipient_limit),
+    Step("rcpt.suppression", suppression.not_suppressed),
     Step("rcpt.warmup_quota", quota.warmup_quota, timeout=2.0),
     # DATA: the message, made ready for PowerMTA; DKIM signs last.
     Step("data.line_endings", hygiene.line_endings),
@@ -108,6 +129,10 @@ PIPELINE: tuple[Step, ...] = (
     Step("data.message_id", stamp.message_id_and_date),
     Step("data.virtual_mta", stamp.virtual_mta_and_job),
     Step("data.received", stamp.received),
+    Step("data.verp_sender", verp.verp_sender),
+    Step("data.tracking", track.tracking),
+    Step("data.list_unsubscribe", list_unsubscribe.list_unsubscribe),
+    Step("data.feedback_id", feedback_id.feedback_id),
     Step("data.dkim_sign", sign.dkim_sign),
     Step("data.relay", relay.relay),
     # After the verdict: account for what happened.

@@ -102,6 +102,27 @@ def quota_reached(
     )
 
 
+# Kill switches, IP states and suppression.
+PAUSED = Verdict(451, "4.7.0", "Sending paused, try again later")
+POLICY_STALE = Verdict(451, "4.3.0", "Policy store unreachable, try again later")
+SUPPRESSED = Verdict(550, "5.7.1", "Recipient is suppressed")
+
+
+def paused(switch: str) -> Verdict:
+    """451 4.7.0 naming the switch: "Sending paused by the tenant acme pause switch ..."."""
+    return PAUSED.with_text(f"Sending paused by the {switch}, try again later")
+
+
+def no_ip_in_rotation(pool: str, states: str) -> Verdict:
+    """451 4.7.0 when every IP of the pool is out of rotation, naming their states."""
+    return PAUSED.with_text(f"No IP of pool {pool} in rotation ({states}), try again later")
+
+
+def suppressed(reason: str) -> Verdict:
+    """550 5.7.1 naming why: "Recipient suppressed: unsubscribed (suppression list)"."""
+    return SUPPRESSED.with_text(f"Recipient suppressed: {reason}")
+
+
 # Our own failures are always temporary: the sender keeps the message.
 INTERNAL_ERROR = Verdict(451, "4.3.0", "Temporary local problem, try again later")
 STEP_TIMEOUT = Verdict(451, "4.3.0", "Temporary local problem (timeout), try again later")
@@ -113,6 +134,11 @@ DOWNSTREAM_LOST = Verdict(451, "4.4.2", "Connection to next hop lost, try again 
 DOWNSTREAM_DEFERRED = Verdict(451, "4.4.1", "Deferred by the next hop, try again later")
 DOWNSTREAM_REJECTED = Verdict(550, "5.0.0", "Rejected by the next hop")
 OUTBOX_FAILED = Verdict(451, "4.3.0", "Could not write the message, try again later")
+
+# The inbound listener (DSNs, complaints, mailto: unsubscribes to bounce domains).
+INBOUND_NOT_OURS = Verdict(550, "5.7.1", "Relaying denied: not a domain of this server")
+INBOUND_STORED = Verdict(250, "2.0.0", "Received")
+INBOUND_TOO_MANY_RECIPIENTS = Verdict(452, "4.5.3", "Too many recipients")
 
 
 def downstream_verdict(code: int, enhanced: str | None) -> Verdict:

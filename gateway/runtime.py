@@ -15,6 +15,7 @@ from typing import Any
 
 from conf import ConfigError, Settings
 from gateway import dkim
+from gateway.downstream import OutboxSink
 from policy.counters import CounterStore
 from policy.counters.memory import MemoryCounters
 from policy.counters.redis import RedisCounters
@@ -22,6 +23,7 @@ from policy.events import Recorder
 from policy.providers import ProviderResolver
 from policy.selection import Planner
 from policy.tenants import Directory
+from policy.view import PolicyView
 
 
 def utc_now() -> datetime:
@@ -41,6 +43,9 @@ class Runtime:
     counters: CounterStore = field(default_factory=MemoryCounters)
     providers: ProviderResolver | None = None  # None: every recipient is "other"
     clock: Callable[[], datetime] = utc_now
+    # Per process: the mirror of switches, IP states and suppression (policy.view).
+    policy: PolicyView = field(default_factory=PolicyView)
+    dry_run_outbox: OutboxSink = field(default_factory=lambda: OutboxSink("var/dry-run"))
 
     def dkim_keys(self, tenant: str, from_domain: str) -> list[dkim.DkimKey]:
         """The tenant's keys whose d= aligns with the header From domain."""
@@ -95,6 +100,7 @@ def build(
     counters: CounterStore | None = None,
     providers: ProviderResolver | None = None,
     clock: Callable[[], datetime] = utc_now,
+    policy: PolicyView | None = None,
 ) -> Runtime:
     """A runtime for `settings`; the daemon passes the counters and resolver it keeps."""
     return Runtime(
@@ -107,4 +113,6 @@ def build(
         counters=counters if counters is not None else open_counters(settings),
         providers=providers or ProviderResolver(budget=settings.warmup.dns_budget),
         clock=clock,
+        policy=policy if policy is not None else PolicyView(),
+        dry_run_outbox=OutboxSink(settings.downstream.dry_run_outbox),
     )

@@ -18,13 +18,15 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from conf import PoolIp
 from conf.schema import WarmupSettings
 from policy.counters import Limit
-from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, Schedule, hourly_limit, warmup_day
+from policy.ipstate import IpRecord, initial
+from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
 
 # Counters only have to outlive their window (the key names the window); the
 # margin covers a 25-hour day or a repeated hour when clocks go back.
@@ -72,7 +74,7 @@ def schedules(settings: WarmupSettings) -> dict[str, Schedule]:
 
 
 class Planner:
-    """The limits of every IP of a pool, from the warmup settings and the clock."""
+    """The limits of every IP of a pool, from the warmup settings, the IP states and the clock."""
 
     def __init__(self, settings: WarmupSettings) -> None:
         self.settings = settings
@@ -80,62 +82,104 @@ class Planner:
         self.schedules = schedules(settings)
         self._turns: dict[str, itertools.count[int]] = {}
 
-    def local(self, now: datetime) -> datetime:
-        """`now` (aware) in the warmup time zone."""
-        return now.astimezone(self.zone)
+    def local(self, now: datetime, zone: str | None = None) -> datetime:
+        """`now` (aware) in `zone`, by default the warmup time zone."""
+        return now.astimezone(ZoneInfo(zone) if zone else self.zone)
 
-    def needs_group(self, ips: Sequence[PoolIp], today: date) -> bool:
+    def record(
+        self, ip: PoolIp, today: date, states: Mapping[str, IpRecord] = MappingProxyType({})
+    ) -> IpRecord | None:
+        """The IP's state: the stored one, else what the configuration declares."""
+        return states.get(ip.ip) or initial(ip, today)
+
+    def needs_group(
+        self,
+        ips: Sequence[PoolIp],
+        today: date,
+        states: Mapping[str, IpRecord] = MappingProxyType({}),
+    ) -> bool:
         """Whether any IP has a provider-group limit today, so the group must be known."""
         for ip in ips:
-            schedule = self._schedule(ip, today)
-            if schedule is not None and any(g != DEFAULT_GROUP for g in schedule.groups):
+            plan = self._plan(ip, self.record(ip, today, states))
+            if plan is not None and any(g != DEFAULT_GROUP for g in plan[0].groups):
                 return True
         return False
 
-    def candidates(self, ips: Sequence[PoolIp], now: datetime, group: str) -> list[Candidate]:
+    def candidates(
+        self,
+        ips: Sequence[PoolIp],
+        now: datetime,
+        group: str,
+        *,
+        zone: str | None = None,
+        states: Mapping[str, IpRecord] = MappingProxyType({}),
+    ) -> list[Candidate]:
         """Every IP in rotation, in pool order, with its limits for one message to `group`."""
-        local = self.local(now)
+        local = self.local(now, zone)
         out = []
         for position, ip in enumerate(ips):
-            if not ip.enabled or not self._started(ip, local.date()):
+            record = self.record(ip, local.date(), states)
+            if not ip.enabled or record is None or not record.in_rotation:
                 continue
-            warming, quotas = self._quotas(ip, local, group)
+            warming, quotas = self._quotas(ip, self._plan(ip, record), local, group)
             out.append(Candidate(ip, position, warming, quotas))
+        return out
+
+    def out_of_rotation(
+        self, ips: Sequence[PoolIp], today: date, states: Mapping[str, IpRecord]
+    ) -> list[str]:
+        """ "192.0.2.10 paused" for each enabled IP whose state keeps it out of rotation."""
+        out = []
+        for ip in ips:
+            record = self.record(ip, today, states)
+            if ip.enabled and record is not None and not record.in_rotation:
+                out.append(f"{ip.ip} {record.state.value}")
         return out
 
     def turn(self, pool: str) -> int:
         """A number that moves on at each selection, to spread ties over the pool."""
         return next(self._turns.setdefault(pool, itertools.count()))
 
-    def _started(self, ip: PoolIp, today: date) -> bool:
-        # An IP whose warmup begins on a later date is not in rotation yet.
-        return ip.warmup is None or date.fromisoformat(ip.warmup.started) <= today
+    def schedule_of(self, ip: PoolIp) -> Schedule:
+        """The schedule an IP warms on: its own, or the standard one for a warm IP restarted."""
+        return self.schedules[ip.warmup.schedule if ip.warmup else "standard"]
 
-    def _schedule(self, ip: PoolIp, today: date) -> Schedule | None:
-        """The IP's schedule while it is still on it; None once warm."""
-        if ip.warmup is None or not self._started(ip, today):
+    def _plan(self, ip: PoolIp, record: IpRecord | None) -> tuple[Schedule, int] | None:
+        """The IP's schedule and day while it is warming on one; None when warm."""
+        if record is None or record.state is not IpState.WARMING:
             return None
-        schedule = self.schedules[ip.warmup.schedule]
-        day = warmup_day(date.fromisoformat(ip.warmup.started), today, None)
-        return schedule if schedule.limit(day, DEFAULT_GROUP) is not None else None
+        schedule = self.schedule_of(ip)
+        # Past the last day the IP is warm, even before the clock records it.
+        if schedule.limit(record.day, DEFAULT_GROUP) is None:
+            return None
+        return schedule, record.day
 
-    def _quotas(self, ip: PoolIp, local: datetime, group: str) -> tuple[bool, tuple[Quota, ...]]:
+    def daily(self, ip: PoolIp, record: IpRecord | None) -> int | None:
+        """The IP's total limit for the day (None: no limit)."""
+        plan = self._plan(ip, record)
+        if plan is None:
+            return ip.daily_limit
+        daily = plan[0].limit(plan[1], DEFAULT_GROUP)
+        assert daily is not None
+        return min(daily, ip.daily_limit) if ip.daily_limit is not None else daily
+
+    def _quotas(
+        self, ip: PoolIp, plan: tuple[Schedule, int] | None, local: datetime, group: str
+    ) -> tuple[bool, tuple[Quota, ...]]:
         today = local.date()
-        end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), self.zone)
+        end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), local.tzinfo)
         end_of_hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        schedule = self._schedule(ip, today)
 
         def quota(kind: Kind, key: str, limit: int, ttl: int, ends: datetime) -> Quota:
             provider = group if kind == "provider" else None
-            return Quota(Limit(key, limit, ttl), kind, ip.ip, schedule is not None, provider, ends)
+            return Quota(Limit(key, limit, ttl), kind, ip.ip, plan is not None, provider, ends)
 
-        if schedule is None:
+        if plan is None:
             if ip.daily_limit is None:
                 return False, ()
             key = f"day:{ip.ip}:{today}"
             return False, (quota("daily", key, ip.daily_limit, DAY_TTL, end_of_day),)
-        assert ip.warmup is not None
-        day = warmup_day(date.fromisoformat(ip.warmup.started), today, None)
+        schedule, day = plan
         daily = schedule.limit(day, DEFAULT_GROUP)
         assert daily is not None
         if ip.daily_limit is not None:

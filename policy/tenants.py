@@ -14,6 +14,7 @@ from policy.passwords import verify_password
 class Tenant:
     settings: TenantSettings
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    zone: str = "UTC"  # where its days of quota start: its own time zone, else warmup's
 
     @property
     def name(self) -> str:
@@ -37,7 +38,9 @@ class Directory:
     def __init__(self, settings: Settings):
         self.tenants = {
             t.name: Tenant(
-                t, tuple(ipaddress.ip_network(n, strict=False) for n in t.trusted_networks)
+                t,
+                tuple(ipaddress.ip_network(n, strict=False) for n in t.trusted_networks),
+                t.timezone or settings.warmup.timezone,
             )
             for t in settings.tenants
         }

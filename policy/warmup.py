@@ -288,6 +288,10 @@ class Transition:
     reason: str
     actor: str
     at: datetime
+    # The warmup day before and after (0: not on a schedule); the clock's
+    # advances and step-backs change only these.
+    from_day: int = 0
+    to_day: int = 0
 
 
 def apply(

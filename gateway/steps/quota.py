@@ -33,13 +33,19 @@ async def warmup_quota(tx: Transaction) -> Verdict | None:
     """Reserve one unit of every limit of the transaction's IP; 451 4.7.1 when none has room."""
     assert tx.session.tenant is not None
     rt = tx.rt
-    ips = rt.settings.pools.get(tx.session.tenant.settings.pool, ())
+    pool = tx.session.tenant.settings.pool
+    ips = rt.settings.pools.get(pool, ())
+    zone = tx.session.tenant.zone
     now = rt.clock()
-    today = rt.planner.local(now).date()
+    today = rt.planner.local(now, zone).date()
+    states = rt.policy.ips
     group = OTHER
-    if rt.providers is not None and rt.planner.needs_group(ips, today):
+    if rt.providers is not None and rt.planner.needs_group(ips, today, states):
         group = await rt.providers.group(tx.candidate.rpartition("@")[2])
-    candidates = rt.planner.candidates(ips, now, group)
+    tx.provider = group if tx.ip is None else tx.provider
+    candidates = rt.planner.candidates(ips, now, group, zone=zone, states=states)
+    if not candidates and (stopped := rt.planner.out_of_rotation(ips, today, states)):
+        return replies.no_ip_in_rotation(pool, ", ".join(stopped))
     try:
         if tx.ip is None:
             return await _choose(tx, candidates)
@@ -101,13 +107,15 @@ def _reached(rt: Runtime, quota: Quota | None) -> Verdict:
         warming=quota.warming,
         group=quota.group,
         frees_at=quota.frees_at,
-        zone=rt.settings.warmup.timezone,
+        zone=str(quota.frees_at.tzinfo),
     )
 
 
 async def settle_quota(tx: Transaction) -> Verdict | None:
     """Keep the units of a relayed message (or one that may have been); give back the rest."""
-    keep = (tx.verdict is not None and tx.verdict.ok) or tx.outcome == "possible_duplicate"
+    # A dry run went to the outbox, not to an IP: its units go back.
+    sent = tx.verdict is not None and tx.verdict.ok and not tx.dry_run
+    keep = sent or tx.outcome == "possible_duplicate"
     reservations, tx.reservations = tx.reservations, []
     for reservation in reservations:
         try:

@@ -26,10 +26,11 @@ async def record(tx: Transaction) -> Verdict | None:
     )
     vmta = tx.ip.vmta if tx.ip else "-"
     log.info(
-        "tx=%s outcome=%s tenant=%s client=%s ip=%s vmta=%s msgid=%s from=<%s> rcpts=%d"
+        "tx=%s outcome=%s%s tenant=%s client=%s ip=%s vmta=%s msgid=%s from=<%s> rcpts=%d"
         " to=<%s> size=%d reply=%r downstream=%r ms=%.1f",
         tx.session.id,
         outcome,
+        " dry_run=1" if tx.dry_run else "",
         tenant,
         tx.session.peer,
         tx.ip.ip if tx.ip else "-",
@@ -61,6 +62,8 @@ async def record(tx: Transaction) -> Verdict | None:
                 reply=str(tx.verdict),
                 downstream_reply=tx.downstream_reply,
                 ms=round(ms, 1),
+                provider=tx.provider,
+                dry_run=tx.dry_run,
             )
         )
     return None

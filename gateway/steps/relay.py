@@ -11,9 +11,13 @@ if TYPE_CHECKING:
 
 
 async def relay(tx: Transaction) -> Verdict | None:
-    """Send to PowerMTA (or the outbox sink) and answer with its verdict."""
-    assert tx.ip is not None
-    result = await tx.rt.downstream.send(
+    """Send to PowerMTA (or the outbox: the sink, or a dry-run switch) and answer its verdict."""
+    assert tx.ip is not None and tx.session.tenant is not None
+    downstream = tx.rt.downstream
+    if tx.rt.policy.switch("dry_run", tx.session.tenant.name) is not None:
+        tx.dry_run = True
+        downstream = tx.rt.dry_run_outbox
+    result = await downstream.send(
         tx.relay_from or tx.mail_from,
         tx.recipients,
         tx.data,

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 
+from policy.engagement import Engagement
 from policy.events import Event
+from policy.ipstate import IpRecord
+from policy.store import engagement_sql as esql
+from policy.store import feedback_sql as fsql
+from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
+from policy.suppression import Removal, Suppression
+from policy.switches import Switch
+from policy.warmup import Transition
 
 # Several gateway hosts may start at once against one database.
 MIGRATION_LOCK = 0x5100CE
+SUPPRESSION_LOCK = 0x5100CF
 
 
 class PostgresStore:
@@ -26,9 +37,9 @@ class PostgresStore:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
             await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
             current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
-            for version, sql in MIGRATIONS:
+            for version, statement in MIGRATIONS:
                 if version > current:
-                    await conn.execute(sql.format(id_column="BIGSERIAL PRIMARY KEY"))
+                    await conn.execute(statement.format(id_column="BIGSERIAL PRIMARY KEY"))
                     await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     async def close(self) -> None:
@@ -47,5 +58,133 @@ class PostgresStore:
 
     async def recent_events(self, limit: int = 100) -> list[dict]:
         assert self.pool is not None, "store not open"
-        sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT $1"
-        return [dict(r) for r in await self.pool.fetch(sql, limit)]
+        query = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT $1"
+        return [dict(r) for r in await self.pool.fetch(query, limit)]
+
+    def _pool(self) -> asyncpg.Pool:
+        assert self.pool is not None, "store not open"
+        return self.pool
+
+    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
+        return {r[0]: r[1] for r in await self._pool().fetch(sql.DAY_COUNTS, ip, start, end)}
+
+    async def last_sent(self, ip: str) -> float | None:
+        return await self._pool().fetchval(sql.LAST_SENT, ip)
+
+    async def _next_seq(self, conn: asyncpg.Connection) -> int:
+        # Writers take turns, so sequence order is commit order and a mirror
+        # reading "seq > last" can never skip a row committed late.
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", SUPPRESSION_LOCK)
+        return await conn.fetchval("SELECT coalesce(max(seq), 0) FROM suppression")
+
+    async def suppress(self, entries: Sequence[Suppression]) -> int:
+        if not entries:
+            return 0
+        async with self._pool().acquire() as conn, conn.transaction():
+            seq = await self._next_seq(conn)
+            await conn.executemany(sql.SUPPRESS, sql.suppress_rows(entries, seq))
+        return len(entries)
+
+    async def unsuppress(self, tenant: str, addresses: Sequence[str]) -> int:
+        removed = 0
+        async with self._pool().acquire() as conn, conn.transaction():
+            seq = await self._next_seq(conn)
+            for address in addresses:
+                status = await conn.execute(sql.UNSUPPRESS, seq + 1, tenant, address)
+                count = int(status.rsplit(" ", 1)[1])
+                seq += count
+                removed += count
+        return removed
+
+    async def suppression_changes(
+        self, after: int, limit: int = 10_000
+    ) -> list[tuple[int, Suppression | Removal]]:
+        return [sql.change(row) for row in await self._pool().fetch(sql.CHANGES, after, limit)]
+
+    async def suppressions(self, tenant: str | None = None) -> list[Suppression]:
+        if tenant is None:
+            rows = await self._pool().fetch(sql.ACTIVE + " ORDER BY tenant, address")
+        else:
+            rows = await self._pool().fetch(
+                sql.ACTIVE + " AND tenant = $1 ORDER BY address", tenant
+            )
+        return [sql.suppression(row) for row in rows]
+
+    async def set_switch(self, switch: Switch) -> None:
+        await self._pool().execute(sql.SET_SWITCH, *sql.switch_row(switch))
+
+    async def clear_switch(self, kind: str, target: str) -> bool:
+        return await self._pool().execute(sql.CLEAR_SWITCH, kind, target) != "DELETE 0"
+
+    async def switches(self) -> list[Switch]:
+        return [Switch(*row) for row in await self._pool().fetch(sql.SWITCHES)]
+
+    async def ip_states(self) -> dict[str, IpRecord]:
+        return {row[0]: sql.ip_record(row) for row in await self._pool().fetch(sql.IP_STATES)}
+
+    async def save_ip(self, record: IpRecord, change: Transition, expect: IpRecord | None) -> bool:
+        async with self._pool().acquire() as conn, conn.transaction():
+            if expect is None:
+                status = await conn.execute(sql.INSERT_IP, *sql.ip_row(record))
+            else:
+                status = await conn.execute(
+                    sql.UPDATE_IP, *sql.ip_row(record), *sql.ip_match(expect)
+                )
+            if not status.endswith(" 1"):
+                return False
+            await conn.execute(sql.INSERT_TRANSITION, *sql.transition_row(change))
+        return True
+
+    async def ip_history(self, ip: str, limit: int = 50) -> list[Transition]:
+        return [sql.transition(row) for row in await self._pool().fetch(sql.HISTORY, ip, limit)]
+
+    # Feedback (bounces, complaints, accounting): policy/store/feedback_sql.py.
+    async def count_soft_bounce(
+        self, tenant: str, address: str, key: str, at: float, since: float
+    ) -> int:
+        async with self._pool().acquire() as conn, conn.transaction():
+            await conn.execute(fsql.INSERT_SOFT, key, tenant, address, at)
+            return int(await conn.fetchval(fsql.COUNT_SOFT, tenant, address, since))
+
+    async def prune_soft_bounces(self, before: float) -> int:
+        status = await self._pool().execute(fsql.PRUNE_SOFT, before)
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def suppression_entry(self, tenant: str, address: str) -> Suppression | None:
+        return fsql.suppression(
+            await self._pool().fetchrow(fsql.SUPPRESSION_ENTRY, tenant, address)
+        )
+
+    async def accounting_position(self, file_key: str) -> tuple[str, int] | None:
+        row = await self._pool().fetchrow(fsql.ACCOUNTING_POSITION, file_key)
+        return (row[0], int(row[1])) if row else None
+
+    async def save_accounting_position(
+        self, file_key: str, path: str, fingerprint: str, read_to: int, at: float
+    ) -> None:
+        await self._pool().execute(
+            fsql.SAVE_ACCOUNTING_POSITION, file_key, path, fingerprint, read_to, at
+        )
+
+    async def feedback_counts(self, since: float, until: float) -> list[tuple[str, str, str, int]]:
+        rows = await self._pool().fetch(fsql.FEEDBACK_COUNTS, since, until)
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+    async def record_engagement(self, events: Sequence[Engagement]) -> list[bool]:
+        """Write opens, clicks and unsubscribes; which of them is a first open."""
+        firsts = esql.open_keys(events)
+        new: set[esql.Key] = set()
+        async with self._pool().acquire() as conn, conn.transaction():
+            if firsts:
+                columns = [list(c) for c in zip(*firsts, strict=True)]
+                new = {tuple(r) for r in await conn.fetch(esql.PG_FIRST, *columns)}
+            rows, flags = esql.rows(events, new)
+            await conn.copy_records_to_table("engagement", records=rows, columns=list(esql.COLUMNS))
+        return flags
+
+    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+        if tenant is None:
+            found = await self._pool().fetch(esql.RECENT, limit)
+        else:
+            found = await self._pool().fetch(esql.RECENT_TENANT, tenant, limit)
+        return [esql.as_dict(row) for row in found]

@@ -22,4 +22,72 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     (4, "ALTER TABLE events ADD COLUMN dry_run BOOLEAN NOT NULL DEFAULT FALSE"),
     # The warmup clock counts an IP's day: relayed, bounced and complained.
     (5, "CREATE INDEX events_ip_at ON events (ip, at)"),
+    # Suppression: one row per (tenant, address), "" the global list. A removal
+    # keeps the row as a tombstone; seq orders every write so each process's
+    # mirror follows with "WHERE seq > last".
+    (
+        6,
+        """CREATE TABLE suppression (
+            tenant TEXT NOT NULL, address TEXT NOT NULL, reason TEXT NOT NULL,
+            source TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION, removed BOOLEAN NOT NULL DEFAULT FALSE,
+            seq BIGINT NOT NULL, PRIMARY KEY (tenant, address))""",
+    ),
+    (7, "CREATE INDEX suppression_seq ON suppression (seq)"),
+    (
+        8,
+        """CREATE TABLE switches (
+            kind TEXT NOT NULL, target TEXT NOT NULL, reason TEXT NOT NULL,
+            actor TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, PRIMARY KEY (kind, target))""",
+    ),
+    # An IP's runtime state; the configuration only declares it.
+    (
+        9,
+        """CREATE TABLE ip_state (
+            ip TEXT PRIMARY KEY, state TEXT NOT NULL, previous TEXT,
+            day INTEGER NOT NULL, as_of TEXT NOT NULL, updated_at DOUBLE PRECISION NOT NULL);
+        CREATE TABLE ip_transitions (
+            id {id_column}, ip TEXT NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL,
+            from_day INTEGER NOT NULL, to_day INTEGER NOT NULL, reason TEXT NOT NULL,
+            actor TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX ip_transitions_ip ON ip_transitions (ip, at)""",
+    ),
+    # Opens, clicks and unsubscribes (policy.engagement), raw and classified.
+    (
+        10,
+        """CREATE TABLE engagement (
+            id {id_column}, kind TEXT NOT NULL, tenant TEXT NOT NULL, job TEXT NOT NULL,
+            message_id TEXT NOT NULL, recipient TEXT NOT NULL, link_index INTEGER NOT NULL,
+            url TEXT NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL, sent_at DOUBLE PRECISION NOT NULL,
+            classification TEXT NOT NULL, reason TEXT NOT NULL, first_open BOOLEAN NOT NULL);
+        CREATE INDEX engagement_tenant_at ON engagement (tenant, at);
+        CREATE INDEX engagement_job ON engagement (tenant, job, kind)""",
+    ),
+    # The first open of a message by a recipient, per classification: the key decides.
+    (
+        11,
+        """CREATE TABLE first_opens (
+            tenant TEXT NOT NULL, message_id TEXT NOT NULL, recipient TEXT NOT NULL,
+            classification TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (tenant, message_id, recipient, classification))""",
+    ),
+    # Soft bounces counted per recipient; the key makes a re-read count once.
+    (
+        20,
+        """CREATE TABLE soft_bounces (
+            key TEXT PRIMARY KEY, tenant TEXT NOT NULL, address TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX soft_bounces_address ON soft_bounces (tenant, address, at)""",
+    ),
+    # How far each PowerMTA accounting file was read: a file is known by its
+    # device and inode, and its first bytes tell a reused inode from the same file.
+    (
+        21,
+        """CREATE TABLE accounting_files (
+            file_key TEXT PRIMARY KEY, path TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            read_to BIGINT NOT NULL, updated_at DOUBLE PRECISION NOT NULL)""",
+    ),
+    # The health rates read every IP's recent feedback and relays by time.
+    (22, "CREATE INDEX events_at ON events (at)"),
 )

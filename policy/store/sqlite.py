@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import aiosqlite
 
+from policy.engagement import Engagement
 from policy.events import Event
+from policy.ipstate import IpRecord
+from policy.store import engagement_sql as esql
+from policy.store import feedback_sql as fsql
+from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
+from policy.suppression import Removal, Suppression
+from policy.switches import Switch
+from policy.warmup import Transition
 
 
 class SqliteStore:
     def __init__(self, path: str):
         self.path = path
         self.db: aiosqlite.Connection | None = None
+        # One connection: coroutines take turns at its write transactions.
+        self._writing = asyncio.Lock()
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -48,9 +60,11 @@ class SqliteStore:
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
         async with self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
             (current,) = await cur.fetchone()
-        for version, sql in MIGRATIONS:
+        for version, migration in MIGRATIONS:
             if version > current:
-                await self.db.execute(sql.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT"))
+                migration = migration.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT")
+                for statement in filter(str.strip, migration.split(";")):
+                    await self.db.execute(statement)
                 await self.db.execute("INSERT INTO schema_version VALUES (?)", (version,))
         await self.db.execute("COMMIT")
 
@@ -63,22 +77,158 @@ class SqliteStore:
         assert self.db is not None, "store not open"
         await self.db.execute("SELECT 1")
 
-    async def record(self, events: list[Event]) -> None:
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction, holding SQLite's write lock from the start."""
         assert self.db is not None, "store not open"
+        async with self._writing:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def _rows(self, sql: str, *args: object) -> list[tuple]:
+        assert self.db is not None, "store not open"
+        async with self.db.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    async def record(self, events: list[Event]) -> None:
         marks = ",".join("?" * len(EVENT_COLUMNS))
         rows = [e.as_row() for e in events]
-        await self.db.execute("BEGIN")
-        try:
-            await self.db.executemany(
+        async with self._write() as db:
+            await db.executemany(
                 f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
             )
-        except BaseException:
-            await self.db.execute("ROLLBACK")
-            raise
-        await self.db.execute("COMMIT")
 
     async def recent_events(self, limit: int = 100) -> list[dict]:
-        assert self.db is not None, "store not open"
         sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT ?"
-        async with self.db.execute(sql, (limit,)) as cur:
-            return [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in await cur.fetchall()]
+        return [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in await self._rows(sql, limit)]
+
+    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
+        return dict(await self._rows(sql.q(sql.DAY_COUNTS), ip, start, end))
+
+    async def last_sent(self, ip: str) -> float | None:
+        return (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
+
+    async def suppress(self, entries: Sequence[Suppression]) -> int:
+        if not entries:
+            return 0
+        async with self._write() as db:
+            async with db.execute("SELECT coalesce(max(seq), 0) FROM suppression") as cur:
+                (seq,) = await cur.fetchone()
+            await db.executemany(sql.q(sql.SUPPRESS), sql.suppress_rows(entries, seq))
+        return len(entries)
+
+    async def unsuppress(self, tenant: str, addresses: Sequence[str]) -> int:
+        removed = 0
+        async with self._write() as db:
+            async with db.execute("SELECT coalesce(max(seq), 0) FROM suppression") as cur:
+                (seq,) = await cur.fetchone()
+            for address in addresses:
+                cur = await db.execute(sql.q(sql.UNSUPPRESS), (seq + 1, tenant, address))
+                seq += cur.rowcount
+                removed += cur.rowcount
+        return removed
+
+    async def suppression_changes(
+        self, after: int, limit: int = 10_000
+    ) -> list[tuple[int, Suppression | Removal]]:
+        return [sql.change(row) for row in await self._rows(sql.q(sql.CHANGES), after, limit)]
+
+    async def suppressions(self, tenant: str | None = None) -> list[Suppression]:
+        if tenant is None:
+            rows = await self._rows(sql.ACTIVE + " ORDER BY tenant, address")
+        else:
+            rows = await self._rows(sql.ACTIVE + " AND tenant = ? ORDER BY address", tenant)
+        return [sql.suppression(row) for row in rows]
+
+    async def set_switch(self, switch: Switch) -> None:
+        async with self._write() as db:
+            await db.execute(sql.q(sql.SET_SWITCH), sql.switch_row(switch))
+
+    async def clear_switch(self, kind: str, target: str) -> bool:
+        async with self._write() as db:
+            cur = await db.execute(sql.q(sql.CLEAR_SWITCH), (kind, target))
+            return cur.rowcount > 0
+
+    async def switches(self) -> list[Switch]:
+        return [Switch(*row) for row in await self._rows(sql.SWITCHES)]
+
+    async def ip_states(self) -> dict[str, IpRecord]:
+        return {row[0]: sql.ip_record(row) for row in await self._rows(sql.IP_STATES)}
+
+    async def save_ip(self, record: IpRecord, change: Transition, expect: IpRecord | None) -> bool:
+        async with self._write() as db:
+            if expect is None:
+                cur = await db.execute(sql.q(sql.INSERT_IP), sql.ip_row(record))
+            else:
+                cur = await db.execute(
+                    sql.q(sql.UPDATE_IP), (*sql.ip_row(record), *sql.ip_match(expect))
+                )
+            if cur.rowcount != 1:
+                return False
+            await db.execute(sql.q(sql.INSERT_TRANSITION), sql.transition_row(change))
+        return True
+
+    async def ip_history(self, ip: str, limit: int = 50) -> list[Transition]:
+        return [sql.transition(row) for row in await self._rows(sql.q(sql.HISTORY), ip, limit)]
+
+    # Feedback (bounces, complaints, accounting): policy/store/feedback_sql.py.
+    async def count_soft_bounce(
+        self, tenant: str, address: str, key: str, at: float, since: float
+    ) -> int:
+        async with self._write() as db:
+            await db.execute(sql.q(fsql.INSERT_SOFT), (key, tenant, address, at))
+            async with db.execute(sql.q(fsql.COUNT_SOFT), (tenant, address, since)) as cur:
+                (count,) = await cur.fetchone()
+        return int(count)
+
+    async def prune_soft_bounces(self, before: float) -> int:
+        async with self._write() as db:
+            cur = await db.execute(sql.q(fsql.PRUNE_SOFT), (before,))
+            return cur.rowcount
+
+    async def suppression_entry(self, tenant: str, address: str) -> Suppression | None:
+        rows = await self._rows(sql.q(fsql.SUPPRESSION_ENTRY), tenant, address)
+        return fsql.suppression(rows[0] if rows else None)
+
+    async def accounting_position(self, file_key: str) -> tuple[str, int] | None:
+        rows = await self._rows(sql.q(fsql.ACCOUNTING_POSITION), file_key)
+        return (rows[0][0], int(rows[0][1])) if rows else None
+
+    async def save_accounting_position(
+        self, file_key: str, path: str, fingerprint: str, read_to: int, at: float
+    ) -> None:
+        async with self._write() as db:
+            await db.execute(
+                sql.q(fsql.SAVE_ACCOUNTING_POSITION), (file_key, path, fingerprint, read_to, at)
+            )
+
+    async def feedback_counts(self, since: float, until: float) -> list[tuple[str, str, str, int]]:
+        rows = await self._rows(sql.q(fsql.FEEDBACK_COUNTS), since, until)
+        return [(ip, provider, kind, int(n)) for ip, provider, kind, n in rows]
+
+    async def record_engagement(self, events: Sequence[Engagement]) -> list[bool]:
+        """Write opens, clicks and unsubscribes; which of them is a first open."""
+        firsts = esql.open_keys(events)
+        new: set[esql.Key] = set()
+        async with self._write() as db:
+            for i in range(0, len(firsts), esql.SQLITE_CHUNK):
+                chunk = firsts[i : i + esql.SQLITE_CHUNK]
+                values = ",".join(["(?,?,?,?,?)"] * len(chunk))
+                params = [v for row in chunk for v in row]
+                async with db.execute(esql.SQLITE_FIRST.format(values=values), params) as cur:
+                    new.update(tuple(r) for r in await cur.fetchall())
+            rows, flags = esql.rows(events, new)
+            await db.executemany(esql.INSERT, rows)
+        return flags
+
+    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+        if tenant is None:
+            found = await self._rows(sql.q(esql.RECENT), limit)
+        else:
+            found = await self._rows(sql.q(esql.RECENT_TENANT), tenant, limit)
+        return [esql.as_dict(row) for row in found]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import os
 import textwrap
@@ -17,9 +18,11 @@ from gateway import dkim, runtime
 from gateway import downstream as downstream_mod
 from gateway.runtime import Runtime
 from gateway.smtp import Listener, tls_context
+from policy import view
 from policy.events import Recorder
 from policy.passwords import hash_password
-from policy.store.sqlite import SqliteStore
+from policy.store import Store, open_store
+from policy.view import PolicyView
 
 PASSWORD = "correct horse battery staple"
 # A cheap scrypt cost keeps tests fast; production hashes use the defaults.
@@ -74,10 +77,13 @@ class Gateway:
     port: int
     listener: Listener
     rt: Runtime
-    store: SqliteStore
+    store: Store
     records: dict[str, str]
+    follow: asyncio.Task | None = None  # the policy mirror's refresh loop
 
     async def close(self) -> None:
+        if self.follow is not None:
+            self.follow.cancel()
         await self.listener.drain(0.1)
         if self.rt.recorder is not None:
             await self.rt.recorder.flush()
@@ -86,16 +92,7 @@ class Gateway:
 
 
 async def start_gateway(folder: Path, sink_port: int, **extra: str) -> Gateway:
-    records = make_keys(folder)
-    settings: Settings = parse(config_text(folder, sink_port, **extra), environ=os.environ)
-    store = SqliteStore(str(folder / "sluice.db"))
-    await store.open()
-    down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
-    rt = runtime.build(settings, down, Recorder(store))
-    holder = {"rt": rt}
-    listener = Listener(lambda: holder["rt"], tls=tls_context(settings))
-    server = await listener.start("127.0.0.1", 0)
-    return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
+    return await start_gateway_from(folder, config_text(folder, sink_port, **extra))
 
 
 def with_pools(text: str, pools: str, extra: str = "") -> str:
@@ -113,14 +110,19 @@ async def start_gateway_from(
     """
     records = make_keys(folder)
     settings: Settings = parse(text, environ=os.environ)
-    store = SqliteStore(str(folder / "sluice.db"))
+    store = open_store(settings.database)
     await store.open()
+    # As the daemon does: the policy mirror loaded before the first client, then followed.
+    policy = PolicyView()
+    await view.refresh(policy, store)
+    follow = asyncio.create_task(view.follow(policy, store, settings.policy.refresh))
     down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
     extra = {"clock": clock} if clock is not None else {}
-    rt = runtime.build(settings, down, Recorder(store), **extra)
+    rt = runtime.build(settings, down, Recorder(store), policy=policy, **extra)
     listener = Listener(lambda: rt, tls=tls_context(settings))
     server = await listener.start("127.0.0.1", 0)
-    return Gateway(server.sockets[0].getsockname()[1], listener, rt, store, records)
+    port = server.sockets[0].getsockname()[1]
+    return Gateway(port, listener, rt, store, records, follow)
 
 
 def message(

@@ -26,6 +26,7 @@ def test_config_path_from_environment(tmp_path):
 
 def test_example_has_every_key_and_only_fails_on_missing_files(tmp_path):
     env = {"SLUICE_DB_PASSWORD": "x", "ACME_SMTP_HASH": "scrypt$16384$8$1$c2FsdA==$aGFzaA=="}
+    env["SLUICE_TRACKING_KEY"] = "k" * 32
     with pytest.raises(conf.ConfigError) as err:
         conf.parse(EXAMPLE.read_text(), environ=env)
     # Only the files the example points at are missing on a test machine.

@@ -47,7 +47,7 @@ pools:
         clock=lambda: NOW,
     )
     session = Session(id="s1", peer="127.0.0.1", port=1, listener=None)
-    session.tenant = SimpleNamespace(settings=settings.tenants[0])  # type: ignore[assignment]
+    session.tenant = SimpleNamespace(settings=settings.tenants[0], name="acme", zone="UTC")  # type: ignore[assignment]
     return Transaction(session=session, rt=rt, candidate="a@example.net")
 
 

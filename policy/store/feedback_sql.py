@@ -1,0 +1,42 @@
+"""Statements of the feedback tables (soft bounces, accounting positions), both stores.
+
+Written with PostgreSQL's $1 placeholders; ``policy.store.sql.q`` turns them
+into SQLite's ``?``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from policy.suppression import Suppression
+
+# A soft bounce is keyed by where it was read (inbox file and index, accounting
+# file and offset), so reading the same input twice counts it once.
+INSERT_SOFT = """INSERT INTO soft_bounces (key, tenant, address, at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (key) DO NOTHING"""
+COUNT_SOFT = "SELECT count(*) FROM soft_bounces WHERE tenant = $1 AND address = $2 AND at >= $3"
+PRUNE_SOFT = "DELETE FROM soft_bounces WHERE at < $1"
+
+SUPPRESSION_ENTRY = """SELECT tenant, address, reason, source, created_at, expires_at
+    FROM suppression WHERE tenant = $1 AND address = $2 AND NOT removed"""
+
+ACCOUNTING_POSITION = "SELECT fingerprint, read_to FROM accounting_files WHERE file_key = $1"
+SAVE_ACCOUNTING_POSITION = """INSERT INTO accounting_files
+    (file_key, path, fingerprint, read_to, updated_at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (file_key) DO UPDATE SET path = excluded.path,
+    fingerprint = excluded.fingerprint, read_to = excluded.read_to,
+    updated_at = excluded.updated_at"""
+
+# Recipients per IP, provider group and kind in [since, until): the health rates.
+FEEDBACK_COUNTS = """SELECT ip, provider, kind,
+    sum(length(recipients) - length(replace(recipients, ',', '')) + 1)
+    FROM events WHERE at >= $1 AND at < $2 AND ip <> ''
+    AND kind IN ('relayed', 'bounced', 'complained', 'delayed')
+    GROUP BY ip, provider, kind"""
+
+
+def suppression(row: Sequence | None) -> Suppression | None:
+    if row is None:
+        return None
+    tenant, address, reason, source, created_at, expires_at = row
+    return Suppression(tenant, address, reason, source, created_at, expires_at)

@@ -1,0 +1,104 @@
+"""Carry out what ``policy.feedback`` decided: suppress, count, record, publish.
+
+One ``Effects`` serves every input (the inbox, accounting files, the
+webhook). ``apply`` is safe to repeat for the same feedback: a soft bounce
+is counted once per key, a suppression is an upsert that never weakens an
+entry, and events are written last, so a caller that fails half way and
+tries again records each event at most once more than needed only when the
+store failed after writing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+
+from conf.schema import FeedbackSettings
+from policy import feedback
+from policy.bus import Bus
+from policy.events import Event
+from policy.feedback import Decision, Feedback
+from policy.store import Store
+from policy.suppression import Suppression
+
+log = logging.getLogger("sluice.feedback")
+
+# Told of each recorded event that leaves Sluice (MailWizz, outbound webhooks).
+EventSink = Callable[[Sequence[Event]], Awaitable[None]]
+
+
+class Effects:
+    def __init__(
+        self,
+        store: Store,
+        settings: Callable[[], FeedbackSettings],
+        *,
+        bus: Bus | None = None,
+        on_events: EventSink | None = None,
+    ):
+        self.store = store
+        self.settings = settings
+        self.bus = bus
+        self.on_events = on_events
+        self.suppressed = 0
+        self.recorded = 0
+        self._pruned_at = 0.0
+
+    async def apply(self, items: Sequence[Feedback]) -> list[Decision]:
+        s = self.settings()
+        decisions: list[Decision] = []
+        entries: dict[tuple[str, str], Suppression] = {}
+        events: list[Event] = []
+        for fb in items:
+            decision = feedback.decide(fb)
+            decisions.append(decision)
+            entry = decision.suppress
+            if decision.count_soft:
+                count = await self.store.count_soft_bounce(
+                    fb.origin.tenant, fb.recipient, fb.key, fb.at, fb.at - s.soft_bounce_window
+                )
+                entry = feedback.soft_suppression(
+                    fb, count, s.soft_bounce_limit, s.soft_bounce_expiry
+                )
+            if entry is not None:
+                entries[(entry.tenant, entry.address)] = entry
+            if decision.event is not None:
+                events.append(feedback.event(fb, decision.event))
+        await self._suppress(list(entries.values()))
+        if events:
+            await self.store.record(events)
+            self.recorded += len(events)
+            for event in events:
+                if self.bus is not None:
+                    self.bus.publish(event)
+            if self.on_events is not None:
+                await self.on_events(events)
+        await self._prune(s)
+        return decisions
+
+    async def _suppress(self, entries: list[Suppression]) -> None:
+        now = time.time()
+        keep = []
+        for entry in entries:
+            old = await self.store.suppression_entry(entry.tenant, entry.address)
+            if feedback.supersedes(entry, old, now):
+                keep.append(entry)
+        if keep:
+            await self.store.suppress(keep)
+            self.suppressed += len(keep)
+            for entry in keep:
+                log.info(
+                    "suppressed tenant=%s address=%s reason=%s source=%s",
+                    entry.tenant,
+                    entry.address,
+                    entry.reason,
+                    entry.source,
+                )
+
+    async def _prune(self, s: FeedbackSettings) -> None:
+        # Soft bounces older than the window can never count again.
+        now = time.time()
+        if now - self._pruned_at > 3600:
+            self._pruned_at = now
+            await self.store.prune_soft_bounces(now - s.soft_bounce_window)

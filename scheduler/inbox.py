@@ -1,0 +1,169 @@
+"""Process the durable inbox: parse, map back to the message, apply the effects.
+
+Each message the inbound listener stored is read once it is on disk:
+
+1. ``policy.bounces.parse`` (in a thread: a 50 MB report must not stall
+   the loop) gives one report per bounced or complaining recipient.
+2. Each report is mapped to the message it answers by the VERP tokens of
+   the envelope recipients, then by those the message quotes (an ARF
+   report carries the original Return-Path): tenant, message id, recipient,
+   IP and job.
+3. ``scheduler.effects`` suppresses, counts and records.
+
+Then the file moves on: to ``done/`` when every report was classified and
+mapped, to ``undetermined/`` (kept whole for a person) when nothing or not
+everything could be read, to ``held/`` for mail to ``unsubscribe+<token>@``
+(its handler is another part's; those messages wait there untouched), and
+to ``failed/`` when applying the effects kept failing. A failure of the
+store leaves the file in ``new/`` for the next round, so nothing is lost.
+
+A loop guard drops a report identical to one seen in the last hour (same
+message, recipient and reason): a misbehaving MTA that bounces the same
+message over and over cannot inflate the counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from policy import bounces, feedback, verp
+from policy.feedback import Feedback
+from policy.store.inbox import Inbox
+from policy.tokens import TokenKeys
+from scheduler.effects import Effects
+
+log = logging.getLogger("sluice.inbox")
+
+MAX_ATTEMPTS = 5
+LOOP_WINDOW = 3600.0
+LOOP_MEMORY = 100_000
+
+
+class InboxProcessor:
+    def __init__(
+        self,
+        inbox: Inbox,
+        effects: Effects,
+        keys: Callable[[], TokenKeys | None],
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.inbox = inbox
+        self.effects = effects
+        self.keys = keys
+        self.clock = clock
+        self.attempts: dict[str, int] = {}
+        self.outcomes: dict[str, int] = {}
+        self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+
+    async def run(self, interval: float = 1.0, keep_days: float = 7.0) -> None:
+        """Process new messages every ``interval`` seconds, forever; never raises."""
+        await asyncio.to_thread(self.inbox.ensure)
+        pruned_at = 0.0
+        while True:
+            try:
+                await self.process_pending()
+                if self.clock() - pruned_at > 3600:
+                    pruned_at = self.clock()
+                    await asyncio.to_thread(self.inbox.prune, pruned_at - keep_days * 86400)
+            except Exception:
+                log.exception("inbox round failed; trying again")
+            await asyncio.sleep(interval)
+
+    async def process_pending(self, limit: int = 100) -> int:
+        """Process up to ``limit`` waiting messages; how many left ``new/``."""
+        done = 0
+        for path in await asyncio.to_thread(self.inbox.pending, limit):
+            outcome = await self.process(path)
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            done += outcome != "retry"
+        return done
+
+    async def process(self, path: Path) -> str:
+        """One message: done, undetermined, held, failed, or retry (left in ``new/``)."""
+        try:
+            envelope, raw = await asyncio.to_thread(self.inbox.read, path)
+        except FileNotFoundError:
+            return "gone"  # another process took it
+        rcpts = [str(r) for r in envelope.get("rcpt_tos", []) if isinstance(r, str)]
+        if any(_local(r).startswith(verp.UNSUBSCRIBE_PREFIX) for r in rcpts):
+            return await self._move(path, "held", "mailto: unsubscribe")
+        try:
+            items, complete = await self._read(path.name, envelope, rcpts, raw)
+        except Exception:
+            log.exception("inbox could not read %s", path.name)
+            return await self._move(path, "undetermined", "unreadable")
+        items = [fb for fb in items if not self._repeated(fb)]
+        try:
+            await self.effects.apply(items)
+        except Exception as exc:
+            tries = self.attempts.get(path.name, 0) + 1
+            self.attempts[path.name] = tries
+            if tries < MAX_ATTEMPTS:
+                log.warning("inbox %s: effects failed (%s), try %d", path.name, exc, tries)
+                return "retry"
+            log.exception("inbox %s: effects failed %d times", path.name, tries)
+            return await self._move(path, "failed", str(exc)[:200])
+        self.attempts.pop(path.name, None)
+        self._remember(items)
+        where = "done" if complete else "undetermined"
+        return await self._move(path, where, f"{len(items)} report(s)")
+
+    async def _read(
+        self, name: str, envelope: dict, rcpts: list[str], raw: bytes
+    ) -> tuple[list[Feedback], bool]:
+        reports = await asyncio.to_thread(bounces.parse, raw)
+        keys = self.keys()
+        origins: list[verp.Origin] = []
+        if keys is not None:
+            for rcpt in rcpts:
+                origin = verp.read(keys, rcpt)
+                if origin is not None and origin not in origins:
+                    origins.append(origin)
+            for origin in await asyncio.to_thread(verp.find_in, keys, raw):
+                if origin not in origins:
+                    origins.append(origin)
+        at = envelope.get("received_at")
+        at = float(at) if isinstance(at, int | float) else self.clock()
+        items: list[Feedback] = []
+        complete = bool(reports)
+        matched = feedback.match(reports, origins)
+        for i, (report, origin) in enumerate(zip(reports, matched, strict=True)):
+            if origin is None or report.reason == "undefined":
+                complete = False
+            if origin is None:
+                continue
+            source = "arf" if report.kind == "complaint" else "dsn"
+            items.append(Feedback(origin, report, source, f"inbox:{name}:{i}", at))
+        return items, complete
+
+    def _repeated(self, fb: Feedback) -> bool:
+        seen = self._seen.get(_loop_key(fb))
+        return seen is not None and abs(fb.at - seen) < LOOP_WINDOW
+
+    def _remember(self, items: list[Feedback]) -> None:
+        # Only once applied: a retry after a store failure is not a repeat.
+        for fb in items:
+            key = _loop_key(fb)
+            self._seen[key] = fb.at
+            self._seen.move_to_end(key)
+        while len(self._seen) > LOOP_MEMORY:
+            self._seen.popitem(last=False)
+
+    async def _move(self, path: Path, where: str, why: str) -> str:
+        await asyncio.to_thread(self.inbox.move, path, where)
+        log.info("inbox %s -> %s (%s)", path.name, where, why)
+        return where
+
+
+def _loop_key(fb: Feedback) -> tuple[str, str, str]:
+    return (fb.origin.message_id, fb.recipient, fb.report.reason)
+
+
+def _local(address: str) -> str:
+    return address.strip().strip("<>").rpartition("@")[0].lower()

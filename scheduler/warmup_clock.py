@@ -1,0 +1,143 @@
+"""The warmup clock: at each new local day, every warming IP advances, holds,
+steps back, graduates or starts again.
+
+It judges the day the IP last ran at (from its record's `as_of` date to the
+start of today, in the zone of the IP's tenants) on what the store recorded:
+recipients relayed, bounced and complained. `policy.warmup.advance` decides;
+this task only gathers the counts and writes the answer. Each write is a
+compare-and-set on the record read, so two hosts running the clock decide
+each day once. Warm IPs are only watched for idleness: silent for
+`idle_restart_days`, they warm again from day 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from datetime import date, datetime
+from typing import Protocol
+
+from conf import PoolIp, Settings
+from policy import calendar, ipstate
+from policy.ipstate import IpRecord
+from policy.selection import Planner
+from policy.warmup import DayStats, IpEvent, IpState, Thresholds, Transition, advance
+
+log = logging.getLogger("sluice.warmup")
+ACTOR = "warmup-clock"
+
+
+class ClockStore(Protocol):
+    async def ip_states(self) -> dict[str, IpRecord]: ...
+    async def save_ip(
+        self, record: IpRecord, change: Transition, expect: IpRecord | None
+    ) -> bool: ...
+    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
+    async def last_sent(self, ip: str) -> float | None: ...
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    return Thresholds(**asdict(settings.warmup.advance))
+
+
+async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Transition]:
+    """One look at the date for every IP; the transitions written."""
+    planner = Planner(settings.warmup)
+    states = await store.ip_states()
+    written = []
+    for pool, ips in settings.pools.items():
+        zone = calendar.pool_zone(settings, pool)
+        today = calendar.local_today(zone, now)
+        for ip in ips:
+            change = await _judge(settings, store, planner, ip, states.get(ip.ip), zone, today, now)
+            if change is not None:
+                written.append(change)
+    return written
+
+
+async def _judge(
+    settings: Settings,
+    store: ClockStore,
+    planner: Planner,
+    ip: PoolIp,
+    stored: IpRecord | None,
+    zone: str,
+    today: date,
+    now: datetime,
+) -> Transition | None:
+    if stored is None:
+        first = ipstate.initial(ip, today)
+        if first is None:  # its warmup starts on a later date
+            return None
+        first = replace(first, updated_at=now.timestamp())
+        reason = (
+            f"first seen: warming at day {first.day} (declared start {ip.warmup.started})"
+            if ip.warmup is not None
+            else "first seen: warm"
+        )
+        change = Transition(ip.ip, first.state, first.state, reason, ACTOR, now, 0, first.day)
+        return change if await store.save_ip(first, change, expect=None) else None
+    idle = await _idle_days(store, ip.ip, zone, today)
+    limits = thresholds(settings)
+    if stored.state is IpState.WARM:
+        if idle is None or idle < limits.idle_restart_days:
+            return None
+        new, change = ipstate.command(
+            stored, IpEvent.RESTART, actor=ACTOR, at=now, today=today, detail=f"idle {idle} days"
+        )
+        return change if await store.save_ip(new, change, expect=stored) else None
+    if stored.state is not IpState.WARMING or stored.as_of >= today.isoformat():
+        return None
+    start, _ = calendar.day_bounds(zone, date.fromisoformat(stored.as_of))
+    end, _ = calendar.day_bounds(zone, today)
+    counts = await store.day_counts(ip.ip, start, end)
+    stats = DayStats(
+        sent=counts.get("relayed", 0) + counts.get("possible_duplicate", 0),
+        bounced=counts.get("bounced", 0),
+        complained=counts.get("complained", 0),
+        quota=planner.daily(ip, stored),
+    )
+    schedule = planner.schedule_of(ip)
+    decision = advance(
+        stored.day, stats, limits, schedule_days=schedule.days, idle_days=idle or 0
+    )
+    state = IpState.WARM if decision.action == "graduate" else IpState.WARMING
+    new = replace(
+        stored,
+        state=state,
+        day=0 if state is IpState.WARM else decision.new_day,
+        as_of=today.isoformat(),
+        updated_at=now.timestamp(),
+    )
+    reason = f"{decision.action}: {decision.reason}"
+    change = Transition(ip.ip, stored.state, state, reason, ACTOR, now, stored.day, new.day)
+    if not await store.save_ip(new, change, expect=stored):
+        return None  # another clock decided this day first
+    log.info("warmup %s %s day %d -> %d: %s", ip.ip, decision.action, stored.day, new.day, reason)
+    return change
+
+
+async def _idle_days(store: ClockStore, ip: str, zone: str, today: date) -> int | None:
+    """Whole days without a message since the IP last sent; None if it never sent."""
+    last = await store.last_sent(ip)
+    if last is None:
+        return None
+    last_day = calendar.local_today(zone, datetime.fromtimestamp(last).astimezone())
+    return max(0, (today - last_day).days - 1)
+
+
+async def run(
+    settings: Callable[[], Settings],
+    store: ClockStore,
+    clock: Callable[[], datetime],
+    interval: Callable[[], float],
+) -> None:
+    """Tick every `interval()` seconds for as long as the daemon runs (settings may reload)."""
+    while True:
+        try:
+            await tick(settings(), store, clock())
+        except Exception:
+            log.exception("warmup clock tick failed; trying again in %.0fs", interval())
+        await asyncio.sleep(interval())

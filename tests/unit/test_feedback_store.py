@@ -1,0 +1,77 @@
+"""The feedback tables pass one contract on both stores: PostgreSQL (real server) and SQLite."""
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from policy.events import Event
+from policy.store import open_store
+from policy.suppression import Suppression
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path}/s.db"
+
+
+@pytest.fixture(params=["sqlite_url", "pg_dsn"])
+def store_url(request) -> str:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+async def store(store_url) -> AsyncIterator[object]:
+    s = open_store(store_url)
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def test_soft_bounces_count_once_per_key_within_the_window(store):
+    count = store.count_soft_bounce
+    assert await count("acme", "b@example.net", "k1", 1000.0, 0.0) == 1
+    assert await count("acme", "b@example.net", "k1", 1000.0, 0.0) == 1  # a re-read
+    assert await count("acme", "b@example.net", "k2", 2000.0, 0.0) == 2
+    assert await count("beta", "b@example.net", "k3", 2000.0, 0.0) == 1  # another tenant
+    assert await count("acme", "b@example.net", "k4", 3000.0, 1500.0) == 2  # k1 fell out
+    assert await store.prune_soft_bounces(1500.0) == 1
+    assert await count("acme", "b@example.net", "k5", 3000.0, 0.0) == 3
+
+
+async def test_suppression_entry_reads_one_active_row(store):
+    assert await store.suppression_entry("acme", "b@example.net") is None
+    await store.suppress([Suppression("acme", "b@example.net", "hard_bounce", "dsn:userunknown")])
+    entry = await store.suppression_entry("acme", "b@example.net")
+    assert entry is not None and entry.reason == "hard_bounce" and entry.source == "dsn:userunknown"
+    await store.unsuppress("acme", ["b@example.net"])
+    assert await store.suppression_entry("acme", "b@example.net") is None
+
+
+async def test_accounting_positions_are_saved_and_replaced(store):
+    assert await store.accounting_position("64769:12") is None
+    await store.save_accounting_position("64769:12", "/pmta/acct-1.csv", "ab12", 100, 1.0)
+    await store.save_accounting_position("64769:12", "/pmta/acct-1.csv.1", "ab12", 250, 2.0)
+    assert await store.accounting_position("64769:12") == ("ab12", 250)
+
+
+async def test_feedback_counts_by_ip_provider_and_kind(store):
+    def ev(kind: str, ip: str, at: float, rcpts: int = 1, provider: str = "google") -> Event:
+        recipients = tuple(f"r{i}@gmail.com" for i in range(rcpts))
+        return Event(kind, "acme", "c", "", recipients, ip=ip, at=at, provider=provider)
+
+    await store.record(
+        [
+            ev("relayed", "192.0.2.10", 100.0, rcpts=3),
+            ev("relayed", "192.0.2.10", 150.0),
+            ev("bounced", "192.0.2.10", 160.0),
+            ev("complained", "192.0.2.10", 170.0, provider="yahoo"),
+            ev("bounced", "192.0.2.11", 50.0),  # before the window
+            ev("rejected", "192.0.2.10", 160.0),  # not a kind the rates read
+        ]
+    )
+    rows = sorted(await store.feedback_counts(60.0, 200.0))
+    assert rows == [
+        ("192.0.2.10", "google", "bounced", 1),
+        ("192.0.2.10", "google", "relayed", 4),
+        ("192.0.2.10", "yahoo", "complained", 1),
+    ]
