@@ -75,10 +75,13 @@ def client_ip(request: web.BaseRequest) -> str:
 
 
 class _Endpoints:
-    def __init__(self, keys: Keys, record: Record, unsubscribe: Unsubscribe) -> None:
+    def __init__(
+        self, keys: Keys, record: Record, unsubscribe: Unsubscribe, clock: Callable[[], float]
+    ) -> None:
         self.keys = keys
         self.record = record
         self.unsubscribe = unsubscribe
+        self.clock = clock
 
     def _verify(self, request: web.Request, kind: str) -> TokenData | None:
         try:
@@ -99,7 +102,7 @@ class _Endpoints:
                 url=data.url or "",
                 ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
-                at=time.time(),
+                at=self.clock(),
                 sent_at=float(data.issued_at),
                 reason=reason,
             )
@@ -155,11 +158,13 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def make_public_app(keys: Keys, record: Record, unsubscribe: Unsubscribe) -> web.Application:
-    """The aiohttp application of the public listener."""
+def make_public_app(
+    keys: Keys, record: Record, unsubscribe: Unsubscribe, *, clock: Callable[[], float] = time.time
+) -> web.Application:
+    """The aiohttp application of the public listener; ``clock`` stamps the events."""
     # A one-click body is 26 bytes; nothing here needs aiohttp's 1 MiB default.
     app = web.Application(client_max_size=16 * 1024)
-    ends = _Endpoints(keys, record, unsubscribe)
+    ends = _Endpoints(keys, record, unsubscribe, clock)
     app.router.add_get(f"/t/o/{_TOKEN}.gif", ends.open)
     app.router.add_get(f"/t/c/{_TOKEN}", ends.click)
     app.router.add_get(f"/t/u/{_TOKEN}", ends.unsubscribe_page)

@@ -451,7 +451,8 @@ class FeedbackSettings:
     soft_bounce_expiry: float = field(default=2_592_000.0, metadata=check(_positive))
     # PowerMTA accounting files to tail; null: not read.
     accounting_folder: str | None = None
-    accounting_pattern: str = "acct-*.csv"
+    # acct.csv is the file PowerMTA writes; acct-<date>.csv the ones it moved away.
+    accounting_pattern: str = "acct*.csv"
     # Bearer token of POST /api/webhooks/powermta; null: the webhook is off.
     webhook_token: str | None = None
     health: HealthSettings = HealthSettings()

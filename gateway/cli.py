@@ -33,8 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     kg.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
     kg.add_argument("--out", help="private key file (default: <selector>.<domain>.pem)")
 
+    from gateway import cli_policy
+
+    commands = {**COMMANDS, **cli_policy.add_commands(sub)}
     args = parser.parse_args(argv)
-    return COMMANDS[args.command](args)
+    return commands[args.command](args)
 
 
 def _run(args: argparse.Namespace) -> int:

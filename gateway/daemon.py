@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from admin import webhooks
 from admin.app import make_app
 from admin.tracking import make_public_app
 from conf import ConfigError, Settings, load, split_hostport
@@ -38,6 +39,7 @@ from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.suppression import Suppression
 from policy.view import PolicyView
+from scheduler import warmup_clock
 from scheduler.feedback_service import FeedbackService
 
 log = logging.getLogger("sluice.daemon")
@@ -96,9 +98,19 @@ class Daemon:
                 checks["counters"] = counters.ping
             # Without the database, mail flows on cached policy until policy.max_stale.
             app = make_app(checks, degradable=frozenset({"store", "policy_refresh"}))
+            clock = warmup_clock.run(
+                lambda: self.settings,
+                store,
+                runtime.utc_now,
+                lambda: self.settings.warmup.clock_interval,
+            )
+            self.tasks.append(asyncio.create_task(clock, name="warmup-clock"))
             # Bounces and complaints: inbox, accounting files, webhook (scheduler/feedback_service).
-            feedback = FeedbackService(store, lambda: self.settings)
+            feedback = FeedbackService(store, lambda: self.settings, bus=self.bus)
             self.tasks.extend(feedback.start())
+            webhooks.add_powermta(
+                app, feedback.ingest_records, lambda: self.settings.feedback.webhook_token
+            )
             inbound = await _start_inbound(s, lambda: self.settings)
             admin_runner = web.AppRunner(app, access_log=None)
             await admin_runner.setup()

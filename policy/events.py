@@ -116,4 +116,4 @@ class Recorder:
                 log.warning(
                     "event store unavailable, %d events waiting: %s", len(self.pending), exc
                 )
-                backoff = min(backoff * 2, 30.0)
+                backoff = min(backoff * 2, 5.0)

@@ -100,7 +100,7 @@ class Planner:
     ) -> bool:
         """Whether any IP has a provider-group limit today, so the group must be known."""
         for ip in ips:
-            plan = self._plan(ip, self.record(ip, today, states))
+            plan = self.plan(ip, self.record(ip, today, states))
             if plan is not None and any(g != DEFAULT_GROUP for g in plan[0].groups):
                 return True
         return False
@@ -121,7 +121,7 @@ class Planner:
             record = self.record(ip, local.date(), states)
             if not ip.enabled or record is None or not record.in_rotation:
                 continue
-            warming, quotas = self._quotas(ip, self._plan(ip, record), local, group)
+            warming, quotas = self._quotas(ip, self.plan(ip, record), local, group)
             out.append(Candidate(ip, position, warming, quotas))
         return out
 
@@ -144,7 +144,7 @@ class Planner:
         """The schedule an IP warms on: its own, or the standard one for a warm IP restarted."""
         return self.schedules[ip.warmup.schedule if ip.warmup else "standard"]
 
-    def _plan(self, ip: PoolIp, record: IpRecord | None) -> tuple[Schedule, int] | None:
+    def plan(self, ip: PoolIp, record: IpRecord | None) -> tuple[Schedule, int] | None:
         """The IP's schedule and day while it is warming on one; None when warm."""
         if record is None or record.state is not IpState.WARMING:
             return None
@@ -156,7 +156,7 @@ class Planner:
 
     def daily(self, ip: PoolIp, record: IpRecord | None) -> int | None:
         """The IP's total limit for the day (None: no limit)."""
-        plan = self._plan(ip, record)
+        plan = self.plan(ip, record)
         if plan is None:
             return ip.daily_limit
         daily = plan[0].limit(plan[1], DEFAULT_GROUP)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TextIO
@@ -184,8 +184,3 @@ def csv_text(entries: Iterable[Suppression]) -> str:
     buffer = io.StringIO()
     write_csv(entries, buffer)
     return buffer.getvalue()
-
-
-def chunks(entries: list[Suppression], size: int = 1000) -> Iterator[list[Suppression]]:
-    for i in range(0, len(entries), size):
-        yield entries[i : i + size]

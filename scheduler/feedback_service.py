@@ -11,17 +11,22 @@ address, read at start).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conf import Settings
-from policy import verp
+from policy import accounting, verp
 from policy.bus import Bus
 from policy.store import Store
 from policy.store.inbox import Inbox
 from policy.tokens import TokenKeys
+from scheduler.accounting import AccountingTailer
 from scheduler.effects import Effects
+from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
 from scheduler.inbox import InboxProcessor
 
 log = logging.getLogger("sluice.feedback")
@@ -32,16 +37,60 @@ class FeedbackService:
     store: Store
     settings: Callable[[], Settings]
     bus: Bus | None = None
+    # IP quarantine on bad rates; None: the IP state store (policy.ipstate) records it.
+    quarantine: Quarantine | None = None
     effects: Effects = field(init=False)
     inbox: InboxProcessor = field(init=False)
+    accounting: AccountingTailer = field(init=False)
+    health: HealthWatch = field(init=False)
+    _tenants: tuple[object, accounting.TenantOf] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.effects = Effects(self.store, lambda: self.settings().feedback, bus=self.bus)
         self.inbox = InboxProcessor(Inbox(self.settings().feedback.inbox), self.effects, self.keys)
+        self.accounting = AccountingTailer(
+            self.store,
+            self.effects,
+            lambda: self.settings().feedback.accounting_folder,
+            lambda: self.settings().feedback.accounting_pattern,
+            self.keys,
+            self.tenant_of,
+        )
+        self.health = HealthWatch(
+            self.store,
+            lambda: self.settings().feedback.health,
+            self.quarantine or ipstate_quarantine(self.store, self.settings),
+        )
 
     def keys(self) -> TokenKeys | None:
         secrets = self.settings().feedback.verp_secrets
         return verp.keys_for(tuple(secrets)) if secrets else None
+
+    def tenant_of(self) -> accounting.TenantOf:
+        """The sender-domain lookup of the current settings, rebuilt after a reload."""
+        tenants = self.settings().tenants
+        if self._tenants is None or self._tenants[0] is not tenants:
+            lookup = accounting.tenant_by_sender((t.name, t.sender_domains) for t in tenants)
+            self._tenants = (tenants, lookup)
+        return self._tenants[1]
+
+    async def ingest_records(self, records: Sequence[dict]) -> int:
+        """PowerMTA records posted to the webhook; how many carried feedback.
+
+        A record's key is its content's hash: PowerMTA posting the same batch
+        again after a timeout does not count a soft bounce twice.
+        """
+        keys, tenant_of, now = self.keys(), self.tenant_of(), time.time()
+        items = []
+        for record in records:
+            low = accounting.lowered(record)
+            digest = hashlib.sha256(json.dumps(low, sort_keys=True).encode()).hexdigest()[:32]
+            fb = accounting.to_feedback(low, f"hook:{digest}", keys, tenant_of, now)
+            if fb is not None:
+                items.append(fb)
+        if items:
+            await self.effects.apply(items)
+        return len(items)
 
     def start(self) -> list[asyncio.Task]:
         s = self.settings()
@@ -54,5 +103,7 @@ class FeedbackService:
             )
         f = s.feedback
         return [
-            asyncio.create_task(self.inbox.run(f.poll_interval, f.inbox_keep_days), name="inbox")
+            asyncio.create_task(self.inbox.run(f.poll_interval, f.inbox_keep_days), name="inbox"),
+            asyncio.create_task(self.accounting.run(f.poll_interval), name="accounting"),
+            asyncio.create_task(self.health.run(), name="ip-health"),
         ]

@@ -100,9 +100,7 @@ async def _judge(
         quota=planner.daily(ip, stored),
     )
     schedule = planner.schedule_of(ip)
-    decision = advance(
-        stored.day, stats, limits, schedule_days=schedule.days, idle_days=idle or 0
-    )
+    decision = advance(stored.day, stats, limits, schedule_days=schedule.days, idle_days=idle or 0)
     state = IpState.WARM if decision.action == "graduate" else IpState.WARMING
     new = replace(
         stored,

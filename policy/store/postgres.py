@@ -68,6 +68,10 @@ class PostgresStore:
     async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
         return {r[0]: r[1] for r in await self._pool().fetch(sql.DAY_COUNTS, ip, start, end)}
 
+    async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
+        rows = await self._pool().fetch(sql.PROVIDER_COUNTS, ip, start, end)
+        return {r[0]: r[1] for r in rows}
+
     async def last_sent(self, ip: str) -> float | None:
         return await self._pool().fetchval(sql.LAST_SENT, ip)
 

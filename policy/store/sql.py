@@ -22,8 +22,12 @@ def q(statement: str) -> str:
 
 # Recipients per kind of event for one IP in a window: a message to three
 # recipients took three units of quota. Recipients are stored comma-joined.
-DAY_COUNTS = """SELECT kind, sum(length(recipients) - length(replace(recipients, ',', '')) + 1)
+RECIPIENTS = "sum(length(recipients) - length(replace(recipients, ',', '')) + 1)"
+DAY_COUNTS = f"""SELECT kind, {RECIPIENTS}
     FROM events WHERE ip = $1 AND at >= $2 AND at < $3 AND NOT dry_run GROUP BY kind"""
+PROVIDER_COUNTS = f"""SELECT provider, {RECIPIENTS}
+    FROM events WHERE ip = $1 AND at >= $2 AND at < $3 AND NOT dry_run
+    AND kind IN ('relayed', 'possible_duplicate') GROUP BY provider"""
 LAST_SENT = "SELECT max(at) FROM events WHERE ip = $1 AND kind = 'relayed' AND NOT dry_run"
 
 SUPPRESS = """INSERT INTO suppression

@@ -110,6 +110,9 @@ class SqliteStore:
     async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
         return dict(await self._rows(sql.q(sql.DAY_COUNTS), ip, start, end))
 
+    async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
+        return dict(await self._rows(sql.q(sql.PROVIDER_COUNTS), ip, start, end))
+
     async def last_sent(self, ip: str) -> float | None:
         return (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
 

@@ -1,0 +1,81 @@
+"""Inbound webhooks on the admin listener: PowerMTA accounting records over HTTP.
+
+``POST /api/webhooks/powermta`` takes the records PowerMTA's HTTP accounting
+(and MailWizz's ``/dswh/pmta``) send: one JSON object, a JSON array of
+objects, or NDJSON (one object per line). It answers 200 with the number of
+records read once they had their effects, 400 for a body that is not
+records (nothing of it applied), 401 without the bearer token and 404 when
+``feedback.webhook_token`` is not set. The daemon hands the ingest function
+as a plain callable, so this module knows nothing of the scheduler's insides.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiohttp import web
+
+log = logging.getLogger("sluice.admin.webhooks")
+
+Ingest = Callable[[Sequence[dict]], Awaitable[int]]
+INGEST = web.AppKey("powermta_ingest", object)
+TOKEN = web.AppKey("powermta_token", object)
+MAX_BODY = 32 * 1024 * 1024
+
+
+def add_powermta(app: web.Application, ingest: Ingest, token: Callable[[], str | None]) -> None:
+    """Route the PowerMTA webhook on ``app``; ``token`` is read per request (reloads)."""
+    app[INGEST] = ingest
+    app[TOKEN] = token
+    app.router.add_post("/api/webhooks/powermta", powermta)
+
+
+async def powermta(request: web.Request) -> web.Response:
+    expected = request.app[TOKEN]()
+    if not expected:
+        raise web.HTTPNotFound()
+    given = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        return web.json_response({"error": "bearer token required"}, status=401)
+    body = await _body(request)
+    try:
+        records = parse_records(body)
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    used = await request.app[INGEST](records)
+    return web.json_response({"records": len(records), "feedback": used})
+
+
+async def _body(request: web.Request) -> bytes:
+    if (request.content_length or 0) > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_records(body: bytes) -> list[dict]:
+    """JSON (an object or an array of objects) or NDJSON, as a list of objects."""
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            value = [json.loads(line) for line in lines]
+        except ValueError as exc:
+            raise ValueError("body is neither JSON nor NDJSON") from exc
+    records = value if isinstance(value, list) else [value]
+    if not all(isinstance(r, dict) for r in records):
+        raise ValueError("every record must be a JSON object")
+    return records

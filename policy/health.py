@@ -1,0 +1,88 @@
+"""IP health: rolling bounce, complaint and deferral rates, and what they call for.
+
+Pure: counts in, findings out. The counts are recipients per IP, provider
+group and event kind over a window (``Store.feedback_counts``): relayed
+(the denominator), bounced, complained and delayed. Each IP is judged as a
+whole and per provider group, over the last hour and the last day, and only
+once the window relayed ``min_sample`` messages, so three bounces out of
+ten on a quiet morning do not quarantine an IP.
+
+Thresholds (``feedback.health``), after Gmail's and Yahoo's sender rules:
+bounces above ``bounce_rate`` (5%) and complaints above
+``complaint_quarantine`` (0.3%) quarantine the IP; complaints above
+``complaint_warn`` (0.1%) and deferrals above ``deferral_warn`` warn.
+Blocks count as bounces: a provider refusing the IP is the strongest sign.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from conf.schema import HealthSettings
+
+ALL = "*"  # the provider group of an IP's totals
+WINDOWS = (("1h", 3600.0), ("24h", 86400.0))
+
+
+@dataclass
+class Counts:
+    relayed: int = 0
+    bounced: int = 0
+    complained: int = 0
+    delayed: int = 0
+
+
+@dataclass(frozen=True)
+class Finding:
+    ip: str
+    provider: str  # a provider group, or ALL
+    window: str  # "1h" | "24h"
+    metric: str  # bounce | complaint | deferral
+    rate: float
+    sample: int  # relayed in the window
+    action: str  # warn | quarantine
+
+    def describe(self) -> str:
+        scope = "all providers" if self.provider == ALL else self.provider
+        return (
+            f"{self.metric} rate {self.rate:.2%} over {self.window} to {scope}"
+            f" ({self.sample} relayed)"
+        )
+
+
+def tally(rows: Iterable[tuple[str, str, str, int]]) -> dict[tuple[str, str], Counts]:
+    """Counts per (ip, provider group) and per (ip, ALL) from ``feedback_counts`` rows."""
+    out: dict[tuple[str, str], Counts] = {}
+    for ip, provider, kind, n in rows:
+        if kind not in ("relayed", "bounced", "complained", "delayed"):
+            continue
+        for key in ((ip, provider or "other"), (ip, ALL)):
+            counts = out.setdefault(key, Counts())
+            setattr(counts, kind, getattr(counts, kind) + n)
+    return out
+
+
+def judge(
+    windows: Mapping[str, Mapping[tuple[str, str], Counts]], limits: HealthSettings
+) -> list[Finding]:
+    """Every threshold crossed, quarantines first."""
+    found: list[Finding] = []
+    for window, table in windows.items():
+        for (ip, provider), c in sorted(table.items()):
+            if c.relayed < limits.min_sample:
+                continue
+            worst = c.complained / c.relayed > limits.complaint_quarantine
+            checks = [
+                ("bounce", c.bounced, limits.bounce_rate, "quarantine"),
+                ("complaint", c.complained, limits.complaint_quarantine, "quarantine")
+                if worst
+                else ("complaint", c.complained, limits.complaint_warn, "warn"),
+                ("deferral", c.delayed, limits.deferral_warn, "warn"),
+            ]
+            for metric, n, limit, action in checks:
+                rate = n / c.relayed
+                if rate > limit:
+                    found.append(Finding(ip, provider, window, metric, rate, c.relayed, action))
+    found.sort(key=lambda f: f.action != "quarantine")
+    return found

@@ -1,0 +1,164 @@
+"""PowerMTA accounting: records to feedback (pure), and the tailer on real files and SQLite."""
+
+import asyncio
+import os
+import textwrap
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from conf import Settings, parse
+from policy import accounting, verp
+from policy.store.sqlite import SqliteStore
+from scheduler.feedback_service import FeedbackService
+from tests.support.acct import HEADER, line
+
+SECRET = "verp-secret-0123456789"
+KEYS = verp.keys_for((SECRET,))
+TENANT_OF = accounting.tenant_by_sender([("acme", ("acme-mail.com",)), ("any", ("*",))])
+
+
+def record(text: str) -> dict[str, str]:
+    (row,) = accounting.rows([text], HEADER.split(","))
+    return row
+
+
+def fb(text: str, keys=KEYS):
+    return accounting.to_feedback(record(text), "k", keys, TENANT_OF, 0.0)
+
+
+def verp_for(rcpt: str) -> str:
+    origin = verp.Origin("acme", "<m9@acme-mail.com>", rcpt, "192.0.2.11", "c9")
+    return verp.address(KEYS, origin, "bounce.acme-mail.com")
+
+
+def test_bounce_record_maps_back_by_its_verp_sender():
+    item = fb(line("b", "bob@example.net", orig=verp_for("bob@example.net")))
+    assert item is not None and item.report.hard and item.report.reason == "userunknown"
+    assert (item.origin.message_id, item.origin.ip, item.origin.job) == (
+        "<m9@acme-mail.com>",
+        "192.0.2.11",
+        "c9",
+    )
+    assert item.at == 1795168800.0  # timeLogged
+
+
+def test_without_verp_the_sender_domain_names_the_tenant():
+    item = fb(line("b", "bob@example.net", jobId="c1"))
+    assert item is not None and item.origin.tenant == "acme" and item.origin.ip == "192.0.2.10"
+    assert (item.origin.message_id, item.origin.job) == ("<m1@acme-mail.com>", "c1")
+    assert fb(line("b", "bob@example.net", orig="x@other.example")).origin.tenant == "any"
+    strict = accounting.tenant_by_sender([("acme", ("*.acme-mail.com",))])
+    assert strict("n@eu.acme-mail.com") == "acme" and strict("n@else.example") is None
+
+
+def test_record_types():
+    assert fb(line("d", "bob@example.net")) is None
+    assert fb(line("tq", "")) is None
+    assert fb(line("rs", "bob@example.net", dsnAction="delivered")) is None
+    delayed = fb(line("t", "bob@example.net"))
+    assert delayed.report.action == "delayed" and delayed.report.reason == "mailboxfull"
+    assert fb(line("rs", "bob@example.net", dsnAction="delayed")).report.action == "delayed"
+    remote = fb(line("rb", "bob@example.net", dsnAction="failed"))
+    assert remote.report.hard
+    complaint = fb(line("f", "bob@example.net"))
+    assert complaint.report.kind == "complaint" and complaint.report.feedback_type == "abuse"
+
+
+def test_a_sender_side_category_never_blames_the_recipient():
+    diag = "smtp;550 5.7.1 Service unavailable, client host blocked using Spamhaus"
+    item = fb(
+        line("b", "bob@example.net", dsnStatus="5.7.1", dsnDiag=diag, bounceCat="spam-related")
+    )
+    assert item.report.kind == "block" and not item.report.hard
+    vague = fb(line("b", "bob@example.net", dsnStatus="", dsnDiag="", bounceCat="bad-mailbox"))
+    assert vague.report.reason == "userunknown"
+
+
+def test_records_of_unknown_senders_are_dropped():
+    lone = accounting.tenant_by_sender([("acme", ("acme-mail.com",))])
+    text = line("b", "bob@example.net", orig="x@other.example")
+    assert accounting.to_feedback(record(text), "k", KEYS, lone, 0.0) is None
+
+
+def settings(folder: Path) -> Settings:
+    text = f"""
+    database: "sqlite:///{folder}/s.db"
+    tenants:
+      - {{name: acme, pool: p, trusted_networks: [127.0.0.1/32], sender_domains: [acme-mail.com]}}
+    pools: {{p: [{{ip: 192.0.2.10, vmta: p1, hostname: mta1.example}}]}}
+    feedback: {{verp_secrets: ["{SECRET}"], inbox: "{folder}/inbox",
+               accounting_folder: "{folder}/pmta"}}
+    """
+    return parse(textwrap.dedent(text), environ=os.environ)
+
+
+@pytest.fixture
+async def world(tmp_path) -> AsyncIterator[tuple[Settings, SqliteStore, Path]]:
+    s = settings(tmp_path)
+    store = SqliteStore(str(tmp_path / "s.db"))
+    await store.open()
+    (tmp_path / "pmta").mkdir()
+    yield s, store, tmp_path / "pmta"
+    await store.close()
+
+
+async def bounced(store: SqliteStore) -> list[str]:
+    return sorted(e["recipients"] for e in await store.recent_events(1000))
+
+
+async def test_appended_rotated_truncated_and_restarted_without_double_counting(world):
+    s, store, pmta = world
+    service = FeedbackService(store, lambda: s)
+    current = pmta / "acct.csv"
+    current.write_text(HEADER + "\n" + line("d", "ok@example.net") + line("b", "a@example.net"))
+    assert await service.accounting.poll() == 3
+    assert await bounced(store) == ["a@example.net"]
+    # Appended, the last line half written: only complete lines are read.
+    with current.open("a") as f:
+        f.write(line("b", "b@example.net") + line("b", "c@example.net")[:20])
+    await service.accounting.poll()
+    assert await bounced(store) == ["a@example.net", "b@example.net"]
+    # Rotation: the file is moved away and a new one started; the rest of the old is read.
+    with current.open("a") as f:
+        f.write(line("b", "c@example.net")[20:])
+    current.rename(pmta / "acct-2026-11-20-1000.csv")
+    current.write_text(HEADER + "\n" + line("t", "d@example.net"))
+    await service.accounting.poll()
+    assert await bounced(store) == [f"{x}@example.net" for x in "abcd"]
+    # A restart: a new tailer on the same store reads nothing twice.
+    again = FeedbackService(store, lambda: s)
+    assert await again.accounting.poll() == 0
+    assert len(await bounced(store)) == 4
+    # Truncated in place (copytruncate): read from the start again.
+    current.write_text(HEADER + "\n" + line("b", "e@example.net"))
+    await again.accounting.poll()
+    assert await bounced(store) == [f"{x}@example.net" for x in "abcde"]
+    entry = await store.suppression_entry("acme", "a@example.net")
+    assert entry is not None and entry.reason == "hard_bounce" and entry.source.startswith("acct")
+
+
+async def test_a_reused_inode_is_a_new_file(world):
+    s, store, pmta = world
+    service = FeedbackService(store, lambda: s)
+    path = pmta / "acct.csv"
+    path.write_text(HEADER + "\n" + line("b", "a@example.net") + line("b", "b@example.net"))
+    await service.accounting.poll()
+    # Same inode, new content at least as long: the fingerprint tells them apart.
+    with path.open("r+") as f:
+        f.seek(0)
+        f.write(HEADER + "\n" + line("b", "x@example.net") + line("b", "y@example.net"))
+    await service.accounting.poll()
+    assert await bounced(store) == [f"{x}@example.net" for x in "abxy"]
+
+
+async def test_garbage_lines_do_not_stop_the_file(world):
+    s, store, pmta = world
+    service = FeedbackService(store, lambda: s)
+    junk = '\x00\xff,"unterminated\n' + "b,,,,\n" + "zz" * 5000 + "\n"
+    (pmta / "acct-1.csv").write_bytes(
+        (HEADER + "\n" + junk + line("b", "a@example.net")).encode("latin-1")
+    )
+    await asyncio.wait_for(service.accounting.poll(), 10)
+    assert await bounced(store) == ["a@example.net"]
