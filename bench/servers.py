@@ -88,7 +88,14 @@ class Postfix:
 
 
 def sluice_config(
-    workdir: Path, name: str, sink_port: int, *, workers: int, dkim: bool, redis: str
+    workdir: Path,
+    name: str,
+    sink_port: int,
+    *,
+    workers: int,
+    dkim: bool,
+    redis: str,
+    policy: bool = False,
 ) -> tuple[Path, int]:
     """Write one Sluice configuration; return its path and SMTP port."""
     base = workdir / name
@@ -116,7 +123,18 @@ def sluice_config(
         "pools:",
         "  bench: [{ip: 192.0.2.10, vmta: bench-1, hostname: mta1.bench.example}]",
     ]
-    if workers > 1:
+    if policy:
+        # Every message takes the whole policy path: a warming IP with a schedule
+        # roomy enough never to refuse (one atomic Redis reservation per RCPT),
+        # then a warm one; 100,000 suppressed addresses in the mirror.
+        today = time.strftime("%Y-%m-%d")
+        lines[-1] = (
+            "  bench: [{ip: 192.0.2.12, vmta: bench-3, hostname: mta3.bench.example,"
+            f' warmup: {{schedule: roomy, started: "{today}"}}}},'
+            " {ip: 192.0.2.10, vmta: bench-1, hostname: mta1.bench.example}]"
+        )
+        lines += ["warmup: {schedules: {roomy: {default: [100000000]}}}"]
+    if workers > 1 or policy:
         # Extra workers share counters through Redis; a prefix of our own keeps
         # the benchmark's keys apart from anyone else's on the same server.
         lines += [f"redis: {redis}", f'redis_prefix: "{REDIS_PREFIX}{name}:"']
@@ -141,11 +159,12 @@ class Sluice:
     """``sluice run`` on a generated configuration; ready once every process logged it."""
 
     def __init__(self, workdir: Path, name: str, sink_port: int, *, workers: int = 1,
-                 dkim: bool = True, redis: str = "redis://127.0.0.1:6379/0"):  # fmt: skip
+                 dkim: bool = True, redis: str = "redis://127.0.0.1:6379/0",
+                 policy: bool = False):  # fmt: skip
         self.name = name
         self.workers = workers
         self.config, self.port = sluice_config(
-            workdir, name, sink_port, workers=workers, dkim=dkim, redis=redis
+            workdir, name, sink_port, workers=workers, dkim=dkim, redis=redis, policy=policy
         )
         self.log = self.config.parent / "sluice.log"
         self.proc: asyncio.subprocess.Process | None = None

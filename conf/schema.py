@@ -275,6 +275,17 @@ class FeedbackIdSettings:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    url: str = field(metadata=check(_url(("http", "https"))))
+    # Signs each batch: X-Sluice-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">.
+    secret: str = field(metadata=check(lambda v: None if len(v) >= 16 else "16+ characters"))
+    events: tuple[Literal["bounced", "complained", "auto_replied", "delayed"], ...] = (
+        "bounced",
+        "complained",
+    )
+
+
+@dataclass(frozen=True)
 class TenantSettings:
     name: str
     pool: str
@@ -300,6 +311,11 @@ class TenantSettings:
     unsubscribe: UnsubscribeSettings | None = None
     # Feedback-ID; absent: the sender's is left as it is.
     feedback_id: FeedbackIdSettings | None = None
+    # MailWizz's PowerMTA delivery-server webhook (https://mw.example/index.php/dswh/pmta):
+    # classified bounces and complaints are posted there; absent: MailWizz is not told.
+    mailwizz_dswh: str | None = field(default=None, metadata=check(_url(("http", "https"))))
+    # Outbound webhooks: batched JSON of this tenant's feedback events, HMAC-signed.
+    webhooks: tuple[WebhookSettings, ...] = ()
 
     def problems(self) -> list[tuple[str, str]]:
         out = []

@@ -35,6 +35,7 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
+from functools import lru_cache
 
 from policy import bounce_codes, verp
 from policy.bounce_reasons import UNDEFINED, classify, kind_of
@@ -161,13 +162,19 @@ def _address(value: str) -> str:
 
 
 def _when(value: str, now: float) -> float:
-    value = value.strip()
+    parsed = _timestamp(value.strip())
+    return now if parsed is None else parsed
+
+
+@lru_cache(maxsize=4096)
+def _timestamp(value: str) -> float | None:
+    # Cached: records of one second share their timeLogged, and strptime is slow.
     for fmt in ("%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S %z", "%Y-%m-%dT%H:%M:%S%z"):
         try:
             return datetime.strptime(value, fmt).timestamp()
         except ValueError:
             continue
-    return now
+    return None
 
 
 def tenant_by_sender(tenants: Iterable[tuple[str, tuple[str, ...]]]) -> TenantOf:

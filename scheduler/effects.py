@@ -24,8 +24,8 @@ from policy.suppression import Suppression
 
 log = logging.getLogger("sluice.feedback")
 
-# Told of each recorded event that leaves Sluice (MailWizz, outbound webhooks).
-EventSink = Callable[[Sequence[Event]], Awaitable[None]]
+# Told of what was decided, once recorded: MailWizz and the outbound webhooks.
+Notify = Callable[[Sequence[tuple[Feedback, Decision]]], Awaitable[None]]
 
 
 class Effects:
@@ -35,12 +35,12 @@ class Effects:
         settings: Callable[[], FeedbackSettings],
         *,
         bus: Bus | None = None,
-        on_events: EventSink | None = None,
+        notify: Notify | None = None,
     ):
         self.store = store
         self.settings = settings
         self.bus = bus
-        self.on_events = on_events
+        self.notify = notify
         self.suppressed = 0
         self.recorded = 0
         self._pruned_at = 0.0
@@ -72,18 +72,20 @@ class Effects:
             for event in events:
                 if self.bus is not None:
                     self.bus.publish(event)
-            if self.on_events is not None:
-                await self.on_events(events)
+        if self.notify is not None:
+            await self.notify(list(zip(items, decisions, strict=True)))
         await self._prune(s)
         return decisions
 
     async def _suppress(self, entries: list[Suppression]) -> None:
         now = time.time()
         keep = []
+        by_tenant: dict[str, list[Suppression]] = {}
         for entry in entries:
-            old = await self.store.suppression_entry(entry.tenant, entry.address)
-            if feedback.supersedes(entry, old, now):
-                keep.append(entry)
+            by_tenant.setdefault(entry.tenant, []).append(entry)
+        for tenant, wanted in by_tenant.items():
+            present = await self.store.suppression_entries(tenant, [e.address for e in wanted])
+            keep += [e for e in wanted if feedback.supersedes(e, present.get(e.address), now)]
         if keep:
             await self.store.suppress(keep)
             self.suppressed += len(keep)

@@ -28,6 +28,7 @@ from scheduler.accounting import AccountingTailer
 from scheduler.effects import Effects
 from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
 from scheduler.inbox import InboxProcessor
+from scheduler.notify import Notifier
 
 log = logging.getLogger("sluice.feedback")
 
@@ -43,10 +44,17 @@ class FeedbackService:
     inbox: InboxProcessor = field(init=False)
     accounting: AccountingTailer = field(init=False)
     health: HealthWatch = field(init=False)
+    notifier: Notifier = field(init=False)
     _tenants: tuple[object, accounting.TenantOf] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.effects = Effects(self.store, lambda: self.settings().feedback, bus=self.bus)
+        self.notifier = Notifier(self.store, self.settings)
+        self.effects = Effects(
+            self.store,
+            lambda: self.settings().feedback,
+            bus=self.bus,
+            notify=self.notifier.enqueue,
+        )
         self.inbox = InboxProcessor(Inbox(self.settings().feedback.inbox), self.effects, self.keys)
         self.accounting = AccountingTailer(
             self.store,
@@ -106,4 +114,5 @@ class FeedbackService:
             asyncio.create_task(self.inbox.run(f.poll_interval, f.inbox_keep_days), name="inbox"),
             asyncio.create_task(self.accounting.run(f.poll_interval), name="accounting"),
             asyncio.create_task(self.health.run(), name="ip-health"),
+            asyncio.create_task(self.notifier.run(f.poll_interval), name="notify"),
         ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from gateway import replies
@@ -117,16 +118,20 @@ async def settle_quota(tx: Transaction) -> Verdict | None:
     sent = tx.verdict is not None and tx.verdict.ok and not tx.dry_run
     keep = sent or tx.outcome == "possible_duplicate"
     reservations, tx.reservations = tx.reservations, []
-    for reservation in reservations:
-        try:
-            if keep:
-                await tx.rt.counters.commit(reservation)
-            else:
-                await tx.rt.counters.release(reservation)
-        except CounterUnavailable as exc:
-            # Units not given back expire with their window: never more sent than allowed.
-            log.warning("quota settle failed session=%s: %s", tx.session.id, exc)
+    if keep:
+        await _settle(tx, tx.rt.counters.commit(*reservations))
+    else:
+        for reservation in reservations:
+            await _settle(tx, tx.rt.counters.release(reservation))
     return None
+
+
+async def _settle(tx: Transaction, call: Awaitable[None]) -> None:
+    try:
+        await call
+    except CounterUnavailable as exc:
+        # Units not given back expire with their window: never more sent than allowed.
+        log.warning("quota settle failed session=%s: %s", tx.session.id, exc)
 
 
 async def abandon(tx: Transaction | None) -> None:

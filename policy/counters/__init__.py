@@ -70,8 +70,8 @@ class CounterStore(Protocol):
         """Take one unit of every limit, or of none when any is full."""
         ...
 
-    async def commit(self, reservation: Reservation) -> None:
-        """Keep the units: the message went downstream."""
+    async def commit(self, *reservations: Reservation) -> None:
+        """Keep the units: the message went downstream (all of a message's in one call)."""
         ...
 
     async def release(self, reservation: Reservation) -> None:

@@ -54,8 +54,9 @@ class MemoryCounters:
             self._pending[reservation.id] = now + max(lm.ttl for lm in limits)
         return reservation
 
-    async def commit(self, reservation: Reservation) -> None:
-        self._pending.pop(reservation.id, None)
+    async def commit(self, *reservations: Reservation) -> None:
+        for reservation in reservations:
+            self._pending.pop(reservation.id, None)
 
     async def release(self, reservation: Reservation) -> None:
         expires = self._pending.pop(reservation.id, None)

@@ -177,11 +177,13 @@ class RedisCounters:
         with contextlib.suppress(CounterUnavailable):
             await self.release(reservation)
 
-    async def commit(self, reservation: Reservation) -> None:
-        if not reservation.keys:
+    async def commit(self, *reservations: Reservation) -> None:
+        # One DEL for the whole message: a round trip per message, not per recipient.
+        markers = [redis_keys.reservation(self._prefix, r.id) for r in reservations if r.keys]
+        if not markers:
             return
         with _unavailable("commit"):
-            await self._client.delete(redis_keys.reservation(self._prefix, reservation.id))
+            await self._client.delete(*markers)
 
     async def release(self, reservation: Reservation) -> None:
         if not reservation.keys:

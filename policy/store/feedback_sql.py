@@ -40,3 +40,28 @@ def suppression(row: Sequence | None) -> Suppression | None:
         return None
     tenant, address, reason, source, created_at, expires_at = row
     return Suppression(tenant, address, reason, source, created_at, expires_at)
+
+
+# Outgoing notifications (MailWizz, webhooks): a durable queue. A claim moves
+# next_at to the end of a lease, so a sender that dies mid-post is retried later.
+ENQUEUE = """INSERT INTO notifications (target, payload, attempts, next_at, created_at, last_error)
+    VALUES ($1, $2, 0, $3, $4, '')"""
+CLAIM_PG = """UPDATE notifications SET next_at = $1 WHERE id IN (
+    SELECT id FROM notifications WHERE next_at <= $2 ORDER BY id LIMIT $3
+    FOR UPDATE SKIP LOCKED) RETURNING id, target, payload, attempts"""
+DUE = """SELECT id, target, payload, attempts FROM notifications
+    WHERE next_at <= $1 ORDER BY id LIMIT $2"""
+LEASE = "UPDATE notifications SET next_at = $1 WHERE id = $2"
+FINISH = "DELETE FROM notifications WHERE id = $1"
+RETRY = """UPDATE notifications SET attempts = attempts + 1, next_at = $1, last_error = $2
+    WHERE id = $3"""
+PENDING = "SELECT count(*) FROM notifications"
+
+ENTRIES_PG = """SELECT tenant, address, reason, source, created_at, expires_at
+    FROM suppression WHERE tenant = $1 AND address = ANY($2::text[]) AND NOT removed"""
+
+
+def entries_sqlite(count: int) -> str:
+    marks = ",".join("?" * count)
+    return f"""SELECT tenant, address, reason, source, created_at, expires_at
+    FROM suppression WHERE tenant = ? AND address IN ({marks}) AND NOT removed"""

@@ -192,3 +192,28 @@ class PostgresStore:
         else:
             found = await self._pool().fetch(esql.RECENT_TENANT, tenant, limit)
         return [esql.as_dict(row) for row in found]
+
+    async def enqueue_notifications(self, rows: Sequence[tuple[str, str]], at: float) -> int:
+        await self._pool().executemany(fsql.ENQUEUE, [(t, p, at, at) for t, p in rows])
+        return len(rows)
+
+    async def claim_notifications(
+        self, now: float, lease_until: float, limit: int
+    ) -> list[tuple[int, str, str, int]]:
+        rows = await self._pool().fetch(fsql.CLAIM_PG, lease_until, now, limit)
+        return sorted((r[0], r[1], r[2], r[3]) for r in rows)
+
+    async def finish_notifications(self, ids: Sequence[int]) -> None:
+        await self._pool().executemany(fsql.FINISH, [(i,) for i in ids])
+
+    async def retry_notifications(self, ids: Sequence[int], next_at: float, error: str) -> None:
+        await self._pool().executemany(fsql.RETRY, [(next_at, error, i) for i in ids])
+
+    async def pending_notifications(self) -> int:
+        return int(await self._pool().fetchval(fsql.PENDING))
+
+    async def suppression_entries(
+        self, tenant: str, addresses: Sequence[str]
+    ) -> dict[str, Suppression]:
+        rows = await self._pool().fetch(fsql.ENTRIES_PG, tenant, sorted(set(addresses)))
+        return {row[1]: fsql.suppression(row) for row in rows}

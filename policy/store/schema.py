@@ -90,4 +90,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
     # The health rates read every IP's recent feedback and relays by time.
     (22, "CREATE INDEX events_at ON events (at)"),
+    # Notifications to MailWizz and webhooks wait here until their receiver said 2xx.
+    (
+        23,
+        """CREATE TABLE notifications (
+            id {id_column}, target TEXT NOT NULL, payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL, next_at DOUBLE PRECISION NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL, last_error TEXT NOT NULL);
+        CREATE INDEX notifications_due ON notifications (next_at)""",
+    ),
 )

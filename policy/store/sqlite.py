@@ -235,3 +235,39 @@ class SqliteStore:
         else:
             found = await self._rows(sql.q(esql.RECENT_TENANT), tenant, limit)
         return [esql.as_dict(row) for row in found]
+
+    async def enqueue_notifications(self, rows: Sequence[tuple[str, str]], at: float) -> int:
+        async with self._write() as db:
+            await db.executemany(sql.q(fsql.ENQUEUE), [(t, p, at, at) for t, p in rows])
+        return len(rows)
+
+    async def claim_notifications(
+        self, now: float, lease_until: float, limit: int
+    ) -> list[tuple[int, str, str, int]]:
+        async with self._write() as db:
+            async with db.execute(sql.q(fsql.DUE), (now, limit)) as cur:
+                rows = [tuple(r) for r in await cur.fetchall()]
+            await db.executemany(sql.q(fsql.LEASE), [(lease_until, r[0]) for r in rows])
+        return rows
+
+    async def finish_notifications(self, ids: Sequence[int]) -> None:
+        async with self._write() as db:
+            await db.executemany(sql.q(fsql.FINISH), [(i,) for i in ids])
+
+    async def retry_notifications(self, ids: Sequence[int], next_at: float, error: str) -> None:
+        async with self._write() as db:
+            await db.executemany(sql.q(fsql.RETRY), [(next_at, error, i) for i in ids])
+
+    async def pending_notifications(self) -> int:
+        return int((await self._rows(fsql.PENDING))[0][0])
+
+    async def suppression_entries(
+        self, tenant: str, addresses: Sequence[str]
+    ) -> dict[str, Suppression]:
+        out: dict[str, Suppression] = {}
+        unique = sorted(set(addresses))
+        for i in range(0, len(unique), 500):  # SQLite's bound parameters are limited
+            part = unique[i : i + 500]
+            for row in await self._rows(fsql.entries_sqlite(len(part)), tenant, *part):
+                out[row[1]] = fsql.suppression(row)
+        return out

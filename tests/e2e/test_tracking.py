@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,3 +328,34 @@ async def test_feedback_id(tmp_path, sink, policy, sender, expected):
         assert "feedback-id" in signature.lower() and "list-unsubscribe-post" in signature.lower()
     finally:
         await gw.close()
+
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "html"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.eml")))
+async def test_every_builder_s_message_is_tracked_and_still_verifies(world: World, name: str):
+    data = (FIXTURES / name).read_bytes()
+    data = data if b"\r\n" in data else data.replace(b"\n", b"\r\n")
+    # Sent as acme: only the From line changes, so DKIM signs acme's domain.
+    head, sep, body = data.partition(b"\r\n\r\n")
+    lines = [
+        b"From: News <news@acme-mail.com>" if line[:5].lower() == b"from:" else line
+        for line in head.split(b"\r\n")
+    ]
+    raw = await world.relay("jane@example.com", b"\r\n".join(lines) + sep + body)
+    assert dkim_verifies(raw, world.gw.records)
+    tracked = c.tracked_links(raw, world.base)
+    if name in ("plain_only.eml", "mailwizz_tracked.eml"):  # nothing to track / already tracked
+        assert tracked == [] and raw.endswith(body)
+        return
+    # Every tracked link leads back to a URL the sender wrote.
+    assert tracked
+    # As written in the HTML: entity-escaped ampersands, maybe percent-encoded already.
+    written = c.html_parts(data)
+    written += written.replace("&amp;", "&")
+    for link in dict.fromkeys(tracked):
+        response = await world.get(link)
+        assert response.status == 302
+        location = response.headers["Location"]
+        assert location in written or urllib.parse.unquote(location) in written, location

@@ -92,8 +92,14 @@ def html_of(raw: bytes) -> str:
     return part.get_content()
 
 
+def html_parts(raw: bytes) -> str:
+    """Every text/html part of a message, decoded and joined."""
+    parts = [p for p in parsed(raw).walk() if p.get_content_type() == "text/html"]
+    return "\n".join(p.get_content() for p in parts if not p.is_attachment())
+
+
 def tracked_links(raw: bytes, base: str) -> list[str]:
-    return re.findall(re.escape(base) + r"/t/c/[A-Za-z0-9_-]+", html_of(raw))
+    return re.findall(re.escape(base) + r"/t/c/[A-Za-z0-9_-]+", html_parts(raw))
 
 
 def pixel(raw: bytes, base: str) -> str:

@@ -75,3 +75,27 @@ async def test_feedback_counts_by_ip_provider_and_kind(store):
         ("192.0.2.10", "google", "relayed", 4),
         ("192.0.2.10", "yahoo", "complained", 1),
     ]
+
+
+async def test_notification_queue_claims_leases_retries_and_finishes(store):
+    assert await store.enqueue_notifications([("mailwizz\tacme\thttp://x", '{"a":1}')] * 3, 100.0)
+    first = await store.claim_notifications(100.0, 200.0, 2)
+    assert [(t, p, a) for _, t, p, a in first] == [("mailwizz\tacme\thttp://x", '{"a":1}', 0)] * 2
+    rest = await store.claim_notifications(100.0, 200.0, 10)  # the first two are leased
+    assert len(rest) == 1
+    await store.finish_notifications([first[0][0]])
+    await store.retry_notifications([first[1][0]], 500.0, "HTTP 503")
+    assert await store.claim_notifications(300.0, 400.0, 10) == [(*rest[0][:3], 0)]
+    again = await store.claim_notifications(500.0, 600.0, 10)
+    assert [(i, a) for i, _, _, a in again] == [(first[1][0], 1), (rest[0][0], 0)]
+    assert await store.pending_notifications() == 2
+
+
+async def test_suppression_entries_reads_many_at_once(store):
+    addresses = [f"u{i}@example.net" for i in range(1200)]
+    await store.suppress([Suppression("acme", a, "hard_bounce") for a in addresses[::2]])
+    await store.suppress([Suppression("beta", "u1@example.net", "complaint")])
+    found = await store.suppression_entries("acme", [*addresses, "u0@example.net"])
+    assert sorted(found) == sorted(addresses[::2])
+    assert found["u0@example.net"].reason == "hard_bounce"
+    assert await store.suppression_entries("acme", []) == {}

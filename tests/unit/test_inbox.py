@@ -102,7 +102,7 @@ async def test_hard_bounce_suppresses_and_records_an_event(world):
 
 
 async def test_soft_bounces_suppress_at_the_limit_with_expiry(world):
-    s, store, service = world
+    _, store, service = world
     inbox = service.inbox.inbox
     for i in range(2):
         to = verp_for("full@example.net", message_id=f"<m{i}@acme-mail.com>")
@@ -115,7 +115,7 @@ async def test_soft_bounces_suppress_at_the_limit_with_expiry(world):
 
 
 async def test_complaint_to_the_feedback_address_maps_by_quoted_return_path(world):
-    s, store, service = world
+    _, store, service = world
     raw = arf("fbl@bounce.acme-mail.com", "carol@example.net", verp_for("carol@example.net"))
     await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": ["fbl@x"]}, raw)
     await service.inbox.process_pending()
@@ -160,7 +160,7 @@ async def test_malformed_input_ends_undetermined_with_the_raw_kept(world, name):
 
 
 async def test_a_50_mb_report_is_processed_without_blocking(world):
-    s, store, service = world
+    s, _, service = world
     filler = b"X-Filler: " + b"a" * 990 + b"\r\n"
     raw = dsn("x@b", "bob@example.net") + filler * 50_000
     await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": ["x@b"]}, raw)
