@@ -503,6 +503,9 @@ class Settings:
     redis: str | None = field(default=None, metadata=check(_url(("redis", "rediss", "unix"))))
     # Redis keys of this deployment start with this prefix (several may share one Redis).
     redis_prefix: str = "sluice:"
+    # Seconds a counter call may wait on Redis before the recipient gets 451 4.3.0.
+    # Refused connections fail at once; this bounds a Redis that hangs.
+    redis_timeout: float = field(default=1.0, metadata=check(_positive))
     downstream: DownstreamSettings = DownstreamSettings()
     tenants: tuple[TenantSettings, ...] = ()
     pools: dict[str, tuple[PoolIp, ...]] = field(default_factory=dict)

@@ -89,7 +89,9 @@ def open_counters(settings: Settings) -> CounterStore:
     """Shared counters in Redis when it is configured, else in this process."""
     if settings.redis is None:
         return MemoryCounters()
-    return RedisCounters.from_url(settings.redis, prefix=settings.redis_prefix)
+    return RedisCounters.from_url(
+        settings.redis, prefix=settings.redis_prefix, socket_timeout=settings.redis_timeout
+    )
 
 
 def build(

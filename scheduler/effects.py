@@ -77,6 +77,10 @@ class Effects:
         await self._prune(s)
         return decisions
 
+    async def unsubscribe(self, tenant: str, address: str, source: str) -> None:
+        """An unsubscribe (the List-Unsubscribe mailto:): suppressed until removed."""
+        await self._suppress([Suppression(tenant, address, "unsubscribe", source)])
+
     async def _suppress(self, entries: list[Suppression]) -> None:
         now = time.time()
         keep = []

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conf import Settings
-from policy import accounting, verp
+from policy import accounting, links, verp
 from policy.bus import Bus
 from policy.store import Store
 from policy.store.inbox import Inbox
@@ -55,7 +55,12 @@ class FeedbackService:
             bus=self.bus,
             notify=self.notifier.enqueue,
         )
-        self.inbox = InboxProcessor(Inbox(self.settings().feedback.inbox), self.effects, self.keys)
+        self.inbox = InboxProcessor(
+            Inbox(self.settings().feedback.inbox),
+            self.effects,
+            self.keys,
+            unsubscribe_keys=lambda: links.tenant_keys(self.settings().tenants),
+        )
         self.accounting = AccountingTailer(
             self.store,
             self.effects,

@@ -12,9 +12,11 @@ Each message the inbound listener stored is read once it is on disk:
 
 Then the file moves on: to ``done/`` when every report was classified and
 mapped, to ``undetermined/`` (kept whole for a person) when nothing or not
-everything could be read, to ``held/`` for mail to ``unsubscribe+<token>@``
-(its handler is another part's; those messages wait there untouched), and
-to ``failed/`` when applying the effects kept failing. A failure of the
+everything could be read, and to ``failed/`` when applying the effects kept
+failing. Mail to ``unsubscribe+<token>@`` (the List-Unsubscribe ``mailto:``)
+suppresses the token's recipient (``policy.unsubscribe``: never the sender
+of the message, who may be anyone) and goes to ``done/``; a token that does
+not verify goes to ``undetermined/``. A failure of the
 store leaves the file in ``new/`` for the next round, so nothing is lost.
 
 A loop guard drops a report identical to one seen in the last hour (same
@@ -28,13 +30,13 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from policy import bounces, feedback, verp
+from policy import bounces, feedback, unsubscribe, verp
 from policy.feedback import Feedback
 from policy.store.inbox import Inbox
-from policy.tokens import TokenKeys
+from policy.tokens import BadToken, TokenKeys
 from scheduler.effects import Effects
 
 log = logging.getLogger("sluice.inbox")
@@ -51,11 +53,13 @@ class InboxProcessor:
         effects: Effects,
         keys: Callable[[], TokenKeys | None],
         *,
+        unsubscribe_keys: Callable[[], Mapping[str, TokenKeys]] = dict,
         clock: Callable[[], float] = time.time,
     ):
         self.inbox = inbox
         self.effects = effects
         self.keys = keys
+        self.unsubscribe_keys = unsubscribe_keys  # the tenants' tracking keys
         self.clock = clock
         self.attempts: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
@@ -85,14 +89,14 @@ class InboxProcessor:
         return done
 
     async def process(self, path: Path) -> str:
-        """One message: done, undetermined, held, failed, or retry (left in ``new/``)."""
+        """One message: done, undetermined, failed, or retry (left in ``new/``)."""
         try:
             envelope, raw = await asyncio.to_thread(self.inbox.read, path)
         except FileNotFoundError:
             return "gone"  # another process took it
         rcpts = [str(r) for r in envelope.get("rcpt_tos", []) if isinstance(r, str)]
-        if any(_local(r).startswith(verp.UNSUBSCRIBE_PREFIX) for r in rcpts):
-            return await self._move(path, "held", "mailto: unsubscribe")
+        if any(_local(r).lower().startswith(verp.UNSUBSCRIBE_PREFIX) for r in rcpts):
+            return await self._unsubscribe(path, rcpts)
         try:
             items, complete = await self._read(path.name, envelope, rcpts, raw)
         except Exception:
@@ -113,6 +117,24 @@ class InboxProcessor:
         self._remember(items)
         where = "done" if complete else "undetermined"
         return await self._move(path, where, f"{len(items)} report(s)")
+
+    async def _unsubscribe(self, path: Path, rcpts: list[str]) -> str:
+        keys = self.unsubscribe_keys()
+        found = []
+        for rcpt in rcpts:
+            try:
+                found.append(unsubscribe.read_local_part(_local(rcpt), keys))
+            except BadToken:
+                continue
+        if not found:
+            return await self._move(path, "undetermined", "unsubscribe token does not verify")
+        try:
+            for tenant, address in found:
+                await self.effects.unsubscribe(tenant, address, "mailto")
+        except Exception as exc:
+            log.warning("inbox %s: unsubscribe failed (%s), trying again", path.name, exc)
+            return "retry"
+        return await self._move(path, "done", f"mailto: unsubscribe of {len(found)}")
 
     async def _read(
         self, name: str, envelope: dict, rcpts: list[str], raw: bytes
@@ -166,4 +188,5 @@ def _loop_key(fb: Feedback) -> tuple[str, str, str]:
 
 
 def _local(address: str) -> str:
-    return address.strip().strip("<>").rpartition("@")[0].lower()
+    # Case kept: tokens are base64url, where case matters.
+    return address.strip().strip("<>").rpartition("@")[0]

@@ -4,8 +4,8 @@ One file per accepted message, Maildir-style: written and fsynced in
 ``tmp/``, renamed into ``new/`` and the directory fsynced, and only then
 does the listener answer 250, so a crash or a power cut loses nothing that
 was acknowledged. The processor moves each file on: ``done/`` (pruned after
-some days), ``undetermined/`` (not understood: kept for a person to read),
-``held/`` (waiting for a handler) or ``failed/`` (processing kept failing).
+some days), ``undetermined/`` (not understood: kept for a person to read) or
+``failed/`` (processing kept failing).
 A file is its envelope as one JSON line, then the message exactly as received.
 
 The calls are blocking file I/O: async callers run them in a thread.
@@ -19,7 +19,7 @@ import secrets
 import time
 from pathlib import Path
 
-FOLDERS = ("tmp", "new", "done", "undetermined", "held", "failed")
+FOLDERS = ("tmp", "new", "done", "undetermined", "failed")
 
 
 class Inbox:
@@ -71,7 +71,7 @@ class Inbox:
         return envelope, raw
 
     def move(self, path: Path, where: str) -> Path:
-        """Take a message out of ``new/`` into ``where`` (done, undetermined, held, failed)."""
+        """Take a message out of ``new/`` into ``where`` (done, undetermined, failed)."""
         if where not in FOLDERS[2:]:
             raise ValueError(f"unknown inbox folder {where!r}")
         target = self.folder / where / path.name

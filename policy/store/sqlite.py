@@ -244,6 +244,9 @@ class SqliteStore:
     async def claim_notifications(
         self, now: float, lease_until: float, limit: int
     ) -> list[tuple[int, str, str, int]]:
+        # Polled every second: an empty queue must not take the write lock.
+        if not await self._rows(sql.q(fsql.DUE), now, 1):
+            return []
         async with self._write() as db:
             async with db.execute(sql.q(fsql.DUE), (now, limit)) as cur:
                 rows = [tuple(r) for r in await cur.fetchall()]

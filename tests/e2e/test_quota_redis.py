@@ -15,14 +15,39 @@ from tests.support.load import blast
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 PROCESSES = 4
-POOL = """
+DAILY = """
 pools:
   acme:
     - {ip: 192.0.2.10, vmta: acme-1, hostname: mta1.acme-mail.com, daily_limit: 500}
 """
+WARMING = """
+pools:
+  acme:
+    - {{ip: 192.0.2.12, vmta: acme-new, hostname: mta3.acme-mail.com,
+       warmup: {{schedule: {schedule}, started: "{today}"}}}}
+"""
+# (pool, extra settings, recipient domain, the counter that must read 500).
+CASES = {
+    "daily": (DAILY, "", "example.net", "day:192.0.2.10:{today}"),
+    # 8000 a day over 16 hours without burst: 500 an hour.
+    "hourly": (
+        WARMING.format(schedule="big", today="{today}"),
+        "warmup: {schedules: {big: {default: [8000]}}, sending_hours: 16, burst: 1}\n",
+        "example.net",
+        "hour:192.0.2.12:{today}T{hour}",
+    ),
+    "provider": (
+        WARMING.format(schedule="split", today="{today}"),
+        "warmup: {schedules: {split: {default: [100000], google: [500]}}, sending_hours: 1}\n",
+        "gmail.com",
+        "day:192.0.2.12:{today}:google",
+    ),
+}
 
 
-def daemon_config(folder: Path, sink_port: int, prefix: str) -> tuple[Path, int, int]:
+def daemon_config(
+    folder: Path, sink_port: int, prefix: str, pool: str, settings: str
+) -> tuple[Path, int, int]:
     """One process's file: its own ports and database, the shared keys, Redis and prefix."""
     smtp, admin = free_port(), free_port()
     own = folder / f"gw{smtp}"
@@ -32,25 +57,35 @@ def daemon_config(folder: Path, sink_port: int, prefix: str) -> tuple[Path, int,
     text = text.replace(f"sqlite:///{folder}/sluice.db", f"sqlite:///{own}/sluice.db")
     extra = (
         f'http: {{admin_listen: "127.0.0.1:{admin}", public_listen: "127.0.0.1:{free_port()}"}}\n'
-        f"redis: {backends.REDIS_URL}\nredis_prefix: '{prefix}'\n"
+        f"redis: {backends.REDIS_URL}\nredis_prefix: '{prefix}'\n{settings}"
     )
     path = own / "sluice.yaml"
-    path.write_text(with_pools(text, POOL, extra))
+    path.write_text(with_pools(text, pool, extra))
     return path, smtp, admin
 
 
-async def wait_clear_of_midnight() -> None:
-    # The daily key names the UTC date: a run across midnight would count two days.
+async def wait_clear_of_the_hour() -> None:
+    # The keys name the UTC hour and date: a run across either would count two windows.
     now = datetime.now(UTC)
-    to_midnight = (now.replace(hour=0, minute=0, second=0) + timedelta(days=1)) - now
-    if to_midnight < timedelta(seconds=90):
-        await asyncio.sleep(to_midnight.total_seconds() + 1)
+    to_next_hour = (now.replace(minute=0, second=0) + timedelta(hours=1)) - now
+    if to_next_hour < timedelta(seconds=90):
+        await asyncio.sleep(to_next_hour.total_seconds() + 1)
 
 
-async def test_four_processes_relay_exactly_the_limit(tmp_path, sink, redis_client, redis_prefix):
-    await wait_clear_of_midnight()
+@pytest.mark.parametrize("case", CASES)
+async def test_four_processes_relay_exactly_the_limit(
+    case, tmp_path, sink, redis_client, redis_prefix
+):
+    await wait_clear_of_the_hour()
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    pool, settings, domain, key = CASES[case]
+    pool = pool.replace("{today}", today)
+    key = key.format(today=today, hour=f"{now.hour:02d}")
     make_keys(tmp_path)
-    configs = [daemon_config(tmp_path, sink.port, redis_prefix) for _ in range(PROCESSES)]
+    configs = [
+        daemon_config(tmp_path, sink.port, redis_prefix, pool, settings) for _ in range(PROCESSES)
+    ]
     daemons = await asyncio.gather(
         *(Daemon.start(["run", "-c", str(path)], cwd=path.parent) for path, _, _ in configs)
     )
@@ -60,10 +95,9 @@ async def test_four_processes_relay_exactly_the_limit(tmp_path, sink, redis_clie
             async with http.get("/readyz") as r:
                 assert (await r.json())["checks"]["counters"] == "ok"
         ports = [smtp for _, smtp, _ in configs]
-        tally = await blast(ports, total=700, connections=200)
+        tally = await blast(ports, total=700, connections=200, domain=domain)
         assert tally == {"250": 500, "451 4.7.1": 200}
         assert len(sink.messages) == 500
-        key = f"day:192.0.2.10:{datetime.now(UTC).date()}"
         assert await counters.usage([key]) == {key: 500}
         # Every process carried part of it: the limit held across processes.
         for d in daemons:

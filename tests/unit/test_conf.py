@@ -32,10 +32,34 @@ def test_example_has_every_key_and_only_fails_on_missing_files(tmp_path):
     # Only the files the example points at are missing on a test machine.
     assert all("file not found" in p for p in err.value.problems), err.value.problems
     text = EXAMPLE.read_text()
-    for section in ("smtp", "http", "downstream"):
-        cls = type(getattr(conf.Settings(), section))
-        for name in cls.__dataclass_fields__:
-            assert f"{name}:" in text, f"{section}.{name} is not in the example"
+    missing = [
+        path for path in _key_paths(conf.Settings) if f"{path.rsplit('.', 1)[-1]}:" not in text
+    ]
+    assert missing == [], f"not in the example: {', '.join(missing)}"
+
+
+def _key_paths(cls: type, prefix: str = "") -> list[str]:
+    """Every key of the schema, nested dataclasses (and their tuples and dicts) included."""
+    import typing
+
+    out = []
+    for name, hint in typing.get_type_hints(cls).items():
+        if name not in cls.__dataclass_fields__:
+            continue
+        path = f"{prefix}{name}"
+        out.append(path)
+        for inner in _dataclasses_in(hint):
+            out += _key_paths(inner, f"{path}.")
+    return out
+
+
+def _dataclasses_in(hint: object) -> list[type]:
+    import dataclasses
+    import typing
+
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return [hint]
+    return [c for arg in typing.get_args(hint) for c in _dataclasses_in(arg)]
 
 
 def test_errors_name_path_and_line(tmp_path):

@@ -11,13 +11,14 @@ import pytest
 
 from conf import Settings, parse
 from gateway.inbound import InboundListener
-from policy import verp
+from policy import links, unsubscribe, verp
 from policy.store.inbox import Inbox
 from policy.store.sqlite import SqliteStore
 from scheduler.feedback_service import FeedbackService
 from tests.support.feedback import arf, dsn
 
 SECRET = "verp-secret-0123456789"
+TRACKING = "tracking-secret-0123456789"
 
 
 def settings(folder: Path) -> Settings:
@@ -25,7 +26,8 @@ def settings(folder: Path) -> Settings:
     database: "sqlite:///{folder}/s.db"
     tenants:
       - {{name: acme, pool: p, trusted_networks: [127.0.0.1/32], sender_domains: [acme-mail.com],
-          bounce_domain: Bounce.Acme-Mail.com}}
+          bounce_domain: Bounce.Acme-Mail.com,
+          tracking: {{base_url: "https://t.acme-mail.com", secrets: ["{TRACKING}"]}}}}
       - {{name: beta, pool: p, trusted_networks: [127.0.0.2/32], sender_domains: [beta.example]}}
     pools: {{p: [{{ip: 192.0.2.10, vmta: p1, hostname: mta1.example}}]}}
     feedback: {{verp_secrets: ["{SECRET}"], inbox: "{folder}/inbox", soft_bounce_limit: 2}}
@@ -181,13 +183,18 @@ async def test_a_50_mb_report_is_processed_without_blocking(world):
     assert len(folder(s, "undetermined")) == 1  # no valid token: kept for a person
 
 
-async def test_mailto_unsubscribes_are_held_untouched(world):
-    s, _, service = world
-    raw = b"From: bob@example.net\r\nSubject: unsubscribe\r\n\r\n"
-    rcpt = "unsubscribe+AAAA@bounce.acme-mail.com"
-    await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": [rcpt]}, raw)
+async def test_mailto_unsubscribe_suppresses_the_token_recipient(world):
+    s, store, service = world
+    keys = links.tenant_keys(s.tenants)["acme"]
+    local = unsubscribe.local_part(keys, "acme", "camp-1", "Dave@Example.net")
+    raw = b"From: someone-else@example.org\r\nSubject: unsubscribe\r\n\r\n"
+    for rcpt in (f"{local}@bounce.acme-mail.com", "unsubscribe+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@x"):
+        await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": [rcpt]}, raw)
     await service.inbox.process_pending()
-    assert len(folder(s, "held")) == 1
+    entry = await store.suppression_entry("acme", "dave@example.net")
+    assert entry is not None and (entry.reason, entry.source) == ("unsubscribe", "mailto")
+    assert await store.suppression_entry("acme", "someone-else@example.org") is None
+    assert len(folder(s, "done")) == 1 and len(folder(s, "undetermined")) == 1  # the forged one
 
 
 async def test_a_store_failure_leaves_the_message_for_the_next_round(world):
