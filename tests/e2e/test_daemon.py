@@ -135,7 +135,13 @@ async def test_health_readiness_and_metrics(tmp_path, sink):
                 assert r.status == 200
             async with http.get("/readyz") as r:
                 body = await r.json()
-                assert r.status == 200 and body["checks"] == {"downstream": "ok", "store": "ok"}
+                assert r.status == 200 and body["status"] == "ready"
+                assert body["checks"] == {
+                    "downstream": "ok",
+                    "store": "ok",
+                    "policy": "ok",
+                    "policy_refresh": "ok",
+                }
             async with http.get("/metrics") as r:
                 text = await r.text()
                 assert 'sluice_transactions_total{result="relayed",tenant="acme"} 1.0' in text
