@@ -302,6 +302,9 @@ class TenantSettings:
     # Where this tenant's days of quota start and end, and when its warming IPs
     # advance; absent: warmup.timezone.
     timezone: str | None = field(default=None, metadata=check(_timezone))
+    # The hours a day this tenant sends in: a warming IP's hourly limit is
+    # daily / sending_hours * warmup.burst; absent: warmup.sending_hours.
+    sending_hours: float | None = field(default=None, metadata=check(_hours))
     # The domain of VERP envelope senders and mailto: unsubscribes, answered by
     # the inbound listener (e.g. bounce.acme-mail.com); absent: neither is used.
     bounce_domain: str | None = None
@@ -546,10 +549,21 @@ class Settings:
                         )
                     )
         zones: dict[str, tuple[str, int]] = {}
+        pacing: dict[str, tuple[float, int]] = {}
         for i, tenant in enumerate(self.tenants):
             # One IP, one "today": its quota keys and warmup days follow one zone.
             zone = tenant.timezone or self.warmup.timezone
             first = zones.setdefault(tenant.pool, (zone, i))
+            hours = tenant.sending_hours or self.warmup.sending_hours
+            first_hours = pacing.setdefault(tenant.pool, (hours, i))
+            if first_hours[0] != hours:
+                out.append(
+                    (
+                        f"tenants[{i}].sending_hours",
+                        f"pool {tenant.pool!r} is shared with tenants[{first_hours[1]}], which"
+                        f" sends over {first_hours[0]:g} hours: tenants sharing a pool share it",
+                    )
+                )
             if first[0] != zone:
                 out.append(
                     (

@@ -27,6 +27,13 @@ def pool_zone(settings: Settings, pool: str) -> str:
     return settings.warmup.timezone
 
 
+def pool_sending_hours(settings: Settings, pool: str) -> float:
+    for t in settings.tenants:
+        if t.pool == pool and t.sending_hours is not None:
+            return t.sending_hours
+    return settings.warmup.sending_hours
+
+
 def ip_pool(settings: Settings, ip: str) -> str | None:
     for name, ips in settings.pools.items():
         if any(p.ip == ip for p in ips):

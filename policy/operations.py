@@ -117,7 +117,7 @@ async def _row(
             if group != DEFAULT_GROUP:
                 groups[group] = plan[0].limit(plan[1], group)
     hourly = (
-        hourly_limit(daily, settings.warmup.sending_hours, settings.warmup.burst)
+        hourly_limit(daily, calendar.pool_sending_hours(settings, pool), settings.warmup.burst)
         if plan is not None and daily is not None
         else None
     )

@@ -113,6 +113,7 @@ class Planner:
         *,
         zone: str | None = None,
         states: Mapping[str, IpRecord] = MappingProxyType({}),
+        sending_hours: float | None = None,
     ) -> list[Candidate]:
         """Every IP in rotation, in pool order, with its limits for one message to `group`."""
         local = self.local(now, zone)
@@ -121,7 +122,8 @@ class Planner:
             record = self.record(ip, local.date(), states)
             if not ip.enabled or record is None or not record.in_rotation:
                 continue
-            warming, quotas = self._quotas(ip, self.plan(ip, record), local, group)
+            plan = self.plan(ip, record)
+            warming, quotas = self._quotas(ip, plan, local, group, sending_hours)
             out.append(Candidate(ip, position, warming, quotas))
         return out
 
@@ -164,7 +166,12 @@ class Planner:
         return min(daily, ip.daily_limit) if ip.daily_limit is not None else daily
 
     def _quotas(
-        self, ip: PoolIp, plan: tuple[Schedule, int] | None, local: datetime, group: str
+        self,
+        ip: PoolIp,
+        plan: tuple[Schedule, int] | None,
+        local: datetime,
+        group: str,
+        sending_hours: float | None = None,
     ) -> tuple[bool, tuple[Quota, ...]]:
         today = local.date()
         end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), local.tzinfo)
@@ -184,7 +191,8 @@ class Planner:
         assert daily is not None
         if ip.daily_limit is not None:
             daily = min(daily, ip.daily_limit)
-        hourly = hourly_limit(daily, self.settings.sending_hours, self.settings.burst)
+        hours = sending_hours or self.settings.sending_hours
+        hourly = hourly_limit(daily, hours, self.settings.burst)
         out = [
             quota("daily", f"day:{ip.ip}:{today}", daily, DAY_TTL, end_of_day),
             quota(

@@ -44,7 +44,10 @@ async def warmup_quota(tx: Transaction) -> Verdict | None:
     if rt.providers is not None and rt.planner.needs_group(ips, today, states):
         group = await rt.providers.group(tx.candidate.rpartition("@")[2])
     tx.provider = group if tx.ip is None else tx.provider
-    candidates = rt.planner.candidates(ips, now, group, zone=zone, states=states)
+    hours = tx.session.tenant.settings.sending_hours
+    candidates = rt.planner.candidates(
+        ips, now, group, zone=zone, states=states, sending_hours=hours
+    )
     if not candidates and (stopped := rt.planner.out_of_rotation(ips, today, states)):
         return replies.no_ip_in_rotation(pool, ", ".join(stopped))
     try:

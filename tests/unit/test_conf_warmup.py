@@ -82,3 +82,22 @@ def test_warmup_errors(warmup, problem):
         conf.parse(f"redis: null\nwarmup: {warmup}\n", environ={})
     [got] = err.value.problems
     assert got.startswith(problem) and got.endswith("(line 2)"), got
+
+
+def test_tenants_sharing_a_pool_share_a_zone_and_pacing():
+    text = """\
+tenants:
+  - {name: a, pool: p, trusted_networks: [127.0.0.1/32], sender_domains: [a.example],
+     timezone: Europe/Paris}
+  - {name: b, pool: p, trusted_networks: [127.0.0.2/32], sender_domains: [b.example],
+     sending_hours: 8}
+pools:
+  p:
+    - {ip: 192.0.2.10, vmta: p-1, hostname: mta1.example}
+"""
+    with pytest.raises(conf.ConfigError) as err:
+        parse(text)
+    problems = "\n".join(err.value.problems)
+    assert "tenants[1].timezone: pool 'p' is shared with tenants[0]" in problems
+    assert "'Europe/Paris'" in problems
+    assert "tenants[1].sending_hours: pool 'p' is shared with tenants[0]" in problems

@@ -177,3 +177,29 @@ def test_conf_knows_the_builtin_schedules_and_provider_groups():
     # conf may not import policy: these lists are kept in step by this test.
     assert set(BUILTIN_SCHEDULES) == set(DEFAULT_SCHEDULES)
     assert set(SCHEDULE_GROUPS) == {"default", *providers.GROUPS}
+
+
+def test_a_tenant_with_fewer_sending_hours_gets_a_higher_hourly_pace():
+    planner = Planner(SETTINGS)
+    # Day 2 of the standard schedule is 75 a day: over 16 hours 6 an hour, over 8 hours 12.
+    default = planner.candidates((POOL[2],), NOW, "other")[0].quota
+    short = planner.candidates((POOL[2],), NOW, "other", sending_hours=8)[0].quota
+    hour = "hour:192.0.2.12:2026-11-21T14"
+    assert (default(hour).limit.limit, short(hour).limit.limit) == (6, 12)
+
+
+def test_stored_states_take_ips_out_of_rotation_and_set_the_day():
+    from policy.ipstate import IpRecord
+    from policy.warmup import IpState
+
+    states = {
+        "192.0.2.10": IpRecord("192.0.2.10", IpState.PAUSED, 0, "2026-11-21"),
+        "192.0.2.12": IpRecord("192.0.2.12", IpState.WARMING, 5, "2026-11-21"),
+    }
+    planner = Planner(SETTINGS)
+    candidates = planner.candidates(POOL, NOW, "other", states=states)
+    assert "warm" not in [c.ip.vmta for c in candidates]
+    ramp = next(c for c in candidates if c.ip.vmta == "ramp")
+    # Day 5 of the standard schedule (200), not the calendar's day 2.
+    assert ramp.quota("day:192.0.2.12:2026-11-21").limit.limit == 200
+    assert planner.out_of_rotation(POOL, NOW.date(), states) == ["192.0.2.10 paused"]
