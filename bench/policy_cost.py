@@ -34,19 +34,21 @@ import redis
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from policy.store import open_store  # noqa: E402
-from policy.suppression import Suppression  # noqa: E402
+from procs import free_port, terminate  # noqa: E402
 from relay import clean_redis, prepare_workdir  # noqa: E402
 from servers import Sluice  # noqa: E402
 from sink import Sink  # noqa: E402
 
-from procs import free_port, terminate  # noqa: E402
+from policy.store import open_store  # noqa: E402
+from policy.suppression import Suppression  # noqa: E402
 
 TARGET_RATIO = 0.85  # policy may cost at most 15 % of the core's throughput
 SUPPRESSED = 100_000
 
 
-async def run_load(port: int, message_file: Path, sink: Sink, count: int, concurrency: int) -> float:
+async def run_load(
+    port: int, message_file: Path, sink: Sink, count: int, concurrency: int
+) -> float:
     """`count` messages at `concurrency`; messages per second until the sink has them all."""
     base = sink.delivered
     started = time.monotonic()
@@ -65,6 +67,10 @@ async def run_load(port: int, message_file: Path, sink: Sink, count: int, concur
         raise RuntimeError(f"smtp-source failed: {err.decode()[-300:]}")
     done = await sink.wait_for(base + count, timeout)
     return count / (done - started)
+
+
+def runs(rates: list[float]) -> str:
+    return ", ".join(f"{r:.0f}" for r in rates)
 
 
 def redis_calls(client: redis.Redis) -> Counter[str]:
@@ -133,9 +139,9 @@ async def main(args: argparse.Namespace) -> int:
     print(
         f"\nc={args.concurrency}, {args.messages} messages x {args.runs} runs, DKIM on in both\n"
         f"| configuration | median msg/s | runs |\n|---|---:|---|\n"
-        f"| core (no policy I/O) | {core_rate:.0f} | {', '.join(f'{r:.0f}' for r in rates['core'])} |\n"
+        f"| core (no policy I/O) | {core_rate:.0f} | {runs(rates['core'])} |\n"
         f"| policy (Redis, warming IP, {SUPPRESSED:,} suppressed) | {policy_rate:.0f} |"
-        f" {', '.join(f'{r:.0f}' for r in rates['policy'])} |\n"
+        f" {runs(rates['policy'])} |\n"
         f"\npolicy/core = {ratio:.2f} (target >= {TARGET_RATIO}: {verdict});"
         f" Redis commands per recipient: {per_rcpt:.2f} ({breakdown})"
     )

@@ -98,6 +98,7 @@ class EngagementRecorder:
         self.dropped = 0
         # Clicks already written, kept one window longer: a later click's burst includes them.
         self._recent: deque[Engagement] = deque()
+        self._flushing = asyncio.Lock()
 
     def add(self, event: Engagement) -> None:
         """Queue an event; never waits."""
@@ -107,29 +108,49 @@ class EngagementRecorder:
         self.pending.append(event)
 
     async def flush(self, *, everything: bool = False) -> int:
-        """Classify, write and publish the events old enough (all of them with ``everything``)."""
+        """Classify, write and publish the events old enough (all of them with ``everything``).
+
+        Shielded and serialised: the daemon cancels the writer task and then
+        flushes the rest, and a batch the store may already have committed
+        must neither be written twice nor be lost in between.
+        """
+        return await asyncio.shield(self._flush(everything))
+
+    async def _flush(self, everything: bool) -> int:
         written = 0
-        while self.pending:
-            cutoff = float("inf") if everything else self.clock() - self.hold
-            ready = []
-            for event in self.pending:
-                if event.at > cutoff or len(ready) >= self.batch:
+        async with self._flushing:
+            while self.pending:
+                cutoff = float("inf") if everything else self.clock() - self.hold
+                ready = []
+                for event in self.pending:
+                    if event.at > cutoff or len(ready) >= self.batch:
+                        break
+                    ready.append(event)
+                if not ready:
                     break
-                ready.append(event)
-            if not ready:
-                break
-            judged = self._classify(ready)
-            firsts = await self.store.record_engagement(judged)
-            for _ in ready:
-                self.pending.popleft()
-            for event, first in zip(judged, firsts, strict=True):
-                if first:
-                    event = replace(event, first_open=True)
-                if self.bus is not None:
-                    self.bus.publish(event)
-            self._remember(judged)
-            written += len(judged)
+                judged = self._classify(ready)
+                # Taken off the queue first: add() may drop the oldest while the store works.
+                for _ in ready:
+                    self.pending.popleft()
+                try:
+                    firsts = await self.store.record_engagement(judged)
+                except BaseException:
+                    self._put_back(ready)
+                    raise
+                for event, first in zip(judged, firsts, strict=True):
+                    if first:
+                        event = replace(event, first_open=True)
+                    if self.bus is not None:
+                        self.bus.publish(event)
+                self._remember(judged)
+                written += len(judged)
         return written
+
+    def _put_back(self, events: list[Engagement]) -> None:
+        self.pending.extendleft(reversed(events))
+        while len(self.pending) > self.capacity:
+            self.pending.popleft()
+            self.dropped += 1
 
     def _classify(self, ready: list[Engagement]) -> list[Engagement]:
         clicks: dict[tuple[str, str, str], list[Engagement]] = defaultdict(list)

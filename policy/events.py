@@ -81,6 +81,9 @@ class Recorder:
         self.pending: deque[Event] = deque()
         self.dropped = 0
         self._wake = asyncio.Event()
+        self._flushing = asyncio.Lock()
+        # A batch whose write outlived a cancelled flush, and the write itself.
+        self._in_flight: tuple[asyncio.Future[None], list[Event]] | None = None
 
     def add(self, event: Event) -> None:
         if len(self.pending) >= self.capacity:
@@ -91,14 +94,39 @@ class Recorder:
             self._wake.set()
 
     async def flush(self) -> int:
-        written = 0
-        while self.pending:
-            chunk = [self.pending[i] for i in range(min(self.batch, len(self.pending)))]
-            await self.store.record(chunk)
-            for _ in chunk:
-                self.pending.popleft()
-            written += len(chunk)
-        return written
+        """Write every pending event; each batch exactly once, even across a cancellation.
+
+        A write is shielded: cancelling the writer (shutdown) does not cut a
+        batch the store may already have committed, and the final flush waits
+        for that write instead of sending the batch again.
+        """
+        async with self._flushing:
+            written = await self._settle_in_flight()
+            while self.pending:
+                chunk = [self.pending.popleft() for _ in range(min(self.batch, len(self.pending)))]
+                write = asyncio.ensure_future(self.store.record(chunk))
+                self._in_flight = (write, chunk)
+                written += await self._settle_in_flight()
+            return written
+
+    async def _settle_in_flight(self) -> int:
+        if self._in_flight is None:
+            return 0
+        write, chunk = self._in_flight
+        try:
+            await asyncio.shield(write)
+        except asyncio.CancelledError:
+            if not write.done():
+                raise  # we were cancelled; the write goes on and the next flush waits for it
+            self._in_flight = None
+            self.pending.extendleft(reversed(chunk))
+            raise
+        except Exception:
+            self._in_flight = None
+            self.pending.extendleft(reversed(chunk))  # back in front, in order, for a retry
+            raise
+        self._in_flight = None
+        return len(chunk)
 
     async def run(self, interval: float = 1.0) -> None:
         """Flush every ``interval`` seconds or when a batch is full; retry on failure."""

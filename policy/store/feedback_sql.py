@@ -1,6 +1,6 @@
-"""Statements of the feedback tables (soft bounces, accounting positions), both stores.
+"""Statements of the feedback tables (soft bounces, accounting files, notifications).
 
-Written with PostgreSQL's $1 placeholders; ``policy.store.sql.q`` turns them
+Written with PostgreSQL's $1 parameter marks; ``policy.store.sql.q`` turns them
 into SQLite's ``?``.
 """
 

@@ -1,5 +1,6 @@
 """Engagement events through both stores: batches, first opens, classification, the bus."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -122,3 +123,27 @@ async def test_unsubscribes_are_never_discounted(store):
         "human",
         "one_click",
     )
+
+
+class SlowStore:
+    """The real store, whose answer comes back late: the batch is committed by then."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    async def record_engagement(self, events):
+        flags = await self.store.record_engagement(events)
+        await asyncio.sleep(0.2)
+        return flags
+
+
+async def test_cancelling_the_writer_mid_batch_neither_loses_nor_repeats_events(store):
+    rec = EngagementRecorder(SlowStore(store), hold=0, batch=10, clock=lambda: SENT + 10**6)
+    for i in range(25):
+        rec.add(event(at=SENT + 3600 + i, rcpt=f"r{i}@example.net"))
+    writer = asyncio.create_task(rec.flush())
+    await asyncio.sleep(0.05)
+    writer.cancel()  # what the daemon does at shutdown...
+    await rec.flush(everything=True)  # ...before flushing the rest
+    rows = await store.recent_engagement(limit=100)
+    assert sorted(r["recipient"] for r in rows) == sorted(f"r{i}@example.net" for i in range(25))

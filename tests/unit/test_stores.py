@@ -80,3 +80,28 @@ async def test_sqlite_opened_by_several_processes_at_once(tmp_path):
     ]
     results = [await p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, [err for _, err in results]
+
+
+async def test_a_flush_cancelled_mid_write_never_writes_a_batch_twice():
+    import asyncio
+
+    class SlowStore:
+        def __init__(self) -> None:
+            self.batches: list[list[Event]] = []
+            self.gate = asyncio.Event()
+
+        async def record(self, events) -> None:
+            await self.gate.wait()
+            self.batches.append(list(events))
+
+    store = SlowStore()
+    recorder = Recorder(store, batch=2)
+    for i in range(3):
+        recorder.add(event(i))
+    task = asyncio.create_task(recorder.flush())
+    await asyncio.sleep(0.01)
+    task.cancel()  # shutdown cancels the writer while the store is committing
+    store.gate.set()
+    assert await recorder.flush() == 3
+    assert [[e.size for e in b] for b in store.batches] == [[1000, 1001], [1002]]
+    assert await recorder.flush() == 0
