@@ -1,6 +1,6 @@
 """The policy tables' statements, shared by both stores, and rows <-> records.
 
-Written with PostgreSQL's $1 placeholders; `q` turns them into SQLite's
+Written with PostgreSQL's $1 parameters; `q` turns them into SQLite's
 ``?`` (every statement here uses its parameters in order).
 """
 
