@@ -1,34 +1,14 @@
 """Engagement events through both stores: batches, first opens, classification, the bus."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from policy.bus import Bus
 from policy.engagement import Engagement, EngagementRecorder
-from policy.store import open_store
 
 SENT = 1_800_000_000.0
 CHROME = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path}/s.db"
-
-
-@pytest.fixture(params=["sqlite_url", "pg_dsn"])
-def store_url(request) -> str:
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-async def store(store_url) -> AsyncIterator[object]:
-    s = open_store(store_url)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def event(kind="open", *, at=SENT + 3600, rcpt="a@example.net", msg="<1@x>", **kw) -> Engagement:

@@ -1,30 +1,7 @@
 """The feedback tables pass one contract on both stores: PostgreSQL (real server) and SQLite."""
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from policy.events import Event
-from policy.store import open_store
 from policy.suppression import Suppression
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path}/s.db"
-
-
-@pytest.fixture(params=["sqlite_url", "pg_dsn"])
-def store_url(request) -> str:
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-async def store(store_url) -> AsyncIterator[object]:
-    s = open_store(store_url)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_soft_bounces_count_once_per_key_within_the_window(store):

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
-
-import pytest
 
 from policy.events import Event
 from policy.ipstate import IpRecord, command, set_day
-from policy.store import open_store
 from policy.suppression import GLOBAL, Removal, Suppression
 from policy.switches import GLOBAL as ALL
 from policy.switches import Switch
@@ -18,24 +14,6 @@ from policy.warmup import IpState
 
 AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 21)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path}/s.db"
-
-
-@pytest.fixture(params=["sqlite_url", "pg_dsn"])
-def store_url(request) -> str:
-    return request.getfixturevalue(request.param)
-
-
-@pytest.fixture
-async def store(store_url) -> AsyncIterator[object]:
-    s = open_store(store_url)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_suppression_changes_follow_every_write_in_order(store):

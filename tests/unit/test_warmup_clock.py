@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 import conf
 from policy.events import Event
-from policy.store import open_store
 from policy.warmup import IpState
 from scheduler import warmup_clock
 
@@ -33,22 +29,6 @@ pools:
        warmup: {{schedule: {schedule}, started: "{started}"}}}}
 """
     return conf.parse(text, environ={})
-
-
-@pytest.fixture(params=["sqlite_url", "pg_dsn"])
-def store_url(request, tmp_path) -> str:
-    # pg_dsn is an async fixture: resolved here, in a sync fixture, before the loop runs.
-    if request.param == "sqlite_url":
-        return f"sqlite:///{tmp_path}/s.db"
-    return request.getfixturevalue("pg_dsn")
-
-
-@pytest.fixture
-async def store(store_url) -> AsyncIterator[object]:
-    s = open_store(store_url)
-    await s.open()
-    yield s
-    await s.close()
 
 
 def at(day: int, hour: int = 12) -> datetime:
