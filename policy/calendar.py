@@ -13,13 +13,6 @@ from zoneinfo import ZoneInfo
 from conf import Settings
 
 
-def tenant_zone(settings: Settings, tenant: str) -> str:
-    for t in settings.tenants:
-        if t.name == tenant:
-            return t.timezone or settings.warmup.timezone
-    return settings.warmup.timezone
-
-
 def pool_zone(settings: Settings, pool: str) -> str:
     for t in settings.tenants:
         if t.pool == pool:
@@ -32,13 +25,6 @@ def pool_sending_hours(settings: Settings, pool: str) -> float:
         if t.pool == pool and t.sending_hours is not None:
             return t.sending_hours
     return settings.warmup.sending_hours
-
-
-def ip_pool(settings: Settings, ip: str) -> str | None:
-    for name, ips in settings.pools.items():
-        if any(p.ip == ip for p in ips):
-            return name
-    return None
 
 
 def local_today(zone: str, now: datetime) -> date:

@@ -158,12 +158,7 @@ class Planner:
 
     def daily(self, ip: PoolIp, record: IpRecord | None) -> int | None:
         """The IP's total limit for the day (None: no limit)."""
-        plan = self.plan(ip, record)
-        if plan is None:
-            return ip.daily_limit
-        daily = plan[0].limit(plan[1], DEFAULT_GROUP)
-        assert daily is not None
-        return min(daily, ip.daily_limit) if ip.daily_limit is not None else daily
+        return _daily(ip, self.plan(ip, record))
 
     def _quotas(
         self,
@@ -181,30 +176,32 @@ class Planner:
             provider = group if kind == "provider" else None
             return Quota(Limit(key, limit, ttl), kind, ip.ip, plan is not None, provider, ends)
 
+        daily = _daily(ip, plan)
+        if daily is None:
+            return False, ()
+        out = [quota("daily", f"day:{ip.ip}:{today}", daily, DAY_TTL, end_of_day)]
         if plan is None:
-            if ip.daily_limit is None:
-                return False, ()
-            key = f"day:{ip.ip}:{today}"
-            return False, (quota("daily", key, ip.daily_limit, DAY_TTL, end_of_day),)
+            return False, tuple(out)
         schedule, day = plan
-        daily = schedule.limit(day, DEFAULT_GROUP)
-        assert daily is not None
-        if ip.daily_limit is not None:
-            daily = min(daily, ip.daily_limit)
         hours = sending_hours or self.settings.sending_hours
         hourly = hourly_limit(daily, hours, self.settings.burst)
-        out = [
-            quota("daily", f"day:{ip.ip}:{today}", daily, DAY_TTL, end_of_day),
-            quota(
-                "hourly", f"hour:{ip.ip}:{today}T{local.hour:02d}", hourly, HOUR_TTL, end_of_hour
-            ),
-        ]
+        hour_key = f"hour:{ip.ip}:{today}T{local.hour:02d}"
+        out.append(quota("hourly", hour_key, hourly, HOUR_TTL, end_of_hour))
         if group != DEFAULT_GROUP and group in schedule.groups:
             limit = schedule.limit(day, group)
             if limit is not None:
                 key = f"day:{ip.ip}:{today}:{group}"
                 out.append(quota("provider", key, limit, DAY_TTL, end_of_day))
         return True, tuple(out)
+
+
+def _daily(ip: PoolIp, plan: tuple[Schedule, int] | None) -> int | None:
+    """The day's total: the schedule's, capped by the IP's own daily_limit (None: no limit)."""
+    if plan is None:
+        return ip.daily_limit
+    daily = plan[0].limit(plan[1], DEFAULT_GROUP)
+    assert daily is not None
+    return min(daily, ip.daily_limit) if ip.daily_limit is not None else daily
 
 
 def usage_keys(candidates: Sequence[Candidate]) -> list[str]:

@@ -45,22 +45,24 @@ def thresholds(settings: Settings) -> Thresholds:
 async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Transition]:
     """One look at the date for every IP; the transitions written."""
     planner = Planner(settings.warmup)
+    limits = thresholds(settings)
     states = await store.ip_states()
     written = []
     for pool, ips in settings.pools.items():
         zone = calendar.pool_zone(settings, pool)
         today = calendar.local_today(zone, now)
         for ip in ips:
-            change = await _judge(settings, store, planner, ip, states.get(ip.ip), zone, today, now)
+            stored = states.get(ip.ip)
+            change = await _judge(store, planner, limits, ip, stored, zone, today, now)
             if change is not None:
                 written.append(change)
     return written
 
 
 async def _judge(
-    settings: Settings,
     store: ClockStore,
     planner: Planner,
+    limits: Thresholds,
     ip: PoolIp,
     stored: IpRecord | None,
     zone: str,
@@ -79,17 +81,18 @@ async def _judge(
         )
         change = Transition(ip.ip, first.state, first.state, reason, ACTOR, now, 0, first.day)
         return change if await store.save_ip(first, change, expect=None) else None
+    warm = stored.state is IpState.WARM
+    due = stored.state is IpState.WARMING and stored.as_of < today.isoformat()
+    if not (warm or due):  # paused, quarantined, resting, or already judged today
+        return None
     idle = await _idle_days(store, ip.ip, zone, today)
-    limits = thresholds(settings)
-    if stored.state is IpState.WARM:
+    if warm:
         if idle is None or idle < limits.idle_restart_days:
             return None
         new, change = ipstate.command(
             stored, IpEvent.RESTART, actor=ACTOR, at=now, today=today, detail=f"idle {idle} days"
         )
         return change if await store.save_ip(new, change, expect=stored) else None
-    if stored.state is not IpState.WARMING or stored.as_of >= today.isoformat():
-        return None
     start, _ = calendar.day_bounds(zone, date.fromisoformat(stored.as_of))
     end, _ = calendar.day_bounds(zone, today)
     counts = await store.day_counts(ip.ip, start, end)

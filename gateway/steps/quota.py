@@ -43,7 +43,8 @@ async def warmup_quota(tx: Transaction) -> Verdict | None:
     group = OTHER
     if rt.providers is not None and rt.planner.needs_group(ips, today, states):
         group = await rt.providers.group(tx.candidate.rpartition("@")[2])
-    tx.provider = group if tx.ip is None else tx.provider
+    if tx.ip is None:
+        tx.provider = group  # the first recipient's group names the message's
     hours = tx.session.tenant.settings.sending_hours
     candidates = rt.planner.candidates(
         ips, now, group, zone=zone, states=states, sending_hours=hours

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from policy.store import sql
 from policy.suppression import Suppression
 
 # A soft bounce is keyed by where it was read (inbox file and index, accounting
@@ -17,8 +18,7 @@ INSERT_SOFT = """INSERT INTO soft_bounces (key, tenant, address, at) VALUES ($1,
 COUNT_SOFT = "SELECT count(*) FROM soft_bounces WHERE tenant = $1 AND address = $2 AND at >= $3"
 PRUNE_SOFT = "DELETE FROM soft_bounces WHERE at < $1"
 
-SUPPRESSION_ENTRY = """SELECT tenant, address, reason, source, created_at, expires_at
-    FROM suppression WHERE tenant = $1 AND address = $2 AND NOT removed"""
+SUPPRESSION_ENTRY = f"{sql.ACTIVE} AND tenant = $1 AND address = $2"
 
 ACCOUNTING_POSITION = "SELECT fingerprint, read_to FROM accounting_files WHERE file_key = $1"
 SAVE_ACCOUNTING_POSITION = """INSERT INTO accounting_files
@@ -36,10 +36,7 @@ FEEDBACK_COUNTS = """SELECT ip, provider, kind,
 
 
 def suppression(row: Sequence | None) -> Suppression | None:
-    if row is None:
-        return None
-    tenant, address, reason, source, created_at, expires_at = row
-    return Suppression(tenant, address, reason, source, created_at, expires_at)
+    return None if row is None else sql.suppression(row)
 
 
 # Outgoing notifications (MailWizz, webhooks): a durable queue. A claim moves
@@ -57,11 +54,9 @@ RETRY = """UPDATE notifications SET attempts = attempts + 1, next_at = $1, last_
     WHERE id = $3"""
 PENDING = "SELECT count(*) FROM notifications"
 
-ENTRIES_PG = """SELECT tenant, address, reason, source, created_at, expires_at
-    FROM suppression WHERE tenant = $1 AND address = ANY($2::text[]) AND NOT removed"""
+ENTRIES_PG = f"{sql.ACTIVE} AND tenant = $1 AND address = ANY($2::text[])"
 
 
 def entries_sqlite(count: int) -> str:
     marks = ",".join("?" * count)
-    return f"""SELECT tenant, address, reason, source, created_at, expires_at
-    FROM suppression WHERE tenant = ? AND address IN ({marks}) AND NOT removed"""
+    return f"{sql.ACTIVE} AND tenant = ? AND address IN ({marks})"

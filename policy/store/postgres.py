@@ -79,7 +79,7 @@ class PostgresStore:
         # Writers take turns, so sequence order is commit order and a mirror
         # reading "seq > last" can never skip a row committed late.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SUPPRESSION_LOCK)
-        return await conn.fetchval("SELECT coalesce(max(seq), 0) FROM suppression")
+        return await conn.fetchval(sql.LAST_SEQ)
 
     async def suppress(self, entries: Sequence[Suppression]) -> int:
         if not entries:

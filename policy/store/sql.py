@@ -36,6 +36,7 @@ SUPPRESS = """INSERT INTO suppression
     ON CONFLICT (tenant, address) DO UPDATE SET reason = excluded.reason,
     source = excluded.source, created_at = excluded.created_at,
     expires_at = excluded.expires_at, removed = FALSE, seq = excluded.seq"""
+LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM suppression"
 UNSUPPRESS = """UPDATE suppression SET removed = TRUE, seq = $1
     WHERE tenant = $2 AND address = $3 AND NOT removed"""
 COLUMNS = "tenant, address, reason, source, created_at, expires_at"

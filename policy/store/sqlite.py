@@ -120,16 +120,14 @@ class SqliteStore:
         if not entries:
             return 0
         async with self._write() as db:
-            async with db.execute("SELECT coalesce(max(seq), 0) FROM suppression") as cur:
-                (seq,) = await cur.fetchone()
+            seq = await _last_seq(db)
             await db.executemany(sql.q(sql.SUPPRESS), sql.suppress_rows(entries, seq))
         return len(entries)
 
     async def unsuppress(self, tenant: str, addresses: Sequence[str]) -> int:
         removed = 0
         async with self._write() as db:
-            async with db.execute("SELECT coalesce(max(seq), 0) FROM suppression") as cur:
-                (seq,) = await cur.fetchone()
+            seq = await _last_seq(db)
             for address in addresses:
                 cur = await db.execute(sql.q(sql.UNSUPPRESS), (seq + 1, tenant, address))
                 seq += cur.rowcount
@@ -274,3 +272,10 @@ class SqliteStore:
             for row in await self._rows(fsql.entries_sqlite(len(part)), tenant, *part):
                 out[row[1]] = fsql.suppression(row)
         return out
+
+
+async def _last_seq(db: aiosqlite.Connection) -> int:
+    # Under the write lock taken by _write: no other writer can take the same number.
+    async with db.execute(sql.LAST_SEQ) as cur:
+        (seq,) = await cur.fetchone()
+    return seq
