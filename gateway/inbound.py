@@ -106,8 +106,7 @@ class _InboundSMTP(SMTP):
         await super()._handle_client()
 
     async def push(self, status: str | bytes) -> None:
-        if isinstance(status, str):
-            status = replies.LIBRARY_REPLIES.get(status, status)
+        status = replies.ours(status)
         await super().push(status)
 
 

@@ -167,3 +167,8 @@ LIBRARY_REPLIES = {
     "530 5.7.0 Authentication required": str(AUTH_REQUIRED),
     "535 5.7.8 Authentication credentials invalid": str(AUTH_FAILED),
 }
+
+
+def ours(status: str | bytes) -> str | bytes:
+    """An aiosmtpd reply, re-worded as ours (with its enhanced code) where we have one."""
+    return LIBRARY_REPLIES.get(status, status) if isinstance(status, str) else status

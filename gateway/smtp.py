@@ -184,8 +184,7 @@ class SluiceSMTP(SMTP):
         await super()._handle_client()
 
     async def push(self, status: str | bytes) -> None:
-        if isinstance(status, str):
-            status = replies.LIBRARY_REPLIES.get(status, status)
+        status = replies.ours(status)
         await super().push(status)
         text = status if isinstance(status, str) else status.decode("ascii", "replace")
         if text.startswith("421") and self.transport is not None:

@@ -89,10 +89,9 @@ async def quotas(
     for pool in pools:
         zone = calendar.pool_zone(settings, pool)
         local = planner.local(now, zone)
-        today = local.date()
         for ip in settings.pools[pool]:
-            record = planner.record(ip, today, states)
-            out.append(await _row(settings, store, counters, planner, pool, ip, record, zone, now))
+            record = planner.record(ip, local.date(), states)
+            out.append(await _row(settings, store, counters, planner, pool, ip, record, local))
     return out
 
 
@@ -104,10 +103,10 @@ async def _row(
     pool: str,
     ip: PoolIp,
     record: IpRecord | None,
-    zone: str,
-    now: datetime,
+    local: datetime,  # now, in the pool's zone
 ) -> IpQuota:
-    local = planner.local(now, zone)
+    zone = str(local.tzinfo)
+    now = local.timestamp()
     today = local.date()
     plan = planner.plan(ip, record)
     daily = planner.daily(ip, record)
@@ -131,9 +130,9 @@ async def _row(
     else:
         start, _ = calendar.day_bounds(zone, today)
         hour_start = local.replace(minute=0, second=0, microsecond=0).timestamp()
-        day_used = _sent(await store.day_counts(ip.ip, start, now.timestamp()))
-        hour_used = _sent(await store.day_counts(ip.ip, hour_start, now.timestamp()))
-        by_group = await store.provider_counts(ip.ip, start, now.timestamp())
+        day_used = _sent(await store.day_counts(ip.ip, start, now))
+        hour_used = _sent(await store.day_counts(ip.ip, hour_start, now))
+        by_group = await store.provider_counts(ip.ip, start, now)
         group_used = {g: by_group.get(g, 0) for g in groups}
     return IpQuota(
         pool=pool,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 from gateway import replies
@@ -11,16 +10,11 @@ from gateway.replies import Verdict
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
 
-log = logging.getLogger("sluice.policy")
-
 
 async def policy_current(tx: Transaction) -> Verdict | None:
     """451 4.3.0 once the cached policy is older than policy.max_stale (store unreachable)."""
-    view = tx.rt.policy
-    if view.age() > tx.rt.settings.policy.max_stale:
-        log.warning("policy is %.0fs old (%s): deferring", view.age(), view.error or "no refresh")
-        return replies.POLICY_STALE
-    return None
+    # Not logged here: the refresh task logs the outage once, /readyz reports it.
+    return replies.POLICY_STALE if tx.rt.policy.age() > tx.rt.settings.policy.max_stale else None
 
 
 async def kill_switch(tx: Transaction) -> Verdict | None:
