@@ -1,7 +1,7 @@
-"""The admin listener: health, readiness and Prometheus metrics.
+"""The admin listener: health, readiness, Prometheus metrics and the admin API.
 
-Readiness checks arrive as plain callables from the daemon, so the admin
-side never imports the gateway.
+Readiness checks and the admin context arrive from the daemon, so the
+admin side never imports the gateway.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from admin import api
 
 Check = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("checks", dict)
@@ -54,11 +56,36 @@ async def metrics(request: web.Request) -> web.Response:
     )
 
 
-def make_app(checks: dict[str, Check], degradable: frozenset[str] = frozenset()) -> web.Application:
-    app = web.Application()
+def make_app(
+    checks: dict[str, Check],
+    degradable: frozenset[str] = frozenset(),
+    ctx: api.AdminContext | None = None,
+) -> web.Application:
+    """The admin application; with a context, the admin API under /api/ too."""
+    app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
     app[CHECKS] = checks
     app[DEGRADABLE] = degradable
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app[api.SPEC] = {}
+    app[api.ROLE_OF] = {}
+    app[api.OPEN_PATHS] = set()
+    if ctx is not None:
+        app[api.CONTEXT] = ctx
+        api.route(
+            app,
+            "GET",
+            "/api/openapi.json",
+            api.openapi_json,
+            role=None,
+            summary="This description",
+            tag="meta",
+        )
+        for add_routes in API_MODULES:
+            add_routes(app)
     return app
+
+
+# Each adds its routes with api.route(); order is the order of the description.
+API_MODULES: list = []

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
+from admin import api
+
 log = logging.getLogger("sluice.admin.webhooks")
 
 Ingest = Callable[[Sequence[dict]], Awaitable[int]]
@@ -30,7 +32,22 @@ def add_powermta(app: web.Application, ingest: Ingest, token: Callable[[], str |
     """Route the PowerMTA webhook on ``app``; ``token`` is read per request (reloads)."""
     app[INGEST] = ingest
     app[TOKEN] = token
-    app.router.add_post("/api/webhooks/powermta", powermta)
+    api.route(
+        app,
+        "POST",
+        "/api/webhooks/powermta",
+        powermta,
+        role=None,  # its own token: feedback.webhook_token
+        summary="PowerMTA accounting records (JSON or NDJSON), as its HTTP accounting posts",
+        tag="feedback",
+        body={"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+        responses={
+            200: {
+                "type": "object",
+                "properties": {"records": {"type": "integer"}, "feedback": {"type": "integer"}},
+            }
+        },
+    )
 
 
 async def powermta(request: web.Request) -> web.Response:
@@ -39,12 +56,14 @@ async def powermta(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-        return web.json_response({"error": "bearer token required"}, status=401)
+        return api.error_response(
+            401, "unauthorized", "send Authorization: Bearer <feedback.webhook_token>"
+        )
     body = await _body(request)
     try:
         records = parse_records(body)
     except ValueError as exc:
-        return web.json_response({"error": str(exc)}, status=400)
+        return api.error_response(400, "invalid_records", str(exc))
     used = await request.app[INGEST](records)
     return web.json_response({"records": len(records), "feedback": used})
 

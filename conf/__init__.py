@@ -2,6 +2,7 @@
 
 from conf.loader import EMBEDDED, ConfigError, load, parse
 from conf.schema import (
+    AdminToken,
     Credential,
     DkimSettings,
     DownstreamSettings,
@@ -16,6 +17,7 @@ from conf.schema import (
 
 __all__ = [
     "EMBEDDED",
+    "AdminToken",
     "ConfigError",
     "Credential",
     "DkimSettings",

@@ -148,10 +148,41 @@ class SmtpSettings:
     inbound_listen: str | None = field(default=None, metadata=check(_hostport))
 
 
+def _sha256_hex(value: str) -> str | None:
+    if re.fullmatch(r"[0-9a-f]{64}", value):
+        return None
+    return 'must be 64 lowercase hex digits ("sluice hash-token" makes one)'
+
+
+@dataclass(frozen=True)
+class AdminToken:
+    name: str  # who, in the audit log
+    # The SHA-256 of the bearer token: the file never holds the token itself.
+    token_sha256: str = field(metadata=check(_sha256_hex))
+    # viewer reads; operator also acts on IPs, switches and suppression; admin also reloads.
+    role: Literal["admin", "operator", "viewer"] = "viewer"
+
+
 @dataclass(frozen=True)
 class HttpSettings:
     admin_listen: str = field(default="127.0.0.1:8025", metadata=check(_hostport))
     public_listen: str = field(default="127.0.0.1:8080", metadata=check(_hostport))
+    # Bearer tokens of the admin API and the status page; none: both refuse everyone.
+    admin_tokens: tuple[AdminToken, ...] = ()
+    # Failed logins per client address before each further try waits auth_lockout seconds.
+    auth_failure_limit: int = field(default=5, metadata=check(_positive))
+    auth_lockout: float = field(default=60.0, metadata=check(_positive))
+    # Seconds a status-page login lasts.
+    session_ttl: float = field(default=43200.0, metadata=check(_positive))
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        names: set[str] = set()
+        for i, token in enumerate(self.admin_tokens):
+            if token.name in names:
+                out.append((f"admin_tokens[{i}].name", f"duplicate token name {token.name!r}"))
+            names.add(token.name)
+        return out
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     hp = sub.add_parser("hash-password", help="print an scrypt hash for a credentials entry")
     hp.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
 
+    ht = sub.add_parser(
+        "hash-token", help="make an admin API token and the digest for http.admin_tokens"
+    )
+    ht.add_argument("--token-stdin", action="store_true", help="hash a token read from stdin")
+
     kg = sub.add_parser("dkim-keygen", help="write a DKIM private key and print its DNS record")
     kg.add_argument("--domain", required=True)
     kg.add_argument("--selector", required=True)
@@ -84,6 +89,23 @@ def _hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hash_token(args: argparse.Namespace) -> int:
+    from admin.auth import digest, new_token
+
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+        if not token:
+            print("empty token", file=sys.stderr)
+            return 1
+        print(digest(token))
+        return 0
+    token, sha = new_token()
+    print(f"token:        {token}")
+    print(f"token_sha256: {sha}")
+    print("; give the token to its user, put the digest in http.admin_tokens", file=sys.stderr)
+    return 0
+
+
 def _dkim_keygen(args: argparse.Namespace) -> int:
     from gateway.dkim import DkimKeyError, keygen_to_file
 
@@ -103,6 +125,7 @@ COMMANDS = {
     "check-config": _check_config,
     "show-pipeline": _show_pipeline,
     "hash-password": _hash_password,
+    "hash-token": _hash_token,
     "dkim-keygen": _dkim_keygen,
 }
 

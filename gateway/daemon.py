@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from admin import webhooks
+from admin.api import AdminContext
 from admin.app import make_app
 from admin.tracking import make_public_app
 from conf import ConfigError, Settings, load, split_hostport
@@ -97,7 +98,15 @@ class Daemon:
                 # In-process counters cannot be down; shared ones are a dependency.
                 checks["counters"] = counters.ping
             # Without the database, mail flows on cached policy until policy.max_stale.
-            app = make_app(checks, degradable=frozenset({"store", "policy_refresh"}))
+            ctx = AdminContext(
+                settings=lambda: self.settings,
+                store=store,
+                counters=counters,
+                policy=policy,
+                reload=self.reload,
+                clock=runtime.utc_now,
+            )
+            app = make_app(checks, degradable=frozenset({"store", "policy_refresh"}), ctx=ctx)
             clock = warmup_clock.run(
                 lambda: self.settings,
                 store,
@@ -170,8 +179,10 @@ class Daemon:
         log.info("stopped")
         return 0
 
-    async def reload(self) -> None:
+    async def reload(self) -> str | None:
+        """Load the configuration again: None when applied, else why it was refused."""
         sdnotify.reloading()
+        refused = None
         try:
             settings = await asyncio.to_thread(load, self.config_path)
             old = self.runtime()
@@ -190,6 +201,7 @@ class Daemon:
         except ConfigError as exc:
             metrics.CONFIG_RELOADS.labels("rejected").inc()
             log.error("reload rejected, keeping the running configuration:\n%s", exc)
+            refused = str(exc)
         else:
             metrics.CONFIG_RELOADS.labels("ok").inc()
             for key in ("listen", "tls", "workers"):
@@ -209,6 +221,7 @@ class Daemon:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGHUP)
         sdnotify.notify("READY=1")
+        return refused
 
     def _reap_children(self) -> None:
         for pid in self.children:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
@@ -71,6 +72,11 @@ class Store(Protocol):
     async def recent_engagement(
         self, limit: int = 100, tenant: str | None = None
     ) -> list[dict]: ...
+    # The audit log of admin changes, newest first; before_id pages back.
+    async def record_audit(self, entry: AuditEntry) -> int: ...
+    async def audit_entries(
+        self, limit: int = 100, before_id: int = 0, actor: str = "", action: str = ""
+    ) -> list[AuditEntry]: ...
 
 
 def open_store(url: str) -> Store:

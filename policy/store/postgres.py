@@ -6,9 +6,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
 from policy.store import sql
@@ -217,3 +219,15 @@ class PostgresStore:
     ) -> dict[str, Suppression]:
         rows = await self._pool().fetch(fsql.ENTRIES_PG, tenant, sorted(set(addresses)))
         return {row[1]: fsql.suppression(row) for row in rows}
+
+    async def record_audit(self, entry: AuditEntry) -> int:
+        return int(
+            await self._pool().fetchval(asql.INSERT_AUDIT + " RETURNING id", *asql.audit_row(entry))
+        )
+
+    async def audit_entries(
+        self, limit: int = 100, before_id: int = 0, actor: str = "", action: str = ""
+    ) -> list[AuditEntry]:
+        query, args = asql.audit_page(limit, before_id, actor, action)
+        rows = await self._pool().fetch(query, *args)
+        return [asql.audit_entry(row) for row in rows]

@@ -99,4 +99,12 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             created_at DOUBLE PRECISION NOT NULL, last_error TEXT NOT NULL);
         CREATE INDEX notifications_due ON notifications (next_at)""",
     ),
+    # Every mutating admin call (policy.audit): who, what, before, after, when.
+    (
+        30,
+        """CREATE TABLE audit_log (
+            id {id_column}, actor TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+            before TEXT NOT NULL, after TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX audit_log_at ON audit_log (at)""",
+    ),
 )

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import aiosqlite
 
+from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
 from policy.store import sql
@@ -272,6 +274,18 @@ class SqliteStore:
             for row in await self._rows(fsql.entries_sqlite(len(part)), tenant, *part):
                 out[row[1]] = fsql.suppression(row)
         return out
+
+    async def record_audit(self, entry: AuditEntry) -> int:
+        async with self._write() as db:
+            cur = await db.execute(sql.q(asql.INSERT_AUDIT), asql.audit_row(entry))
+            return int(cur.lastrowid or 0)
+
+    async def audit_entries(
+        self, limit: int = 100, before_id: int = 0, actor: str = "", action: str = ""
+    ) -> list[AuditEntry]:
+        query, args = asql.audit_page(limit, before_id, actor, action)
+        rows = await self._rows(sql.q(query), *args)
+        return [asql.audit_entry(row) for row in rows]
 
 
 async def _last_seq(db: aiosqlite.Connection) -> int:
