@@ -9,11 +9,12 @@ reused inode from the old one, and a file shorter than its position was
 truncated: both are read from the start.
 
 The position is saved in the store after the records up to it had their
-effects, so a restart resumes exactly there. Only complete lines are read;
-a line PowerMTA is still writing waits for the next round. If the process
+effects, so a restart resumes exactly there. Only complete records are read
+(a quoted field may hold line breaks); a record PowerMTA is still writing
+waits for the next round. If the process
 dies between the effects and the save, the records since the last save are
-read again: suppressions and soft-bounce counts do not change (keyed by
-file and offset), their events may be recorded twice.
+read again and change nothing: suppressions, soft-bounce counts and
+events are keyed by file, offset and the record's bytes.
 
 Delivered (``d``) lines are most of a file and need nothing: they are
 skipped by their first bytes, without CSV parsing.
@@ -42,6 +43,11 @@ log = logging.getLogger("sluice.accounting")
 CHUNK = 4 * 1024 * 1024
 FINGERPRINT = 1024
 MAX_HEADER = 64 * 1024
+MAX_RECORD_LINES = 32  # lines one record's quoted fields may span
+# A line starting like a record ends any record left open before it.
+RECORD_STARTS = tuple(
+    prefix for t in accounting.TYPES for prefix in (f"{t},".encode(), f'"{t}",'.encode())
+)
 
 
 @dataclass
@@ -136,8 +142,12 @@ class AccountingTailer:
         out = []
         for offset, line in chunk.lines:
             text = line.decode("utf-8", "replace")
+            # The line's own bytes are in its key: a file truncated in place and
+            # written again has other records at the same offsets.
+            digest = hashlib.blake2b(line, digest_size=8).hexdigest()
             for record in accounting.rows([text], chunk.header):
-                fb = accounting.to_feedback(record, f"acct:{key}:{offset}", keys, tenant_of, now)
+                fb_key = f"acct:{key}:{offset}:{digest}"
+                fb = accounting.to_feedback(record, fb_key, keys, tenant_of, now)
                 if fb is not None:
                     out.append(fb)
         return out
@@ -174,16 +184,38 @@ def _read_chunk(path: Path, start: int) -> _Chunk | None:
     lines: list[tuple[int, bytes]] = []
     offset = start
     total = 0
-    for line in data.split(b"\n")[:-1]:  # only LF ends a record: a CR may sit in a field
-        here = offset
+    complete = start  # the offset after the last complete record
+    parts: list[bytes] = []  # the lines of a record whose quoted field spans lines
+    quotes = 0
+    begin = start
+
+    def take(records: list[bytes], here: int) -> None:
+        nonlocal total
+        for record in records:
+            total += 1
+            # A delivery needs nothing; the header line at offset 0 is the columns.
+            if not (record.startswith((b"d,", b'"d",')) or here == 0):
+                lines.append((here, record))
+            here += len(record) + 1
+
+    for line in data.split(b"\n")[:-1]:
+        if parts and (line.startswith(RECORD_STARTS) or len(parts) >= MAX_RECORD_LINES):
+            # The quote left open was garbage, not a field: each of its lines stands alone.
+            take(parts, begin)
+            parts, quotes, complete = [], 0, offset
+        if not parts:
+            begin = offset
+        parts.append(line)
+        quotes += line.count(b'"')
         offset += len(line) + 1
-        total += 1
-        # A delivery needs nothing; the header line at offset 0 is the columns.
-        if line.startswith((b"d,", b'"d",')) or here == 0:
-            continue
-        lines.append((here, line))
+        if quotes % 2 == 0:
+            take([b"\n".join(parts)], begin)
+            parts, quotes, complete = [], 0, offset
+        # else: inside a quoted field (RFC 4180), the LF belongs to it
+    if complete == start:
+        return None
     fingerprint = f"{len(head)}:{hashlib.sha256(head).hexdigest()[:32]}"
-    return _Chunk(_columns(header), lines, start + end + 1, fingerprint, total)
+    return _Chunk(_columns(header), lines, complete, fingerprint, total)
 
 
 def _columns(header: list[str]) -> list[str]:

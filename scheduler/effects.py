@@ -3,9 +3,10 @@
 One ``Effects`` serves every input (the inbox, accounting files, the
 webhook). ``apply`` is safe to repeat for the same feedback: a soft bounce
 is counted once per key, a suppression is an upsert that never weakens an
-entry, and events are written last, so a caller that fails half way and
-tries again records each event at most once more than needed only when the
-store failed after writing them.
+entry, and an event is written in one transaction with its key: feedback
+read again after a crash (an accounting file re-read from its last saved
+position, an inbox item, a webhook batch posted twice) records, publishes
+and notifies nothing twice.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from policy.store import Store
 from policy.suppression import Suppression
 
 log = logging.getLogger("sluice.feedback")
+
+# How long a feedback key is remembered: longer than any file, inbox item or
+# webhook retry could come back.
+FEEDBACK_KEYS_KEPT = 30 * 86400.0
 
 # Told of what was decided, once recorded: MailWizz and the outbound webhooks.
 Notify = Callable[[Sequence[tuple[Feedback, Decision]]], Awaitable[None]]
@@ -49,7 +54,8 @@ class Effects:
         s = self.settings()
         decisions: list[Decision] = []
         entries: dict[tuple[str, str], Suppression] = {}
-        events: list[Event] = []
+        keyed: list[tuple[str, Event]] = []
+        pending: list[tuple[Feedback, Decision, Event]] = []
         for fb in items:
             decision = feedback.decide(fb)
             decisions.append(decision)
@@ -64,16 +70,21 @@ class Effects:
             if entry is not None:
                 entries[(entry.tenant, entry.address)] = entry
             if decision.event is not None:
-                events.append(feedback.event(fb, decision.event))
+                event = feedback.event(fb, decision.event)
+                keyed.append((fb.key, event))
+                pending.append((fb, decision, event))
         await self._suppress(list(entries.values()))
-        if events:
-            await self.store.record(events)
-            self.recorded += len(events)
-            for event in events:
-                if self.bus is not None:
-                    self.bus.publish(event)
+        fresh = await self.store.record_feedback(keyed) if keyed else []
+        self.recorded += len(fresh)
+        for event in fresh:
+            if self.bus is not None:
+                self.bus.publish(event)
         if self.notify is not None:
-            await self.notify(list(zip(items, decisions, strict=True)))
+            # Only what was new: a re-read must not tell MailWizz or a webhook twice.
+            new = {id(e) for e in fresh}
+            told = [(fb, d) for fb, d, e in pending if id(e) in new]
+            if told:
+                await self.notify(told)
         await self._prune(s)
         return decisions
 
@@ -108,3 +119,4 @@ class Effects:
         if now - self._pruned_at > 3600:
             self._pruned_at = now
             await self.store.prune_soft_bounces(now - s.soft_bounce_window)
+            await self.store.prune_feedback_keys(now - FEEDBACK_KEYS_KEPT)

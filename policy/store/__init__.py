@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 from policy.warmup import Transition
@@ -46,6 +47,10 @@ class Store(Protocol):
         self, tenant: str, address: str, key: str, at: float, since: float
     ) -> int: ...
     async def prune_soft_bounces(self, before: float) -> int: ...
+    # Feedback events written at most once per key, in one transaction with the
+    # keys; the (key, event) pairs that were new. Keys older than `before` go.
+    async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]: ...
+    async def prune_feedback_keys(self, before: float) -> int: ...
     async def suppression_entry(self, tenant: str, address: str) -> Suppression | None: ...
     async def suppression_entries(
         self, tenant: str, addresses: Sequence[str]
@@ -77,6 +82,21 @@ class Store(Protocol):
     async def audit_entries(
         self, limit: int = 100, before_id: int = 0, actor: str = "", action: str = ""
     ) -> list[AuditEntry]: ...
+    # Admin lists (admin_sql): keyset pages, newest first for events; the export streams.
+    async def suppression_page(
+        self, filters: SuppressionFilter, after: tuple[str, str] | None, limit: int
+    ) -> list[Suppression]: ...
+    def suppression_export(
+        self, filters: SuppressionFilter, batch: int = 5000
+    ) -> AsyncIterator[list[Suppression]]: ...
+    async def event_page(self, filters: EventFilter, before_id: int, limit: int) -> list[dict]: ...
+    async def engagement_page(
+        self, filters: EngagementFilter, before_id: int, limit: int
+    ) -> list[dict]: ...
+    # Recipients per (kind, ip, provider, reply): relayed, bounced, complained in [since, until).
+    async def feedback_breakdown(
+        self, since: float, until: float, tenant: str | None = None
+    ) -> list[tuple[str, str, str, str, int]]: ...
 
 
 def open_store(url: str) -> Store:

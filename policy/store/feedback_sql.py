@@ -17,6 +17,10 @@ INSERT_SOFT = """INSERT INTO soft_bounces (key, tenant, address, at) VALUES ($1,
     ON CONFLICT (key) DO NOTHING"""
 COUNT_SOFT = "SELECT count(*) FROM soft_bounces WHERE tenant = $1 AND address = $2 AND at >= $3"
 PRUNE_SOFT = "DELETE FROM soft_bounces WHERE at < $1"
+CLAIM_FEEDBACK = "INSERT INTO feedback_applied (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+CLAIM_FEEDBACK_PG = """INSERT INTO feedback_applied (key, at)
+    SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT DO NOTHING RETURNING key"""
+PRUNE_APPLIED = "DELETE FROM feedback_applied WHERE at < $1"
 
 SUPPRESSION_ENTRY = f"{sql.ACTIVE} AND tenant = $1 AND address = $2"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
@@ -152,6 +152,28 @@ class PostgresStore:
             await conn.execute(fsql.INSERT_SOFT, key, tenant, address, at)
             return int(await conn.fetchval(fsql.COUNT_SOFT, tenant, address, since))
 
+    async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]:
+        if not keyed:
+            return []
+        # One key twice in a batch is one event: the first stands.
+        first: dict[str, Event] = {}
+        for key, event in keyed:
+            first.setdefault(key, event)
+        async with self._pool().acquire() as conn, conn.transaction():
+            at = min(e.at for e in first.values())
+            rows = await conn.fetch(fsql.CLAIM_FEEDBACK_PG, list(first), at)
+            new = {r[0] for r in rows}
+            fresh = [e for k, e in first.items() if k in new]
+            if fresh:
+                await conn.copy_records_to_table(
+                    "events", records=[e.as_row() for e in fresh], columns=list(EVENT_COLUMNS)
+                )
+        return fresh
+
+    async def prune_feedback_keys(self, before: float) -> int:
+        status = await self._pool().execute(fsql.PRUNE_APPLIED, before)
+        return int(status.split()[-1])
+
     async def prune_soft_bounces(self, before: float) -> int:
         status = await self._pool().execute(fsql.PRUNE_SOFT, before)
         return int(status.rsplit(" ", 1)[-1])
@@ -231,3 +253,38 @@ class PostgresStore:
         query, args = asql.audit_page(limit, before_id, actor, action)
         rows = await self._pool().fetch(query, *args)
         return [asql.audit_entry(row) for row in rows]
+
+    # Admin lists (policy/store/admin_sql.py).
+    async def suppression_page(
+        self, filters: asql.SuppressionFilter, after: tuple[str, str] | None, limit: int
+    ) -> list[Suppression]:
+        query, args = asql.suppression_page(filters, after, limit, asql.PG_FIND)
+        return [sql.suppression(row) for row in await self._pool().fetch(query, *args)]
+
+    async def suppression_export(
+        self, filters: asql.SuppressionFilter, batch: int = 5000
+    ) -> AsyncIterator[list[Suppression]]:
+        # One server-side cursor in a read-only transaction: one snapshot of
+        # the list, fetched a batch at a time, never the whole of it in memory.
+        query, args = asql.suppression_page(filters, None, None, asql.PG_FIND)
+        async with self._pool().acquire() as conn, conn.transaction(readonly=True):
+            cursor = await conn.cursor(query, *args)
+            while rows := await cursor.fetch(batch):
+                yield [sql.suppression(row) for row in rows]
+
+    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+        query, args = asql.event_page(filters, before_id, limit, asql.PG_FIND)
+        return [asql.event_dict(row) for row in await self._pool().fetch(query, *args)]
+
+    async def engagement_page(
+        self, filters: asql.EngagementFilter, before_id: int, limit: int
+    ) -> list[dict]:
+        query, args = asql.engagement_page(filters, before_id, limit)
+        return [asql.engagement_dict(row) for row in await self._pool().fetch(query, *args)]
+
+    async def feedback_breakdown(
+        self, since: float, until: float, tenant: str | None = None
+    ) -> list[tuple[str, str, str, str, int]]:
+        query, args = asql.feedback_breakdown(since, until, tenant)
+        rows = await self._pool().fetch(query, *args)
+        return [(r[0], r[1], r[2], r[3], int(r[4])) for r in rows]

@@ -107,4 +107,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             before TEXT NOT NULL, after TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX audit_log_at ON audit_log (at)""",
     ),
+    # The feedback whose events were written, by key (file and offset, inbox item,
+    # webhook record hash): a re-read after a crash records nothing twice.
+    (
+        24,
+        """CREATE TABLE feedback_applied (key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX feedback_applied_at ON feedback_applied (at)""",
+    ),
 )

@@ -189,6 +189,23 @@ class SqliteStore:
                 (count,) = await cur.fetchone()
         return int(count)
 
+    async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]:
+        fresh: list[Event] = []
+        marks = ",".join("?" * len(EVENT_COLUMNS))
+        insert = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
+        async with self._write() as db:
+            for key, event in keyed:
+                cur = await db.execute(sql.q(fsql.CLAIM_FEEDBACK), (key, event.at))
+                if cur.rowcount > 0:
+                    fresh.append(event)
+            await db.executemany(insert, [e.as_row() for e in fresh])
+        return fresh
+
+    async def prune_feedback_keys(self, before: float) -> int:
+        async with self._write() as db:
+            cur = await db.execute(sql.q(fsql.PRUNE_APPLIED), (before,))
+            return cur.rowcount
+
     async def prune_soft_bounces(self, before: float) -> int:
         async with self._write() as db:
             cur = await db.execute(sql.q(fsql.PRUNE_SOFT), (before,))
@@ -286,6 +303,43 @@ class SqliteStore:
         query, args = asql.audit_page(limit, before_id, actor, action)
         rows = await self._rows(sql.q(query), *args)
         return [asql.audit_entry(row) for row in rows]
+
+    # Admin lists (policy/store/admin_sql.py).
+    async def suppression_page(
+        self, filters: asql.SuppressionFilter, after: tuple[str, str] | None, limit: int
+    ) -> list[Suppression]:
+        query, args = asql.suppression_page(filters, after, limit, asql.SQLITE_FIND)
+        return [sql.suppression(row) for row in await self._rows(sql.q(query), *args)]
+
+    async def suppression_export(
+        self, filters: asql.SuppressionFilter, batch: int = 5000
+    ) -> AsyncIterator[list[Suppression]]:
+        # Page by key, not one long cursor: the single connection stays free
+        # for the writes that come in while a client reads slowly.
+        after = None
+        while True:
+            page = await self.suppression_page(filters, after, batch)
+            if page:
+                yield page
+            if len(page) < batch:
+                return
+            after = (page[-1].tenant, page[-1].address)
+
+    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+        query, args = asql.event_page(filters, before_id, limit, asql.SQLITE_FIND)
+        return [asql.event_dict(row) for row in await self._rows(sql.q(query), *args)]
+
+    async def engagement_page(
+        self, filters: asql.EngagementFilter, before_id: int, limit: int
+    ) -> list[dict]:
+        query, args = asql.engagement_page(filters, before_id, limit)
+        return [asql.engagement_dict(row) for row in await self._rows(sql.q(query), *args)]
+
+    async def feedback_breakdown(
+        self, since: float, until: float, tenant: str | None = None
+    ) -> list[tuple[str, str, str, str, int]]:
+        query, args = asql.feedback_breakdown(since, until, tenant)
+        return [(k, ip, p, r, int(n)) for k, ip, p, r, n in await self._rows(sql.q(query), *args)]
 
 
 async def _last_seq(db: aiosqlite.Connection) -> int:

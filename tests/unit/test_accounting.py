@@ -162,3 +162,45 @@ async def test_garbage_lines_do_not_stop_the_file(world):
     )
     await asyncio.wait_for(service.accounting.poll(), 10)
     assert await bounced(store) == ["a@example.net"]
+
+
+async def test_a_quoted_field_may_hold_line_breaks_even_across_reads(world):
+    s, store, pmta = world
+    service = FeedbackService(store, lambda: s)
+    diag = "smtp;550-5.1.1 <a@example.net>: no such user\r\n550 5.1.1 see the help page"
+    record = line("b", "a@example.net", dsnDiag=diag)
+    assert record.count("\n") == 2  # the field's CRLF and the record's end
+    path = pmta / "acct.csv"
+    cut = record.index("\n") + 1  # PowerMTA has written the field's first line only
+    path.write_text(HEADER + "\n" + line("b", "z@example.net") + record[:cut])
+    await service.accounting.poll()
+    assert await bounced(store) == ["z@example.net"]
+    with path.open("a") as f:
+        f.write(record[cut:] + line("b", "b@example.net"))
+    await service.accounting.poll()
+    assert await bounced(store) == ["a@example.net", "b@example.net", "z@example.net"]
+    (event,) = [e for e in await store.recent_events(10) if e["recipients"] == "a@example.net"]
+    assert "see the help page" in event["downstream_reply"] + event["reply"]
+
+
+async def test_a_crash_between_effects_and_saved_position_records_nothing_twice(world):
+    s, store, pmta = world
+    (pmta / "acct.csv").write_text(
+        HEADER + "\n" + line("b", "a@example.net") + line("t", "d@example.net")
+    )
+    crashing = FeedbackService(store, lambda: s)
+
+    async def crash(*args: object) -> None:
+        raise OSError("killed before the position was saved")
+
+    crashing.accounting.store = type("Crashing", (), {})()
+    crashing.accounting.store.accounting_position = store.accounting_position
+    crashing.accounting.store.save_accounting_position = crash
+    with pytest.raises(OSError):
+        await crashing.accounting.poll()
+    before = await store.recent_events(100)
+    assert sorted(e["kind"] for e in before) == ["bounced", "delayed"]
+    restarted = FeedbackService(store, lambda: s)
+    await restarted.accounting.poll()
+    assert len(await store.recent_events(100)) == 2
+    assert await restarted.accounting.poll() == 0

@@ -76,3 +76,24 @@ async def test_suppression_entries_reads_many_at_once(store):
     assert sorted(found) == sorted(addresses[::2])
     assert found["u0@example.net"].reason == "hard_bounce"
     assert await store.suppression_entries("acme", []) == {}
+
+
+async def test_feedback_events_are_written_once_per_key(store):
+    def event(rcpt: str, at: float = 100.0) -> Event:
+        return Event(
+            kind="bounced", tenant="acme", client="acct", mail_from="", recipients=(rcpt,), at=at
+        )
+
+    first = await store.record_feedback([("k1", event("a@x.net")), ("k2", event("b@x.net"))])
+    assert [e.recipients for e in first] == [("a@x.net",), ("b@x.net",)]
+    again = await store.record_feedback(
+        [("k2", event("b@x.net")), ("k3", event("c@x.net")), ("k3", event("c@x.net"))]
+    )
+    assert [e.recipients for e in again] == [("c@x.net",)]
+    assert sorted(e["recipients"] for e in await store.recent_events(10)) == [
+        "a@x.net",
+        "b@x.net",
+        "c@x.net",
+    ]
+    assert await store.prune_feedback_keys(before=101.0) == 3
+    assert len(await store.record_feedback([("k1", event("a@x.net"))])) == 1
