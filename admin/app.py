@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
-from admin import api
+from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants, status_page
+from admin import metrics as scrape_metrics
+from admin.api_generate import add_routes as add_generate_routes
 
 Check = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("checks", dict)
@@ -51,6 +53,9 @@ async def _run(check: Check) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app.get(api.CONTEXT)
+    if ctx is not None:
+        await scrape_metrics.refresh(ctx)
     return web.Response(
         body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
@@ -84,8 +89,16 @@ def make_app(
         )
         for add_routes in API_MODULES:
             add_routes(app)
+        status_page.add_routes(app)  # the operators' page at /
     return app
 
 
 # Each adds its routes with api.route(); order is the order of the description.
-API_MODULES: list = []
+API_MODULES: list = [
+    api_tenants.add_routes,
+    api_ips.add_routes,
+    api_quotas.add_routes,
+    api_control.add_routes,
+    api_lists.add_routes,
+    add_generate_routes,
+]

@@ -6,6 +6,15 @@ Reads every message under ``<corpus>/maildir``, parses all of them three
 times and reports the median rate (messages/s and reports/s) on one core,
 then runs the corpus's own ``score.py`` per newline form and prints the
 recipient, hard/soft, reason-class and status-class figures.
+
+``expected.jsonl`` lists the files of ``maildir/not`` (messages that must give
+no result) as ordinary CRLF rows with no recipient, so ``score.py --newline
+crlf`` counts them as three rows that can never be right.  The table scores
+them as the negatives they are (a copy of the file with ``"negative": true``
+on those rows) and prints the scorer's own CRLF line under it.
+
+Last, every LF message is rewritten as CRLF, CR-only and CRLF converted twice
+(``\r\r\n``) and the reports of each form are compared with the LF ones.
 """
 
 from __future__ import annotations
@@ -14,15 +23,19 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from policy.bounces import parse  # noqa: E402
+from policy.bounces import parse, parse_for_score  # noqa: E402
+
+_NOT_BOUNCE_DIR = "maildir/not/"
 
 
 def load_messages(corpus: str) -> list[bytes]:
@@ -57,7 +70,24 @@ def rate(messages: list[bytes], passes: int = 3) -> dict[str, float]:
     }
 
 
-def score(corpus: str, newline: str) -> dict[str, str]:
+def expected_with_negatives(corpus: str, out_dir: str) -> str:
+    """A copy of ``expected.jsonl`` whose ``maildir/not`` rows are negatives."""
+    out = os.path.join(out_dir, "expected.jsonl")
+    with (
+        open(os.path.join(corpus, "expected.jsonl"), encoding="utf-8") as src,
+        open(out, "w", encoding="utf-8") as dst,
+    ):
+        for line in src:
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if row.get("file", "").startswith(_NOT_BOUNCE_DIR) and not row.get("recipient"):
+                row["negative"] = True
+            dst.write(json.dumps(row) + "\n")
+    return out
+
+
+def score(corpus: str, newline: str, expected: str) -> dict[str, str]:
     """Run the corpus scorer for one newline form and collect its summary."""
     path = os.path.join(corpus, "score.py")
     spec = importlib.util.spec_from_file_location("bounce_corpus_score", path)
@@ -70,7 +100,7 @@ def score(corpus: str, newline: str) -> dict[str, str]:
         "--corpus",
         corpus,
         "--expected",
-        os.path.join(corpus, "expected.jsonl"),
+        expected,
         "--callable",
         "policy.bounces:parse_for_score",
         "--path",
@@ -101,6 +131,28 @@ def negatives(corpus: str) -> tuple[int, int]:
     return len(names), hits
 
 
+_FORMS = {"crlf": b"\r\n", "cr": b"\r", "crcrlf": b"\r\r\n"}
+_KEYS = ("recipient", "status", "reason", "hard")
+
+
+def form_agreement(corpus: str) -> tuple[int, dict[str, int]]:
+    """LF messages, and per other newline form how many read differently."""
+    base = os.path.join(corpus, "maildir", "bsd")
+    names = sorted(n for n in os.listdir(base) if n.endswith(".eml"))
+    differ = dict.fromkeys(_FORMS, 0)
+    for name in names:
+        with open(os.path.join(base, name), "rb") as fh:
+            raw = fh.read().replace(b"\r\n", b"\n")
+
+        def reading(data: bytes) -> list[tuple[object, ...]]:
+            return [tuple(r[k] for k in _KEYS) for r in parse_for_score(data)]
+
+        lf = reading(raw)
+        for form, nl in _FORMS.items():
+            differ[form] += reading(raw.replace(b"\n", nl)) != lf
+    return len(names), differ
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", required=True, help="bounce corpus directory")
@@ -120,16 +172,31 @@ def main(argv: list[str] | None = None) -> int:
         "reason_class_%",
         "reason_exact_%",
         "status_class_%",
+        # Reports matching no expected row: a wrong recipient, or one too many.
+        "extra_predictions",
     )
-    print(f"  {'newline':8} {'rows':>5} " + " ".join(f"{c[:-2]:>20}" for c in cols))
-    for newline in ("lf", "crlf", "cr"):
-        f = score(args.corpus, newline)
+
+    def row(label: str, f: dict[str, str]) -> None:
         print(
-            f"  {newline:8} {f.get('expected_rows', '?'):>5} "
+            f"  {label:8} {f.get('expected_rows', '?'):>5} "
             + " ".join(f"{f.get(c, '?'):>20}" for c in cols)
         )
+
+    print(f"  {'newline':8} {'rows':>5} " + " ".join(f"{c.removesuffix('_%'):>20}" for c in cols))
+    with tempfile.TemporaryDirectory() as tmp:
+        expected = expected_with_negatives(args.corpus, tmp)
+        for newline in ("lf", "crlf", "cr"):
+            row(newline, score(args.corpus, newline, expected))
+    raw_expected = os.path.join(args.corpus, "expected.jsonl")
+    print("  as score.py counts crlf, with the not-bounce files as rows:")
+    row("crlf", score(args.corpus, "crlf", raw_expected))
     total, hits = negatives(args.corpus)
     print(f"\n  not-bounce files: {total}, with a result: {hits}")
+    count, differ = form_agreement(args.corpus)
+    print(
+        f"  LF messages read differently once rewritten ({count} messages): "
+        + ", ".join(f"{form} {n}" for form, n in differ.items())
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date
@@ -146,6 +147,9 @@ class SmtpSettings:
     # The listener for DSNs, complaints and mailto: unsubscribes to the tenants'
     # bounce domains (e.g. "0.0.0.0:25"); null: not started.
     inbound_listen: str | None = field(default=None, metadata=check(_hostport))
+    # The host name senders (MailWizz) connect to, when it is not smtp.hostname
+    # (a load balancer or a NAT in front); absent: smtp.hostname.
+    advertised_host: str | None = None
 
 
 def _sha256_hex(value: str) -> str | None:
@@ -242,6 +246,7 @@ TRACKING_BASE = re.compile(
 # policy.tokens refuses shorter secrets.
 MIN_TOKEN_SECRET = 16
 FEEDBACK_FIELD = re.compile(r"^[A-Za-z0-9._-]*$")
+MAILWIZZ_UID = re.compile(r"^[a-z0-9]{1,64}$")
 
 
 def _tracking_base(value: str) -> str | None:
@@ -287,6 +292,32 @@ class TrackingSettings:
         return out
 
 
+def _api_url(value: str) -> str | None:
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.netloc and not (parts.query or parts.fragment):
+        return None
+    return 'must be the http(s) URL of the API, e.g. "https://mw.acme-mail.com/api"'
+
+
+def _mailwizz_uid(value: str) -> str | None:
+    return None if MAILWIZZ_UID.match(value) else "a MailWizz uid: lowercase letters and digits"
+
+
+@dataclass(frozen=True)
+class MailwizzApiSettings:
+    # The MailWizz 2.x API base (with /index.php when MailWizz has no clean URLs).
+    api_url: str = field(metadata=check(_api_url))
+    # Sent as X-API-KEY; take it from the environment: "${ACME_MAILWIZZ_API_KEY}".
+    api_key: str = field(
+        repr=False, metadata=check(lambda v: None if v.strip() else "must not be empty")
+    )
+    # Unsubscribe in this list only; absent: in every list of the key's customer
+    # that holds the address (Sluice's suppression is tenant-wide too).
+    list_uid: str | None = field(default=None, metadata=check(_mailwizz_uid))
+    # Seconds per API request.
+    timeout: float = field(default=15.0, metadata=check(_positive))
+
+
 @dataclass(frozen=True)
 class UnsubscribeSettings:
     # List-Unsubscribe and List-Unsubscribe-Post (RFC 8058): add ours when the
@@ -294,6 +325,9 @@ class UnsubscribeSettings:
     headers: Literal["add", "replace", "keep"] = "add"
     # Also offer mailto:unsubscribe+<token>@<bounce_domain> when bounce_domain is set.
     mailto: bool = True
+    # MailWizz's API, told of every unsubscribe (link, page, mailto:) and complaint;
+    # absent: MailWizz learns of them only through mailwizz_dswh, if at all.
+    mailwizz: MailwizzApiSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -480,7 +514,10 @@ class HealthSettings:
     bounce_rate: float = field(default=0.05, metadata=check(_rate))  # quarantine above
     complaint_warn: float = field(default=0.001, metadata=check(_rate))
     complaint_quarantine: float = field(default=0.003, metadata=check(_rate))
-    deferral_warn: float = field(default=0.3, metadata=check(_rate))
+    deferral_warn: float = field(default=0.3, metadata=check(_rate))  # throttle above
+    # A throttled IP keeps this share of the hourly rate it was sending to the provider.
+    throttle_share: float = field(default=0.5, metadata=check(_rate))
+    measure_hours: float = field(default=6.0, metadata=check(_positive))
     interval: float = field(default=60.0, metadata=check(_positive))
 
 
@@ -518,6 +555,21 @@ class FeedbackSettings:
 
 
 @dataclass(frozen=True)
+class PowerMtaSettings:
+    # What "sluice powermta-config" needs to know about the PowerMTA side.
+    # Sluice's address as PowerMTA sees it (an IP or a network): its <source> block.
+    # Absent: 127.0.0.1 (or ::1) when downstream.host is loopback; otherwise it must be set.
+    source_address: str | None = field(default=None, metadata=check(_network))
+    # The accounting file PowerMTA writes for Sluice, as a path on the PowerMTA host.
+    # Absent: acct.csv in feedback.accounting_folder (or in /var/log/pmta).
+    accounting_file: str | None = None
+    # PowerMTA signs too, with the tenants' RSA keys (domain-key, dkim-sign).
+    dkim_sign: bool = False
+    # The folder holding the key files on the PowerMTA host; absent: the key_file paths.
+    dkim_key_folder: str | None = None
+
+
+@dataclass(frozen=True)
 class PolicySettings:
     # Each process re-reads switches, IP states and new suppressions this often:
     # a kill switch takes effect everywhere within this many seconds.
@@ -546,6 +598,7 @@ class Settings:
     warmup: WarmupSettings = WarmupSettings()
     policy: PolicySettings = PolicySettings()
     feedback: FeedbackSettings = FeedbackSettings()
+    powermta: PowerMtaSettings = PowerMtaSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> list[tuple[str, str]]:

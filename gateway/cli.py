@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     kg.add_argument("--algorithm", choices=["rsa", "ed25519"], default="rsa")
     kg.add_argument("--out", help="private key file (default: <selector>.<domain>.pem)")
 
+    pm = sub.add_parser("powermta-config", help="print the PowerMTA configuration for Sluice")
+    pm.add_argument("-c", "--config")
+
     from gateway import cli_policy
 
     commands = {**COMMANDS, **cli_policy.add_commands(sub)}
@@ -120,6 +123,22 @@ def _dkim_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _powermta_config(args: argparse.Namespace) -> int:
+    from admin.powermta_config import PowerMtaConfigError, render
+    from conf import ConfigError, load
+
+    try:
+        text = render(load(args.config))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except PowerMtaConfigError as exc:
+        print(f"powermta-config: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
+    return 0
+
+
 COMMANDS = {
     "run": _run,
     "check-config": _check_config,
@@ -127,6 +146,7 @@ COMMANDS = {
     "hash-password": _hash_password,
     "hash-token": _hash_token,
     "dkim-keygen": _dkim_keygen,
+    "powermta-config": _powermta_config,
 }
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from aiohttp import web
 from admin import webhooks
 from admin.api import AdminContext
 from admin.app import make_app
-from admin.tracking import make_public_app
+from admin.tracking import Unsubscribe, make_public_app
 from conf import ConfigError, Settings, load, split_hostport
 from gateway import downstream as downstream_mod
 from gateway import metrics, runtime, sdnotify
@@ -38,7 +38,6 @@ from policy.links import KeyRing
 from policy.providers import ProviderResolver
 from policy.store import Store, open_store
 from policy.store.inbox import Inbox
-from policy.suppression import Suppression
 from policy.view import PolicyView
 from scheduler import warmup_clock
 from scheduler.feedback_service import FeedbackService
@@ -125,7 +124,9 @@ class Daemon:
             await admin_runner.setup()
             ahost, aport = split_hostport(s.http.admin_listen)
             await web.TCPSite(admin_runner, ahost, aport).start()
-            public, engagement = await _start_public(s, lambda: self.settings, store, self.bus)
+            public, engagement = await _start_public(
+                s, lambda: self.settings, store, self.bus, feedback.unsubscribes.link
+            )
             self.tasks.append(asyncio.create_task(engagement.run(), name="engagement"))
 
         loop = asyncio.get_running_loop()
@@ -250,15 +251,18 @@ async def _start_inbound(s: Settings, settings: Callable[[], Settings]) -> Inbou
 
 
 async def _start_public(
-    s: Settings, settings: Callable[[], Settings], store: Store, bus: Bus
+    s: Settings,
+    settings: Callable[[], Settings],
+    store: Store,
+    bus: Bus,
+    unsubscribe: Unsubscribe,
 ) -> tuple[web.AppRunner, EngagementRecorder]:
-    """The public listener (tracking links, one-click unsubscribe) and its event writer."""
+    """The public listener (tracking links, one-click unsubscribe) and its event writer.
+
+    ``unsubscribe`` suppresses the address and queues MailWizz's item
+    (``scheduler.unsubscribes``) before the endpoint answers 200.
+    """
     engagement = EngagementRecorder(store, bus)
-
-    async def unsubscribe(tenant: str, address: str, source: str) -> None:
-        entry = Suppression(tenant=tenant, address=address, reason="unsubscribe", source=source)
-        await store.suppress([entry])
-
     app = make_public_app(KeyRing(lambda: settings().tenants), engagement.add, unsubscribe)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -10,23 +10,22 @@ Accepted private key files:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from policy import dkim_dns
 
 ALGORITHMS = ("rsa-sha256", "ed25519-sha256")
 # RFC 8301 §3.2: signers MUST use RSA keys of at least 1024 bits (and SHOULD use 2048).
 MIN_RSA_BITS = 1024
 
-PrivateKey = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+PrivateKey = dkim_dns.PrivateKey
 
 # RFC 6376 §3.1: a selector is one or more dot-separated sub-domain labels.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
@@ -94,39 +93,7 @@ class DkimKey:
 
 def _parse_private_key(data: bytes) -> PrivateKey:
     """The key in ``data``; raises ValueError with a reason the caller prefixes with the path."""
-    if b"-----BEGIN" in data:
-        if b"PUBLIC KEY-----" in data and b"PRIVATE KEY-----" not in data:
-            raise ValueError("is a public key, not a private key")
-        if b"ENCRYPTED PRIVATE KEY" in data or b"Proc-Type: 4,ENCRYPTED" in data:
-            raise ValueError("is an encrypted private key; Sluice needs it unencrypted")
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise ValueError(f"is not a readable PEM private key ({exc})") from None
-        if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
-            raise ValueError(
-                f"holds an unsupported key type ({type(key).__name__}); "
-                "DKIM signs with RSA or Ed25519 only"
-            )
-        return key
-    try:
-        raw = base64.b64decode(b"".join(data.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("is neither a PEM private key nor a base64 Ed25519 seed") from None
-    if len(raw) == 32:
-        return ed25519.Ed25519PrivateKey.from_private_bytes(raw)
-    if len(raw) == 64:
-        # libsodium's secret key layout: seed then public key; the halves must agree.
-        key = ed25519.Ed25519PrivateKey.from_private_bytes(raw[:32])
-        public = key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        if public != raw[32:]:
-            raise ValueError("is a 64-byte Ed25519 key whose public half does not match its seed")
-        return key
-    raise ValueError(
-        f"is base64 of {len(raw)} bytes; an Ed25519 seed is 32 (or 64 with the public key)"
-    )
+    return dkim_dns.parse_private_key(data)
 
 
 def load_key(path: str | Path, domain: str, selector: str) -> DkimKey:
@@ -150,15 +117,7 @@ def load_key(path: str | Path, domain: str, selector: str) -> DkimKey:
 
 def public_txt(key: PrivateKey) -> str:
     """The TXT value publishing ``key``'s public half (RFC 6376 §3.6.1, RFC 8463 §4)."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        # p= for RSA is the DER SubjectPublicKeyInfo (RFC 6376 §3.6.1).
-        der = key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
-    # p= for Ed25519 is the bare 32-byte public key, not an SPKI wrapper (RFC 8463 §4).
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return f"v=DKIM1; k=ed25519; p={base64.b64encode(raw).decode()}"
+    return dkim_dns.public_txt(key)
 
 
 def generate_key(algorithm: Literal["rsa", "ed25519"], bits: int = 2048) -> tuple[bytes, str]:
@@ -181,16 +140,9 @@ def generate_key(algorithm: Literal["rsa", "ed25519"], bits: int = 2048) -> tupl
 
 
 def dns_record(domain: str, selector: str, dns_txt_value: str) -> str:
-    """A zone-file line for the key record, the value split into <=255-byte strings.
-
-    One TXT character-string holds at most 255 octets (RFC 1035 §3.3); a 2048-bit RSA
-    p= is longer, so the value is spread over several strings that resolvers concatenate
-    (RFC 6376 §3.6.2.2).
-    """
-    chunks = [dns_txt_value[i : i + 255] for i in range(0, len(dns_txt_value), 255)]
-    strings = " ".join(f'"{chunk}"' for chunk in chunks)
-    name = f"{_check_selector(selector)}._domainkey.{normalise_domain(domain)}."
-    return f"{name} IN TXT ( {strings} )"
+    """A zone-file line for the key record, the value split into <=255-byte strings."""
+    name = dkim_dns.record_name(_check_selector(selector), normalise_domain(domain))
+    return dkim_dns.zone_line(name, dns_txt_value)
 
 
 def keygen_to_file(

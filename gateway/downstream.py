@@ -96,14 +96,17 @@ class SmtpDownstream:
         async with self.slots:
             metrics.DOWNSTREAM_IN_USE.inc()
             stage = ["connect"]
+            started = time.monotonic()
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    return await self._relay(mail_from, recipients, data, smtputf8, stage)
+                    result = await self._relay(mail_from, recipients, data, smtputf8, stage)
             except TimeoutError:
                 self.breaker.failed()
-                return self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
+                result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
             finally:
                 metrics.DOWNSTREAM_IN_USE.dec()
+            metrics.observe_downstream(result.outcome, time.monotonic() - started)
+            return result
 
     async def _relay(
         self, mail_from: str, recipients: Sequence[str], data: bytes, smtputf8: bool, stage: list

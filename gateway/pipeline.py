@@ -152,6 +152,7 @@ async def run_phase(phase: str, tx: Transaction) -> Verdict | None:
         verdict = await run_step(step, tx)
         if verdict is not None:
             metrics.STEP_VERDICTS.labels(step.name, str(verdict.code)).inc()
+            metrics.count_refusal(tx, step.name, verdict)
             return verdict
     return None
 

@@ -85,6 +85,8 @@ _LIMIT_NAMES = {
     ("daily", False): "Daily limit",
     ("hourly", False): "Hourly limit",
     ("provider", False): "Daily limit",
+    ("throttle", True): "Hourly health throttle",
+    ("throttle", False): "Hourly health throttle",
 }
 
 

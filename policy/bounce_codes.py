@@ -140,7 +140,11 @@ def find_reply_code(text: str) -> str:
 _COMMAND_RE = re.compile(
     r"(?:in reply to|after|did not like our|smtp command|command|most progress was)[\s:-]*"
     r"(?:the )?(rcpt to|mail from|end of data|data|helo|ehlo|starttls)\b"
-    r"|\[(rcpt_to|mail_from|data)\]",
+    r"|\[(rcpt_to|mail_from|data)\]"
+    # "SMTP:RCPT host 192.0.2.8: 553 ...": the stage named before the host.
+    r"|\bsmtp:(rcpt|mail|data)\b"
+    # qmail-remote names the stage in words.
+    r"|does not like (recipient|sender)\b|(failed after i sent the message)",
     re.IGNORECASE,
 )
 _TRANSCRIPT_RE = re.compile(
@@ -150,6 +154,11 @@ _TRANSCRIPT_RE = re.compile(
 _COMMANDS = {
     "rcpt to": "RCPT",
     "rcpt_to": "RCPT",
+    "rcpt": "RCPT",
+    "mail": "MAIL",
+    "recipient": "RCPT",
+    "sender": "MAIL",
+    "failed after i sent the message": "DATA",
     "mail_from": "MAIL",
     "mail from": "MAIL",
     "end of data": "DATA",
@@ -164,7 +173,7 @@ def find_command(text: str) -> str:
     """The SMTP command the remote server refused, if the text says."""
     m = _COMMAND_RE.search(text)
     if m:
-        return _COMMANDS[(m.group(1) or m.group(2)).lower()]
+        return _COMMANDS[next(g for g in m.groups() if g).lower()]
     # In a session transcript the refused command is the last one sent
     # before the first error reply.
     last = ""

@@ -32,18 +32,48 @@ _DELIMITER_RE = re.compile(r"^--([0-9A-Za-z'()+_,./:=?-]{1,70})[ \t]*$", re.MULT
 _ASCII_COMPAT = frozenset({"utf-8", "utf8", "us-ascii", "ascii", ""})
 
 
+# CRs in front of an LF belong to that one line break: "\r\r\n" is what a
+# CRLF message becomes after a second LF-to-CRLF conversion.
+_CRS_LF_RE = re.compile(rb"\r+\n")
+_CRS_LF_TEXT_RE = re.compile(r"\r+\n")
+
+
+def to_lf(data: bytes) -> bytes:
+    """One newline form, LF, whatever the input used: CRLF, CR alone, LF, a
+    mix of them, or CRLF converted twice.  Done on bytes before decoding so
+    every later stage (header folding, blank-line part separators, MIME
+    boundaries, line-anchored patterns) sees the same text for all forms."""
+    if b"\r" not in data:
+        return data
+    if b"\r\r" in data:
+        data = _CRS_LF_RE.sub(b"\n", data)
+    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
+def _lf_text(text: str) -> str:
+    """:func:`to_lf` for text: a decoded part (base64 and quoted-printable
+    carry their own line breaks, and a UTF-16 part only shows its newlines
+    once decoded) or a message handed over as ``str``."""
+    if "\r" not in text:
+        return text
+    if "\r\r" in text:
+        text = _CRS_LF_TEXT_RE.sub("\n", text)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def normalise(raw: bytes | str) -> str:
-    """Decode at most :data:`MAX_SCAN_BYTES` and turn CRLF and CR into LF.
+    """Decode at most :data:`MAX_SCAN_BYTES` with every newline made LF.
 
     Undecodable bytes are kept as surrogate escapes so a part declaring a
-    legacy charset can be re-decoded losslessly later.
+    legacy charset can be re-decoded losslessly later.  Only ASCII CR and LF
+    bytes are rewritten: in UTF-8 and the legacy charsets of mail they never
+    occur inside a multi-byte character, and encoded (base64,
+    quoted-printable) parts ignore or re-encode line breaks anyway.
     """
     if isinstance(raw, str):
-        text = raw[:MAX_SCAN_BYTES]
+        text = _lf_text(raw[:MAX_SCAN_BYTES])
     else:
-        text = bytes(raw[:MAX_SCAN_BYTES]).decode("utf-8", "surrogateescape")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = to_lf(bytes(raw[:MAX_SCAN_BYTES])).decode("utf-8", "surrogateescape")
     if "\x00" in text:
         text = text.replace("\x00", "")
     return text
@@ -197,13 +227,13 @@ def _decode_body(body: str, cte: str, charset: str) -> str:
             data = base64.b64decode(compact.encode("ascii", "ignore"), validate=False)
         except (binascii.Error, ValueError):
             return body
-        return recode(data.decode("utf-8", "surrogateescape"), charset).replace("\r\n", "\n")
+        return _lf_text(recode(data.decode("utf-8", "surrogateescape"), charset))
     if cte == "quoted-printable":
         try:
             data = binascii.a2b_qp(body.encode("utf-8", "surrogateescape"))
         except (binascii.Error, ValueError):
             return body
-        return recode(data.decode("utf-8", "surrogateescape"), charset).replace("\r\n", "\n")
+        return _lf_text(recode(data.decode("utf-8", "surrogateescape"), charset))
     if charset and charset.lower() not in _ASCII_COMPAT:
         return recode(body, charset)
     return body

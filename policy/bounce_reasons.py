@@ -225,6 +225,7 @@ def classify(
     context: str = "",
     command: str = "",
     note: str = "",
+    notice: str | None = None,
 ) -> str:
     """Pick one reason for a bounced recipient.
 
@@ -233,7 +234,12 @@ def classify(
     diagnostic says nothing useful; ``command`` is the SMTP command that
     was refused (``RCPT``, ``MAIL``, ``DATA`` ...), when known; ``note`` is
     the reporting MTA's own comment on the status code (``Status: 5.2.1
-    (mailbox disabled)``), which settles a conflict between code and text.
+    (mailbox disabled)``), which settles a conflict between code and text;
+    ``notice`` is the whole readable bounce notice when the diagnostic comes
+    from one, read only for the reporting MTA's own verdict that the address
+    was refused.  ``None`` (a record of the relay's own MTA, such as a
+    PowerMTA accounting line) leaves the stock "user unknown" to the
+    caller, who has that MTA's own category for it.
     """
     sub = _subject(status) if status else ""
     raw = text[:_MAX_TEXT]
@@ -267,6 +273,21 @@ def classify(
             command == "DATA" and from_text and _STOCK_UNKNOWN_RE.search(text)
         ):
             return "filtered"
+        if (
+            notice is not None
+            and not command
+            and from_text
+            and not sub.startswith("1.")
+            and _STOCK_UNKNOWN_RE.search(text)
+            and not _ADDRESS_VERDICT_RE.search(note)
+            and not _ADDRESS_VERDICT_RE.search(notice[:_MAX_TEXT])
+        ):
+            # The stock wording with nothing to say when it was given: no
+            # refused command, no address-level status code, no statement by
+            # the reporting MTA that the address itself was refused.  Servers
+            # that filter after DATA use the same words, so it is not proof
+            # that the mailbox is gone.
+            return "filtered"
     if reason == "hostunknown" and (
         temporary or (not status.startswith("5") and _TRY_AGAIN_RE.search(text))
     ):
@@ -281,6 +302,15 @@ def classify(
 # "User unknown" with the address slot left empty ("550 : User unknown"): the
 # server did not look an address up, it refused the message (a filter).
 _BLIND_UNKNOWN_RE = re.compile(r"\b[45]\d\d[ -]+:[ \t]*user unknown\b", re.IGNORECASE)
+# The reporting MTA's own statement that the address was refused: a heading
+# such as Gmail's "Address not found", a status comment such as "Remote SMTP
+# server has rejected address", or its local delivery agent's verdict
+# ("mail.local: unknown user"), which knows its mailboxes.
+_ADDRESS_VERDICT_RE = re.compile(
+    r"address not found|address could(?:n'?t| not) be found"
+    r"|rejected (?:the )?(?:recipient )?address|\bmail\.local:",
+    re.IGNORECASE,
+)
 _TRY_AGAIN_RE = re.compile(r"try again|temporar|servfail", re.IGNORECASE)
 # The stock wording of a missing mailbox.  After DATA, servers that filter
 # per recipient reuse it, so there it means "filtered"; a server that names

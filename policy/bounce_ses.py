@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from .bounce_dsn import address_in
 
-_MARKERS = ('"notificationType"', '"eventType"')
+# Inside an SNS envelope the notification is a JSON string, so its quotes
+# arrive escaped (\"notificationType\"): look for the bare names.
+_MARKERS = ("notificationType", "eventType")
 _MAX_JSON = 512 * 1024
 
 # bounceSubType values that state the cause better than the SMTP text does.
@@ -106,4 +108,6 @@ def parse_ses(text: str) -> list[SesRecord] | None:
             addr = address_in(str(r))
             if addr:
                 out.append(SesRecord(addr, "delivery", action="delivered", diagnostic=smtp))
-    return out
+    # Nothing read (another JSON document, or none of the known kinds):
+    # the message is left to the other readers.
+    return out or None

@@ -17,7 +17,9 @@ from .bounce_mime import Headers, Part, parse_headers, split_head_body
 
 ADDR_RE = re.compile(
     r"(?<![\w.+=-])([A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{0,63}"
-    r"@(?:\[?[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\]?))"
+    # A domain literal keeps both brackets; a bracket that only closes
+    # belongs to the text around the address ("T=[a@b]").
+    r"@(?:\[[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))"
 )
 
 # Where the copy of the original message starts in text bounces.
@@ -52,7 +54,7 @@ _SENDER_LINE_RE = re.compile(
     r"|x-sender|x-original-sender|message-id|in-reply-to|references|cc)[ \t]*:|\(envelope"
     r"|\bhelo\b|contact|questions|assistance|help ?desk"
     r"|send (?:an? )?(?:e-?mail|mail|message) to|forward (?:this|the)|お問い合わせ|ご連絡",
-    re.IGNORECASE,
+    re.IGNORECASE | re.MULTILINE,
 )
 # Lines that state a failed recipient in the wording of common MTAs: qmail's
 # "<a@b>:", Sendmail's "<a@b>... reason", Exim's indented address, SMTP
@@ -149,7 +151,12 @@ def recipients_in(
             a = next(g for g in m.groups() if g).strip(".").lower()
             if a not in not_rcpt:
                 strong.add(a)
-        occ = [(a, p) for a, p in found if a in strong or (a not in exclude and a not in not_rcpt)]
+        occ = [(a, p) for a, p in found if a not in exclude and a not in not_rcpt]
+        if not occ:
+            # A known sender address counts only when the text names it in
+            # a recipient's place and names no one else: a remote server
+            # that refuses the sender quotes it in the same shapes.
+            occ = [(a, p) for a, p in found if a in strong]
         order = list(dict.fromkeys(a for a, _ in occ))
     if not order:
         return []

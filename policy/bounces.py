@@ -8,10 +8,12 @@ found but the cause cannot, a report whose reason is ``"undefined"``
 
 How a message is read, in order:
 
-1. Newlines are normalised (CRLF and CR-only become LF) and at most
-   ``bounce_mime.MAX_SCAN_BYTES`` are looked at; an mbox file holding several
-   messages is read message by message; the MIME structure is split without
-   decoding the returned message's body.
+1. Newlines are normalised once, on the raw bytes (CRLF, CR-only, a mix of
+   forms and CRLF converted twice all become LF; decoded base64 and
+   quoted-printable parts get the same treatment), so no later stage
+   depends on the form; at most ``bounce_mime.MAX_SCAN_BYTES`` are looked
+   at; an mbox file holding several messages is read message by message;
+   the MIME structure is split without decoding the returned message's body.
 2. Complaints: an RFC 5965 ``message/feedback-report`` part, Microsoft JMRP
    reports (``X-HmXmrOriginalRecipient``) and similar provider formats.
 3. Delivery-status fields (RFC 3464 ``Final-Recipient``, ``Action``,
@@ -26,8 +28,12 @@ How a message is read, in order:
 For every recipient the enhanced status code and SMTP reply code are taken
 from the structure or the diagnostic (``bounce_codes``), and the reason is
 chosen by ``bounce_reasons.classify``.  When the text gives no enhanced code,
-one is derived from the reply code and the reason (550 user unknown gives
-5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).
+one is derived from the reply code and the reason (550 user unknown at RCPT
+gives 5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).  The stock
+"user unknown" with neither the refused command, nor an address-level status
+code, nor the reporting MTA's own verdict on the address is read as
+``filtered``: servers that filter after DATA use the same words, so it is
+not enough to suppress the address.
 
 Reasons, their coarse class (``kind``) and whether they are hard:
 
@@ -189,6 +195,7 @@ def _from_dsn(
                 window + "\n" + subject,
                 codes.find_command(diag + window),
                 note=_STATUS_CODE_RE.sub("", rec.status, count=1),
+                notice=human,
             )
             if action == "delayed" and reasons.kind_of(reason) == "unknown":
                 reason = "expired"
@@ -223,7 +230,7 @@ def _from_text(
         if not status and len(records) == 1:
             status = codes.find_status(human)
         reason = reasons.classify(
-            status, reply, diag, human + "\n" + subject, codes.find_command(diag)
+            status, reply, diag, human + "\n" + subject, codes.find_command(diag), notice=human
         )
         out.append(
             make_report(

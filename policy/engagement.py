@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Protocol
 
+from policy import metrics
 from policy.bots import BURST_WINDOW, HUMAN, classify
 from policy.bus import Bus
 
@@ -138,6 +139,7 @@ class EngagementRecorder:
                     self._put_back(ready)
                     raise
                 for event, first in zip(judged, firsts, strict=True):
+                    metrics.ENGAGEMENT.labels(event.tenant, event.kind, event.classification).inc()
                     if first:
                         event = replace(event, first_open=True)
                     if self.bus is not None:

@@ -10,8 +10,12 @@ ten on a quiet morning do not quarantine an IP.
 Thresholds (``feedback.health``), after Gmail's and Yahoo's sender rules:
 bounces above ``bounce_rate`` (5%) and complaints above
 ``complaint_quarantine`` (0.3%) quarantine the IP; complaints above
-``complaint_warn`` (0.1%) and deferrals above ``deferral_warn`` warn.
-Blocks count as bounces: a provider refusing the IP is the strongest sign.
+``complaint_warn`` (0.1%) hold it (its warmup does not advance); deferrals
+above ``deferral_warn`` throttle it toward that provider group (or all of
+them, when judged over all). Blocks count as bounces: a provider refusing
+the IP is the strongest sign. Tenants are judged on their complaints over
+every IP they sent from: above the lines they are warned about, and an
+operator decides (a tenant's list is theirs to clean).
 """
 
 from __future__ import annotations
@@ -41,9 +45,15 @@ class Finding:
     metric: str  # bounce | complaint | deferral
     rate: float
     sample: int  # relayed in the window
-    action: str  # warn | quarantine
+    action: str  # hold | throttle | quarantine; for a tenant: warn | critical
+    tenant: str = ""  # set for a tenant's finding (ip is then "")
 
     def describe(self) -> str:
+        if self.tenant:
+            return (
+                f"tenant {self.tenant} {self.metric} rate {self.rate:.2%} over {self.window}"
+                f" ({self.sample} relayed)"
+            )
         scope = "all providers" if self.provider == ALL else self.provider
         return (
             f"{self.metric} rate {self.rate:.2%} over {self.window} to {scope}"
@@ -77,12 +87,38 @@ def judge(
                 ("bounce", c.bounced, limits.bounce_rate, "quarantine"),
                 ("complaint", c.complained, limits.complaint_quarantine, "quarantine")
                 if worst
-                else ("complaint", c.complained, limits.complaint_warn, "warn"),
-                ("deferral", c.delayed, limits.deferral_warn, "warn"),
+                else ("complaint", c.complained, limits.complaint_warn, "hold"),
+                ("deferral", c.delayed, limits.deferral_warn, "throttle"),
             ]
             for metric, n, limit, action in checks:
                 rate = n / c.relayed
                 if rate > limit:
                     found.append(Finding(ip, provider, window, metric, rate, c.relayed, action))
     found.sort(key=lambda f: f.action != "quarantine")
+    return found
+
+
+def tally_tenants(rows: Iterable[tuple[str, str, int]]) -> dict[str, Counts]:
+    """Counts per tenant from ``tenant_feedback_counts`` rows."""
+    out: dict[str, Counts] = {}
+    for tenant, kind, n in rows:
+        if kind in ("relayed", "bounced", "complained", "delayed"):
+            counts = out.setdefault(tenant, Counts())
+            setattr(counts, kind, getattr(counts, kind) + n)
+    return out
+
+
+def judge_tenants(
+    windows: Mapping[str, Mapping[str, Counts]], limits: HealthSettings
+) -> list[Finding]:
+    """Each tenant whose complaint rate crossed a line, the worst level only."""
+    found: list[Finding] = []
+    for window, table in windows.items():
+        for tenant, c in sorted(table.items()):
+            if c.relayed < limits.min_sample:
+                continue
+            rate = c.complained / c.relayed
+            if rate > limits.complaint_warn:
+                level = "critical" if rate > limits.complaint_quarantine else "warn"
+                found.append(Finding("", ALL, window, "complaint", rate, c.relayed, level, tenant))
     return found

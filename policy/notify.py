@@ -14,9 +14,13 @@ hook's secret as ``X-Sluice-Signature: t=<unix time>,v1=<hex>`` where the hex
 is HMAC-SHA256 over ``"<t>.<body>"`` (the receiver checks the time too, so
 a captured batch cannot be replayed later).
 
+MailWizz's API (``unsubscribe.mailwizz``, ``policy.mailwizz_api``): one
+item per unsubscribe or complaint, naming the address, sent on its own (a
+search, then the unsubscribes), never batched with others.
+
 A notification waits in the store's queue under a target
-``<kind>\\t<tenant>\\t<url>``; the secret is never stored, it is looked up
-in the configuration when the batch is sent.
+``<kind>\\t<tenant>\\t<url>``; the secret (a webhook's, the API key) is
+never stored, it is looked up in the configuration when the item is sent.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from datetime import UTC, datetime
 from policy.feedback import BOUNCED, COMPLAINED, Decision, Feedback
 
 MAILWIZZ = "mailwizz"
+MAILWIZZ_API = "mailwizz_api"
 WEBHOOK = "webhook"
 MAX_BACKOFF = 3600.0
 
@@ -69,6 +74,24 @@ def mailwizz_record(fb: Feedback, decision: Decision) -> dict[str, str] | None:
             dsnMta=r.remote_mta,
         )
     return record
+
+
+def mailwizz_unsubscribe(
+    address: str, reason: str, source: str, job: str = "", subscriber_uid: str = ""
+) -> dict[str, str]:
+    """An item for MailWizz's API: unsubscribe ``address`` (``reason``: unsubscribe, complaint).
+
+    ``job`` (the campaign) and ``source`` (link, page, mailto, arf...) are for
+    the log; ``subscriber_uid``, from a complaint that quoted
+    ``X-Mw-Subscriber-Uid``, spares the search when the list is fixed.
+    """
+    return {
+        "address": address,
+        "reason": reason,
+        "source": source,
+        "job": job,
+        "subscriber_uid": subscriber_uid,
+    }
 
 
 def webhook_event(fb: Feedback, decision: Decision) -> dict[str, object] | None:

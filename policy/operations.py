@@ -6,17 +6,21 @@ are two thin faces of one implementation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
 from conf import PoolIp, Settings
-from policy import calendar, ipstate
+from policy import calendar, capacity, health, ipstate, selection
+from policy.capacity import SendPlan
+from policy.health import Counts, Finding
 from policy.ipstate import IpRecord, IpStateError
-from policy.selection import Planner
+from policy.providers import GROUPS
+from policy.selection import Candidate, Planner
 from policy.switches import GLOBAL, KINDS, Switch, SwitchError
-from policy.warmup import DEFAULT_GROUP, IpEvent, Transition, hourly_limit
+from policy.warmup import DEFAULT_GROUP, IpEvent, Schedule, Transition, hourly_limit
 
 IP_ACTIONS = ("pause", "resume", "quarantine", "clear", "rest", "restart", "set-day")
 
@@ -26,6 +30,9 @@ class OperationsStore(ipstate.IpStore, Protocol):
     async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
     async def set_switch(self, switch: Switch) -> None: ...
     async def clear_switch(self, kind: str, target: str) -> bool: ...
+    async def feedback_counts(
+        self, since: float, until: float
+    ) -> list[tuple[str, str, str, int]]: ...
 
 
 class Usage(Protocol):
@@ -52,6 +59,14 @@ class IpQuota:
     daily: Line
     hourly: Line | None  # warming IPs only
     groups: dict[str, Line] = field(default_factory=dict)  # provider groups with a limit
+    hostname: str = ""
+    schedule: str | None = None  # the schedule it warms on today; None when warm
+    schedule_days: int = 0  # that schedule's length: "day N of M"
+    out_of_rotation: str | None = None  # why the gateway does not use it; None: in rotation
+
+    @property
+    def in_rotation(self) -> bool:
+        return self.out_of_rotation is None
 
 
 def find_ip(settings: Settings, ip: str) -> tuple[str, PoolIp]:
@@ -70,8 +85,9 @@ async def quotas(
     *,
     counters: Usage | None = None,
     tenant: str | None = None,
+    pool: str | None = None,
 ) -> list[IpQuota]:
-    """Per IP of the tenant's pool (every pool without `tenant`): state, day, limits and use.
+    """Per IP of the tenant's pool, or of `pool`, or of every pool: state, day, limits and use.
 
     Use comes from the shared counters when given (live, reservations
     included), else from the recorded events (what was relayed; the
@@ -80,74 +96,226 @@ async def quotas(
     planner = Planner(settings.warmup)
     pools = list(settings.pools)
     if tenant is not None:
-        match = [t for t in settings.tenants if t.name == tenant]
-        if not match:
-            raise ValueError(f"no tenant {tenant!r} (known: {', '.join(_tenants(settings))})")
-        pools = [match[0].pool]
+        pools = [tenant_pool(settings, tenant)]
+    elif pool is not None:
+        if pool not in settings.pools:
+            raise ValueError(f"no pool {pool!r} (known: {', '.join(settings.pools)})")
+        pools = [pool]
     states = await store.ip_states()
+    uses = [await _pool_use(settings, store, counters, planner, p, now, states) for p in pools]
+    return [_row(use, x) for use in uses for x in use.limits]
+
+
+def tenant_pool(settings: Settings, tenant: str) -> str:
+    for t in settings.tenants:
+        if t.name == tenant:
+            return t.pool
+    raise ValueError(f"no tenant {tenant!r} (known: {', '.join(_tenants(settings))})")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """One IP's limits today and the counters that hold its use."""
+
+    ip: PoolIp
+    record: IpRecord | None  # stored or declared; None before its start date
+    schedule: Schedule | None  # the one it warms on today; None when warm
+    daily: int | None
+    hourly: int | None
+    groups: dict[str, int | None]  # provider groups with a limit of their own
+    day_key: str  # policy.selection's names; a group's is the day's plus ":group"
+    hour_key: str
+
+
+@dataclass(frozen=True)
+class _PoolUse:
+    pool: str
+    local: datetime  # now, in the pool's zone
+    limits: list[_Limits]  # in pool order
+    used: dict[str, int]  # by counter key
+
+
+# Fractions make hourly_limit exact and slow; a pool has a few dozen distinct days.
+_hourly = functools.lru_cache(maxsize=4096)(hourly_limit)
+
+
+def _limits(
+    settings: Settings, planner: Planner, pool: str, local: datetime, states: dict[str, IpRecord]
+) -> list[_Limits]:
+    today = local.date()
+    day, hour = today.isoformat(), f"{today.isoformat()}T{local.hour:02d}"
+    hours = calendar.pool_sending_hours(settings, pool)
     out = []
-    for pool in pools:
-        zone = calendar.pool_zone(settings, pool)
-        local = planner.local(now, zone)
-        for ip in settings.pools[pool]:
-            record = planner.record(ip, local.date(), states)
-            out.append(await _row(settings, store, counters, planner, pool, ip, record, local))
+    for ip in settings.pools[pool]:
+        record = planner.record(ip, today, states)
+        plan = planner.plan(ip, record)
+        daily = planner.daily(ip, record)
+        hourly = groups = None
+        if plan is not None and daily is not None:
+            hourly = _hourly(daily, hours, settings.warmup.burst)
+            schedule, n = plan
+            groups = {g: schedule.limit(n, g) for g in schedule.groups if g != DEFAULT_GROUP}
+        out.append(
+            _Limits(
+                ip=ip,
+                record=record,
+                schedule=plan[0] if plan is not None else None,
+                daily=daily,
+                hourly=hourly,
+                groups=groups or {},
+                day_key=f"day:{ip.ip}:{day}",
+                hour_key=f"hour:{ip.ip}:{hour}",
+            )
+        )
     return out
 
 
-async def _row(
+async def _pool_use(
     settings: Settings,
     store: OperationsStore,
     counters: Usage | None,
     planner: Planner,
     pool: str,
-    ip: PoolIp,
-    record: IpRecord | None,
-    local: datetime,  # now, in the pool's zone
-) -> IpQuota:
-    zone = str(local.tzinfo)
-    now = local.timestamp()
-    today = local.date()
-    plan = planner.plan(ip, record)
-    daily = planner.daily(ip, record)
-    groups = {}
-    if plan is not None:
-        for group in plan[0].groups:
-            if group != DEFAULT_GROUP:
-                groups[group] = plan[0].limit(plan[1], group)
-    hourly = (
-        hourly_limit(daily, calendar.pool_sending_hours(settings, pool), settings.warmup.burst)
-        if plan is not None and daily is not None
-        else None
-    )
-    day_key = f"day:{ip.ip}:{today}"
-    hour_key = f"hour:{ip.ip}:{today}T{local.hour:02d}"
-    group_keys = {g: f"{day_key}:{g}" for g in groups}
+    now: datetime,
+    states: dict[str, IpRecord],
+) -> _PoolUse:
+    """The pool's IP limits and every counter of its IPs, in one counter round trip."""
+    zone = calendar.pool_zone(settings, pool)
+    local = planner.local(now, zone)
+    limits = _limits(settings, planner, pool, local, states)
     if counters is not None:
-        used = await counters.usage([day_key, hour_key, *group_keys.values()])
-        day_used, hour_used = used.get(day_key, 0), used.get(hour_key, 0)
-        group_used = {g: used.get(k, 0) for g, k in group_keys.items()}
-    else:
-        start, _ = calendar.day_bounds(zone, today)
-        hour_start = local.replace(minute=0, second=0, microsecond=0).timestamp()
-        day_used = _sent(await store.day_counts(ip.ip, start, now))
-        hour_used = _sent(await store.day_counts(ip.ip, hour_start, now))
-        by_group = await store.provider_counts(ip.ip, start, now)
-        group_used = {g: by_group.get(g, 0) for g in groups}
+        keys = [k for x in limits for k in (x.day_key, x.hour_key)]
+        keys += [f"{x.day_key}:{g}" for x in limits for g in x.groups]
+        return _PoolUse(pool, local, limits, await counters.usage(keys))
+    used: dict[str, int] = {}
+    start, _ = calendar.day_bounds(zone, local.date())
+    hour_start = local.replace(minute=0, second=0, microsecond=0).timestamp()
+    end = now.timestamp()
+    for x in limits:
+        used[x.day_key] = _sent(await store.day_counts(x.ip.ip, start, end))
+        used[x.hour_key] = _sent(await store.day_counts(x.ip.ip, hour_start, end))
+        if x.groups:
+            by_group = await store.provider_counts(x.ip.ip, start, end)
+            used |= {f"{x.day_key}:{g}": by_group.get(g, 0) for g in x.groups}
+    return _PoolUse(pool, local, limits, used)
+
+
+def _row(use: _PoolUse, x: _Limits) -> IpQuota:
+    used = use.used
     return IpQuota(
-        pool=pool,
-        ip=ip.ip,
-        vmta=ip.vmta,
-        state=record.state.value if record is not None else "not started",
-        day=record.day if record is not None else 0,
-        daily=Line(daily, day_used),
-        hourly=Line(hourly, hour_used) if hourly is not None else None,
-        groups={g: Line(limit, group_used[g]) for g, limit in groups.items()},
+        pool=use.pool,
+        ip=x.ip.ip,
+        vmta=x.ip.vmta,
+        state=x.record.state.value if x.record is not None else "not started",
+        day=x.record.day if x.record is not None else 0,
+        daily=Line(x.daily, used.get(x.day_key, 0)),
+        hourly=Line(x.hourly, used.get(x.hour_key, 0)) if x.hourly is not None else None,
+        groups={g: Line(n, used.get(f"{x.day_key}:{g}", 0)) for g, n in x.groups.items()},
+        hostname=x.ip.hostname,
+        schedule=x.schedule.name if x.schedule is not None else None,
+        schedule_days=x.schedule.days if x.schedule is not None else 0,
+        out_of_rotation=_why_out(x.ip, x.record),
     )
+
+
+def _why_out(ip: PoolIp, record: IpRecord | None) -> str | None:
+    if not ip.enabled:
+        return "disabled in the configuration (enabled: false)"
+    if record is None:
+        assert ip.warmup is not None
+        return f"starts warming on {ip.warmup.started}"
+    if not record.in_rotation:
+        return record.state.value
+    return None
 
 
 def _sent(counts: dict[str, int]) -> int:
     return counts.get("relayed", 0) + counts.get("possible_duplicate", 0)
+
+
+@dataclass(frozen=True)
+class PoolTotals:
+    """The day of the IPs in rotation, added up (None: some IP has no daily limit)."""
+
+    capacity: int | None
+    used: int
+    remaining: int | None
+
+
+def totals(rows: Sequence[IpQuota]) -> PoolTotals:
+    live = [r for r in rows if r.in_rotation]
+    limits = [r.daily.limit for r in live]
+    unlimited = any(limit is None for limit in limits)
+    return PoolTotals(
+        capacity=None if unlimited else sum(limit or 0 for limit in limits),
+        used=sum(r.daily.used for r in live),
+        remaining=None if unlimited else sum(r.daily.remaining or 0 for r in live),
+    )
+
+
+async def send_plan(
+    settings: Settings,
+    store: OperationsStore,
+    now: datetime,
+    tenant: str,
+    emails: int,
+    *,
+    counters: Usage | None = None,
+    group: str | None = None,
+) -> SendPlan:
+    """Whether `emails` more messages fit the tenant's pool today, and on which IPs.
+
+    `group` (a provider group) adds the IPs' limits for that group, as when
+    every recipient is at that provider.
+    """
+    pool = tenant_pool(settings, tenant)
+    if group is not None and group not in GROUPS:
+        raise ValueError(f"no provider group {group!r} (known: {', '.join(GROUPS)})")
+    planner = Planner(settings.warmup)
+    states = await store.ip_states()
+    use = await _pool_use(settings, store, counters, planner, pool, now, states)
+    zone = str(use.local.tzinfo)
+    ips = settings.pools[pool]
+    hours = calendar.pool_sending_hours(settings, pool)
+    candidates = planner.candidates(
+        ips, now, group or DEFAULT_GROUP, zone=zone, states=states, sending_hours=hours
+    )
+    _, end = calendar.day_bounds(zone, use.local.date())
+    day_ends = datetime.fromtimestamp(end, use.local.tzinfo)
+    _, later = capacity.hours_after(use.local, day_ends)
+    rooms = [_room(c, use.used, later) for c in selection.order(candidates, use.used, 0)]
+    found = capacity.plan(rooms, emails, use.local, day_ends)
+    out = tuple((x.ip.ip, why) for x in use.limits if (why := _why_out(x.ip, x.record)))
+    return replace(found, out_of_rotation=out)
+
+
+def _room(candidate: Candidate, used: dict[str, int], later_hours: int) -> capacity.Room:
+    left = {q.kind: max(0, q.limit.limit - used.get(q.limit.key, 0)) for q in candidate.quotas}
+    hourly = next((q.limit.limit for q in candidate.quotas if q.kind == "hourly"), None)
+    today = capacity.room_today(
+        [left.get("daily"), left.get("provider")], left.get("hourly"), hourly, later_hours
+    )
+    hour = left.get("hourly")
+    return capacity.Room(
+        ip=candidate.ip.ip,
+        vmta=candidate.ip.vmta,
+        warming=candidate.warming,
+        today=today,
+        hour=None if hour is None or today is None else min(hour, today),
+        hourly=hourly,
+    )
+
+
+async def ip_health(
+    settings: Settings, store: OperationsStore, now: datetime
+) -> tuple[dict[str, dict[tuple[str, str], Counts]], list[Finding]]:
+    """Per window ("1h", "24h"): counts by (ip, provider group or ALL); and what they call for."""
+    end = now.timestamp()
+    windows = {
+        name: health.tally(await store.feedback_counts(end - seconds, end))
+        for name, seconds in health.WINDOWS
+    }
+    return windows, health.judge(windows, settings.feedback.health)
 
 
 def _tenants(settings: Settings) -> list[str]:

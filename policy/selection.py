@@ -10,6 +10,7 @@ zone, so a new day or hour starts from zero without any reset job:
     day:192.0.2.12:2026-11-21            the IP's total for the day
     hour:192.0.2.12:2026-11-21T14        its pacing for one hour (warming IPs)
     day:192.0.2.12:2026-11-21:google     its day for one provider group
+    throttle:192.0.2.12:2026-11-21T14:google   an hour under a health throttle
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from conf import PoolIp
 from conf.schema import WarmupSettings
+from policy import measures
 from policy.counters import Limit
 from policy.ipstate import IpRecord, initial
 from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
@@ -33,7 +35,8 @@ from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, h
 DAY_TTL = 27 * 3600
 HOUR_TTL = 2 * 3600 + 300
 
-Kind = Literal["daily", "hourly", "provider"]
+Kind = Literal["daily", "hourly", "provider", "throttle"]
+NO_MEASURES: measures.Measures = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,12 @@ class Planner:
         ips: Sequence[PoolIp],
         today: date,
         states: Mapping[str, IpRecord] = MappingProxyType({}),
+        throttles: measures.Measures = NO_MEASURES,
     ) -> bool:
         """Whether any IP has a provider-group limit today, so the group must be known."""
         for ip in ips:
+            if measures.throttled_groups(throttles, ip.ip):
+                return True
             plan = self.plan(ip, self.record(ip, today, states))
             if plan is not None and any(g != DEFAULT_GROUP for g in plan[0].groups):
                 return True
@@ -114,6 +120,7 @@ class Planner:
         zone: str | None = None,
         states: Mapping[str, IpRecord] = MappingProxyType({}),
         sending_hours: float | None = None,
+        throttles: measures.Measures = NO_MEASURES,
     ) -> list[Candidate]:
         """Every IP in rotation, in pool order, with its limits for one message to `group`."""
         local = self.local(now, zone)
@@ -124,6 +131,9 @@ class Planner:
                 continue
             plan = self.plan(ip, record)
             warming, quotas = self._quotas(ip, plan, local, group, sending_hours)
+            throttle = measures.throttle(throttles, ip.ip, group)
+            if throttle is not None:
+                quotas = (*quotas, _throttled(ip, plan is not None, local, throttle))
             out.append(Candidate(ip, position, warming, quotas))
         return out
 
@@ -193,6 +203,14 @@ class Planner:
                 key = f"day:{ip.ip}:{today}:{group}"
                 out.append(quota("provider", key, limit, DAY_TTL, end_of_day))
         return True, tuple(out)
+
+
+def _throttled(ip: PoolIp, warming: bool, local: datetime, m: measures.Measure) -> Quota:
+    """The hourly cap a health throttle puts on the IP toward its provider (or all)."""
+    end_of_hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    key = f"throttle:{ip.ip}:{local.date()}T{local.hour:02d}:{m.provider}"
+    group = None if m.provider == measures.ALL else m.provider
+    return Quota(Limit(key, m.hourly, HOUR_TTL), "throttle", ip.ip, warming, group, end_of_hour)
 
 
 def _daily(ip: PoolIp, plan: tuple[Schedule, int] | None) -> int | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from policy.links import message_ref, verify_for
-from policy.tokens import BadToken, TokenKeys, issue
+from policy.tokens import BadToken, TokenData, TokenKeys, issue
 
 PREFIX = "unsubscribe+"
 # The mailto token's link index tells it apart from the https one in events.
@@ -38,9 +38,15 @@ def read_local_part(local: str, keys: Mapping[str, TokenKeys]) -> tuple[str, str
 
     ``keys`` are the token keys by tenant (``policy.links.tenant_keys``).
     """
+    data = read_token(local, keys)
+    return data.tenant, data.recipient
+
+
+def read_token(local: str, keys: Mapping[str, TokenKeys]) -> TokenData:
+    """All the token of an ``unsubscribe+<token>`` local part says (campaign, sent at too)."""
     if local[: len(PREFIX)].lower() != PREFIX:
         raise BadToken("not an unsubscribe address")
     data = verify_for(keys, local[len(PREFIX) :], "unsubscribe")
     if not data.recipient:
         raise BadToken("the token names no recipient")
-    return data.tenant, data.recipient
+    return data

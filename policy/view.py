@@ -11,13 +11,16 @@ stops relaying when it is older than `policy.max_stale`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import operator
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from policy import switches
 from policy.ipstate import IpRecord
+from policy.measures import Measure
 from policy.suppression import Removal, Suppression, SuppressionList
 from policy.switches import Switch
 
@@ -29,6 +32,7 @@ CHUNK = 10_000
 class PolicyStore(Protocol):
     async def switches(self) -> list[Switch]: ...
     async def ip_states(self) -> dict[str, IpRecord]: ...
+    async def measures(self, now: float) -> list[Measure]: ...
     async def suppression_changes(
         self, after: int, limit: int = CHUNK
     ) -> list[tuple[int, Suppression | Removal]]: ...
@@ -39,6 +43,8 @@ class PolicyView:
     suppression: SuppressionList = field(default_factory=SuppressionList)
     switches: dict[tuple[str, str], Switch] = field(default_factory=dict)
     ips: dict[str, IpRecord] = field(default_factory=dict)
+    # Health holds and throttles in force (policy.measures), by (ip, provider, kind).
+    measures: dict[tuple[str, str, str], Measure] = field(default_factory=dict)
     seq: int = 0  # the last suppression write applied
     refreshed: float = field(default_factory=time.monotonic)
     error: str = ""  # why the last refresh failed; "" when it worked
@@ -50,10 +56,20 @@ class PolicyView:
         return time.monotonic() - self.refreshed
 
 
+def suppressed_by_tenant(view: PolicyView) -> collections.Counter[str]:
+    """Entries of the mirror per tenant ("" is the global list), expired ones not yet removed
+    included. It walks the whole mirror (about 10 ms per 100,000 entries): callers that
+    ask often keep the answer until ``view.seq`` moves."""
+    # SuppressionList offers lookups only (the RCPT path needs nothing else); the
+    # mirror is this module's to read.
+    return collections.Counter(map(operator.itemgetter(0), view.suppression._entries))
+
+
 async def refresh(view: PolicyView, store: PolicyStore) -> None:
     """Bring `view` up to date with the store; raises (and keeps the old view) on failure."""
     current = {s.key: s for s in await store.switches()}
     ips = await store.ip_states()
+    measures = {m.key: m for m in await store.measures(time.time())}
     seq = view.seq
     pending: list[Suppression | Removal] = []
     while True:
@@ -68,6 +84,7 @@ async def refresh(view: PolicyView, store: PolicyStore) -> None:
     view.seq = seq
     view.switches = current
     view.ips = ips
+    view.measures = measures
     view.refreshed = time.monotonic()
     view.error = ""
 

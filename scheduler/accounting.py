@@ -36,9 +36,11 @@ from policy import accounting
 from policy.feedback import Feedback
 from policy.store import Store
 from policy.tokens import TokenKeys
+from scheduler import metrics
 from scheduler.effects import Effects
 
 log = logging.getLogger("sluice.accounting")
+TASK = "accounting"  # its sluice_task_* label
 
 CHUNK = 4 * 1024 * 1024
 FINGERPRINT = 1024
@@ -83,9 +85,11 @@ class AccountingTailer:
 
     async def run(self, interval: float) -> None:
         """Poll forever; a failure is logged and the round tried again."""
+        metrics.task_started(TASK, interval)
         while True:
             try:
                 await self.poll()
+                metrics.task_succeeded(TASK, interval)
             except Exception:
                 log.exception("accounting round failed; trying again")
             await asyncio.sleep(interval)

@@ -22,6 +22,7 @@ from policy.events import Event
 from policy.feedback import Decision, Feedback
 from policy.store import Store
 from policy.suppression import Suppression
+from scheduler import metrics
 
 log = logging.getLogger("sluice.feedback")
 
@@ -76,6 +77,7 @@ class Effects:
         await self._suppress(list(entries.values()))
         fresh = await self.store.record_feedback(keyed) if keyed else []
         self.recorded += len(fresh)
+        metrics.count_feedback(pending, fresh)
         for event in fresh:
             if self.bus is not None:
                 self.bus.publish(event)
@@ -89,7 +91,7 @@ class Effects:
         return decisions
 
     async def unsubscribe(self, tenant: str, address: str, source: str) -> None:
-        """An unsubscribe (the List-Unsubscribe mailto:): suppressed until removed."""
+        """An unsubscribe (link, page or mailto:): suppressed until removed."""
         await self._suppress([Suppression(tenant, address, "unsubscribe", source)])
 
     async def _suppress(self, entries: list[Suppression]) -> None:

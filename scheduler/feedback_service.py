@@ -29,6 +29,7 @@ from scheduler.effects import Effects
 from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
 from scheduler.inbox import InboxProcessor
 from scheduler.notify import Notifier
+from scheduler.unsubscribes import Unsubscribes
 
 log = logging.getLogger("sluice.feedback")
 
@@ -45,6 +46,8 @@ class FeedbackService:
     accounting: AccountingTailer = field(init=False)
     health: HealthWatch = field(init=False)
     notifier: Notifier = field(init=False)
+    # Unsubscribes by link (handed to the public listener) and mailto: (the inbox).
+    unsubscribes: Unsubscribes = field(init=False)
     _tenants: tuple[object, accounting.TenantOf] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -55,11 +58,15 @@ class FeedbackService:
             bus=self.bus,
             notify=self.notifier.enqueue,
         )
+        self.unsubscribes = Unsubscribes(
+            self.store, self.effects, self.notifier.unsubscribe_rows, bus=self.bus
+        )
         self.inbox = InboxProcessor(
             Inbox(self.settings().feedback.inbox),
             self.effects,
             self.keys,
             unsubscribe_keys=lambda: links.tenant_keys(self.settings().tenants),
+            unsubscribes=self.unsubscribes,
         )
         self.accounting = AccountingTailer(
             self.store,

@@ -4,8 +4,11 @@ Every ``feedback.health.interval`` seconds the last hour's and the last
 day's counts are read from the store (relays and feedback events of every
 process and host), judged by ``policy.health``, and each IP over a
 quarantine threshold is handed to the injected ``quarantine`` callable with
-the reason and the figures. Warnings are logged (one per IP, group, window
-and metric per hour), which is what an alert rule matches.
+the reason and the figures. An IP over a warning line is held or throttled
+(``policy.measures``, saved in the store with the finding as its reason,
+renewed each round while the rate stays over); tenants over the complaint
+lines are warned about. Each is logged once per IP or tenant, group, window
+and metric per hour, which is what an alert rule matches.
 
 An IP is asked to be quarantined at most once a day by this process: the IP
 state store keeps the state, and an operator who clears a quarantine should
@@ -23,12 +26,15 @@ from zoneinfo import ZoneInfo
 
 from conf import Settings
 from conf.schema import HealthSettings
-from policy import health, ipstate
+from policy import health, ipstate, measures
 from policy.health import Finding
+from policy.measures import Measure
 from policy.store import Store
 from policy.warmup import IpEvent
+from scheduler import metrics
 
 log = logging.getLogger("sluice.health")
+TASK = "ip-health"  # its sluice_task_* label
 
 Quarantine = Callable[[str, str, str], Awaitable[None]]  # (ip, reason kind, detail)
 REASK_AFTER = 86400.0
@@ -52,9 +58,11 @@ class HealthWatch:
         self.warned: dict[tuple[str, str, str, str], float] = {}
 
     async def run(self) -> None:
+        metrics.task_started(TASK, self.settings().interval)
         while True:
             try:
                 await self.check()
+                metrics.task_succeeded(TASK, self.settings().interval)
             except Exception:
                 log.exception("health round failed; trying again")
             await asyncio.sleep(self.settings().interval)
@@ -65,16 +73,35 @@ class HealthWatch:
             name: health.tally(await self.store.feedback_counts(now - seconds, now))
             for name, seconds in health.WINDOWS
         }
-        findings = health.judge(windows, self.settings())
+        limits = self.settings()
+        findings = health.judge(windows, limits)
+        taken: dict[tuple[str, str, str], Measure] = {}
         for f in findings:
             if f.action == "quarantine":
                 await self._quarantine(f, now)
-            else:
-                key = (f.ip, f.provider, f.window, f.metric)
-                if now - self.warned.get(key, 0.0) >= WARN_EVERY:
-                    self.warned[key] = now
-                    log.warning("ip health warning ip=%s: %s", f.ip, f.describe())
+                continue
+            m = _measure(f, now, limits)
+            # The window with the highest pace measures it best: a day of mail sent
+            # in a few hours is not a day's slow trickle.
+            if m.key not in taken or m.hourly > taken[m.key].hourly:
+                taken[m.key] = m
+            self._alert(f, now, f"ip health: {f.action} ip={f.ip}: {f.describe()}")
+        for m in taken.values():
+            await self.store.save_measure(m)
+        tenants = {
+            name: health.tally_tenants(await self.store.tenant_feedback_counts(now - seconds, now))
+            for name, seconds in health.WINDOWS
+        }
+        for f in health.judge_tenants(tenants, limits):
+            self._alert(f, now, f"tenant health {f.action}: {f.describe()}")
         return findings
+
+    def _alert(self, f: Finding, now: float, text: str) -> None:
+        # One line per IP or tenant, group, window and metric per hour: what alerting matches.
+        key = (f.tenant or f.ip, f.provider, f.window, f.metric)
+        if now - self.warned.get(key, 0.0) >= WARN_EVERY:
+            self.warned[key] = now
+            log.warning("%s", text)
 
     async def _quarantine(self, f: Finding, now: float) -> None:
         if now - self.asked.get(f.ip, -REASK_AFTER) < REASK_AFTER:
@@ -87,6 +114,16 @@ class HealthWatch:
             await self.quarantine(f.ip, f.metric, f.describe())
         except Exception as exc:  # e.g. the IP is no longer configured
             log.error("ip health: could not quarantine %s: %s", f.ip, exc)
+
+
+def _measure(f: Finding, now: float, limits: HealthSettings) -> Measure:
+    """The hold or throttle a finding calls for, lasting ``measure_hours``."""
+    until = now + limits.measure_hours * 3600
+    if f.action == "hold":
+        return Measure(f.ip, measures.ALL, measures.HOLD, 0, f.describe(), now, until)
+    hours = dict(health.WINDOWS)[f.window] / 3600
+    cap = measures.hourly_cap(f.sample, hours, limits.throttle_share)
+    return Measure(f.ip, f.provider, measures.THROTTLE, cap, f.describe(), now, until)
 
 
 def ipstate_quarantine(store: Store, settings: Callable[[], Settings]) -> Quarantine:

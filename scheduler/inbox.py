@@ -15,8 +15,10 @@ mapped, to ``undetermined/`` (kept whole for a person) when nothing or not
 everything could be read, and to ``failed/`` when applying the effects kept
 failing. Mail to ``unsubscribe+<token>@`` (the List-Unsubscribe ``mailto:``)
 suppresses the token's recipient (``policy.unsubscribe``: never the sender
-of the message, who may be anyone) and goes to ``done/``; a token that does
-not verify goes to ``undetermined/``. A failure of the
+of the message, who may be anyone), records an ``unsubscribe`` engagement
+event and tells MailWizz once per inbox item however often the item is
+processed (``scheduler.unsubscribes``), and goes to ``done/``; a token that
+does not verify goes to ``undetermined/``. A failure of the
 store leaves the file in ``new/`` for the next round, so nothing is lost.
 
 A loop guard drops a report identical to one seen in the last hour (same
@@ -34,12 +36,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from policy import bounces, feedback, unsubscribe, verp
+from policy.engagement import Engagement
 from policy.feedback import Feedback
 from policy.store.inbox import Inbox
 from policy.tokens import BadToken, TokenKeys
+from scheduler import metrics
 from scheduler.effects import Effects
+from scheduler.unsubscribes import Unsubscribes, mailto_event
 
 log = logging.getLogger("sluice.inbox")
+TASK = "inbox"  # its sluice_task_* label
 
 MAX_ATTEMPTS = 5
 LOOP_WINDOW = 3600.0
@@ -54,12 +60,16 @@ class InboxProcessor:
         keys: Callable[[], TokenKeys | None],
         *,
         unsubscribe_keys: Callable[[], Mapping[str, TokenKeys]] = dict,
+        unsubscribes: Unsubscribes | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self.inbox = inbox
         self.effects = effects
         self.keys = keys
         self.unsubscribe_keys = unsubscribe_keys  # the tenants' tracking keys
+        self.unsubscribes = unsubscribes or Unsubscribes(
+            effects.store, effects, lambda *_: [], bus=effects.bus
+        )
         self.clock = clock
         self.attempts: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
@@ -67,6 +77,7 @@ class InboxProcessor:
 
     async def run(self, interval: float = 1.0, keep_days: float = 7.0) -> None:
         """Process new messages every ``interval`` seconds, forever; never raises."""
+        metrics.task_started(TASK, interval)
         await asyncio.to_thread(self.inbox.ensure)
         pruned_at = 0.0
         while True:
@@ -75,6 +86,7 @@ class InboxProcessor:
                 if self.clock() - pruned_at > 3600:
                     pruned_at = self.clock()
                     await asyncio.to_thread(self.inbox.prune, pruned_at - keep_days * 86400)
+                metrics.task_succeeded(TASK, interval)
             except Exception:
                 log.exception("inbox round failed; trying again")
             await asyncio.sleep(interval)
@@ -96,7 +108,7 @@ class InboxProcessor:
             return "gone"  # another process took it
         rcpts = [str(r) for r in envelope.get("rcpt_tos", []) if isinstance(r, str)]
         if any(_local(r).lower().startswith(verp.UNSUBSCRIBE_PREFIX) for r in rcpts):
-            return await self._unsubscribe(path, rcpts)
+            return await self._unsubscribe(path, envelope, rcpts)
         try:
             items, complete = await self._read(path.name, envelope, rcpts, raw)
         except Exception:
@@ -118,19 +130,22 @@ class InboxProcessor:
         where = "done" if complete else "undetermined"
         return await self._move(path, where, f"{len(items)} report(s)")
 
-    async def _unsubscribe(self, path: Path, rcpts: list[str]) -> str:
+    async def _unsubscribe(self, path: Path, envelope: dict, rcpts: list[str]) -> str:
         keys = self.unsubscribe_keys()
-        found = []
+        at = envelope.get("received_at")
+        at = float(at) if isinstance(at, int | float) else self.clock()
+        found: dict[tuple[str, str], Engagement] = {}
         for rcpt in rcpts:
             try:
-                found.append(unsubscribe.read_local_part(_local(rcpt), keys))
+                data = unsubscribe.read_token(_local(rcpt), keys)
             except BadToken:
                 continue
+            found.setdefault((data.tenant, data.recipient.lower()), mailto_event(data, at))
         if not found:
             return await self._move(path, "undetermined", "unsubscribe token does not verify")
         try:
-            for tenant, address in found:
-                await self.effects.unsubscribe(tenant, address, "mailto")
+            # Keyed by the item: processed again after a crash, it is recorded once.
+            await self.unsubscribes.mailto(f"mailto:{path.name}", list(found.values()))
         except Exception as exc:
             log.warning("inbox %s: unsubscribe failed (%s), trying again", path.name, exc)
             return "retry"

@@ -20,13 +20,24 @@ from datetime import date, datetime
 from typing import Protocol
 
 from conf import PoolIp, Settings
-from policy import calendar, ipstate
+from policy import calendar, ipstate, measures
 from policy.ipstate import IpRecord
+from policy.measures import Measure
 from policy.selection import Planner
-from policy.warmup import DayStats, IpEvent, IpState, Thresholds, Transition, advance
+from policy.warmup import (
+    DayStats,
+    Decision,
+    IpEvent,
+    IpState,
+    Thresholds,
+    Transition,
+    advance,
+)
+from scheduler import metrics
 
 log = logging.getLogger("sluice.warmup")
 ACTOR = "warmup-clock"
+TASK = "warmup-clock"  # its sluice_task_* label
 
 
 class ClockStore(Protocol):
@@ -36,6 +47,7 @@ class ClockStore(Protocol):
     ) -> bool: ...
     async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
     async def last_sent(self, ip: str) -> float | None: ...
+    async def measures(self, now: float) -> list[Measure]: ...
 
 
 def thresholds(settings: Settings) -> Thresholds:
@@ -47,13 +59,16 @@ async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Tra
     planner = Planner(settings.warmup)
     limits = thresholds(settings)
     states = await store.ip_states()
+    # A health hold (policy.measures) keeps an IP at its day, however good yesterday was.
+    holds = {m.ip: m for m in await store.measures(now.timestamp()) if m.kind == measures.HOLD}
     written = []
     for pool, ips in settings.pools.items():
         zone = calendar.pool_zone(settings, pool)
         today = calendar.local_today(zone, now)
         for ip in ips:
             stored = states.get(ip.ip)
-            change = await _judge(store, planner, limits, ip, stored, zone, today, now)
+            hold = holds.get(ip.ip)
+            change = await _judge(store, planner, limits, ip, stored, zone, today, now, hold)
             if change is not None:
                 written.append(change)
     return written
@@ -68,6 +83,7 @@ async def _judge(
     zone: str,
     today: date,
     now: datetime,
+    hold: Measure | None = None,
 ) -> Transition | None:
     if stored is None:
         first = ipstate.initial(ip, today)
@@ -104,6 +120,8 @@ async def _judge(
     )
     schedule = planner.schedule_of(ip)
     decision = advance(stored.day, stats, limits, schedule_days=schedule.days, idle_days=idle or 0)
+    if hold is not None and decision.action in ("advance", "graduate"):
+        decision = Decision(stored.day, "hold", f"health hold: {hold.reason}")
     state = IpState.WARM if decision.action == "graduate" else IpState.WARMING
     new = replace(
         stored,
@@ -136,9 +154,11 @@ async def run(
     interval: Callable[[], float],
 ) -> None:
     """Tick every `interval()` seconds for as long as the daemon runs (settings may reload)."""
+    metrics.task_started(TASK, interval())
     while True:
         try:
             await tick(settings(), store, clock())
+            metrics.task_succeeded(TASK, interval())
         except Exception:
             log.exception("warmup clock tick failed; trying again in %.0fs", interval())
         await asyncio.sleep(interval())

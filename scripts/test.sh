@@ -7,6 +7,14 @@ cd "$(dirname "$0")/.."
 ensure_venv "[test]"
 if [ -z "${SLUICE_TEST_PG:-}" ]; then ensure_postgres; fi
 if [ -z "${SLUICE_TEST_REDIS:-}" ]; then ensure_redis; fi
+# The status page's browser test drives Debian's chromium (Playwright downloads no browser).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "sluice: installing chromium for the status page's browser test" >&2
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } ||
+    echo "sluice: chromium could not be installed: the browser test skips (fails on CI)" >&2
+fi
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -40,14 +40,15 @@ async def warmup_quota(tx: Transaction) -> Verdict | None:
     now = rt.clock()
     today = rt.planner.local(now, zone).date()
     states = rt.policy.ips
+    throttles = rt.policy.measures
     group = OTHER
-    if rt.providers is not None and rt.planner.needs_group(ips, today, states):
+    if rt.providers is not None and rt.planner.needs_group(ips, today, states, throttles):
         group = await rt.providers.group(tx.candidate.rpartition("@")[2])
     if tx.ip is None:
         tx.provider = group  # the first recipient's group names the message's
     hours = tx.session.tenant.settings.sending_hours
     candidates = rt.planner.candidates(
-        ips, now, group, zone=zone, states=states, sending_hours=hours
+        ips, now, group, zone=zone, states=states, sending_hours=hours, throttles=throttles
     )
     if not candidates and (stopped := rt.planner.out_of_rotation(ips, today, states)):
         return replies.no_ip_in_rotation(pool, ", ".join(stopped))

@@ -45,6 +45,8 @@ async def record(tx: Transaction) -> Verdict | None:
         ms,
     )
     metrics.TRANSACTIONS.labels(tenant, outcome).inc()
+    pool = tx.session.tenant.settings.pool if tx.session.tenant else "-"
+    metrics.count_message(tenant, pool, tx.ip.ip if tx.ip else "-", outcome)
     metrics.RELAY_SECONDS.observe(ms / 1000)
     if tx.rt.recorder is not None:
         tx.rt.recorder.add(

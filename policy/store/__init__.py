@@ -9,6 +9,7 @@ from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.measures import Measure
 from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
@@ -51,6 +52,21 @@ class Store(Protocol):
     # keys; the (key, event) pairs that were new. Keys older than `before` go.
     async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]: ...
     async def prune_feedback_keys(self, before: float) -> int: ...
+    # Health holds and throttles: saved (replacing the same ip, provider, kind); in force at `now`.
+    async def save_measure(self, measure: Measure) -> None: ...
+    async def tenant_feedback_counts(
+        self, since: float, until: float
+    ) -> list[tuple[str, str, int]]: ...
+    async def measures(self, now: float) -> list[Measure]: ...
+    # Engagement events written and notifications queued at most once per key (the
+    # keys above, e.g. an inbox item's), in one transaction with it; whether it was new.
+    async def record_once(
+        self,
+        key: str,
+        at: float,
+        engagement: Sequence[Engagement],
+        notifications: Sequence[tuple[str, str]],
+    ) -> bool: ...
     async def suppression_entry(self, tenant: str, address: str) -> Suppression | None: ...
     async def suppression_entries(
         self, tenant: str, addresses: Sequence[str]

@@ -21,6 +21,11 @@ CLAIM_FEEDBACK = "INSERT INTO feedback_applied (key, at) VALUES ($1, $2) ON CONF
 CLAIM_FEEDBACK_PG = """INSERT INTO feedback_applied (key, at)
     SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT DO NOTHING RETURNING key"""
 PRUNE_APPLIED = "DELETE FROM feedback_applied WHERE at < $1"
+MEASURE_COLUMNS = "ip, provider, kind, hourly, reason, at, until"
+SAVE_MEASURE = f"""INSERT INTO ip_measures ({MEASURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (ip, provider, kind) DO UPDATE SET hourly = excluded.hourly,
+    reason = excluded.reason, at = excluded.at, until = excluded.until"""
+MEASURES = f"SELECT {MEASURE_COLUMNS} FROM ip_measures WHERE until > $1 ORDER BY ip, provider, kind"
 
 SUPPRESSION_ENTRY = f"{sql.ACTIVE} AND tenant = $1 AND address = $2"
 
@@ -37,6 +42,12 @@ FEEDBACK_COUNTS = """SELECT ip, provider, kind,
     FROM events WHERE at >= $1 AND at < $2 AND ip <> ''
     AND kind IN ('relayed', 'bounced', 'complained', 'delayed')
     GROUP BY ip, provider, kind"""
+# The same per tenant: its complaint rate counts over every IP it sent from.
+TENANT_COUNTS = """SELECT tenant, kind,
+    sum(length(recipients) - length(replace(recipients, ',', '')) + 1)
+    FROM events WHERE at >= $1 AND at < $2 AND tenant <> ''
+    AND kind IN ('relayed', 'bounced', 'complained', 'delayed')
+    GROUP BY tenant, kind"""
 
 
 def suppression(row: Sequence | None) -> Suppression | None:

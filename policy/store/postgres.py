@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import astuple
 
 import asyncpg
 
@@ -10,6 +11,7 @@ from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.measures import Measure
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
@@ -170,9 +172,34 @@ class PostgresStore:
                 )
         return fresh
 
+    async def save_measure(self, measure: Measure) -> None:
+        await self._pool().execute(fsql.SAVE_MEASURE, *astuple(measure))
+
+    async def measures(self, now: float) -> list[Measure]:
+        return [Measure(*row) for row in await self._pool().fetch(fsql.MEASURES, now)]
+
     async def prune_feedback_keys(self, before: float) -> int:
         status = await self._pool().execute(fsql.PRUNE_APPLIED, before)
         return int(status.split()[-1])
+
+    async def record_once(
+        self,
+        key: str,
+        at: float,
+        engagement: Sequence[Engagement],
+        notifications: Sequence[tuple[str, str]],
+    ) -> bool:
+        async with self._pool().acquire() as conn, conn.transaction():
+            if not await conn.fetch(fsql.CLAIM_FEEDBACK_PG, [key], at):
+                return False
+            rows = esql.rows(engagement, set())[0]
+            if rows:
+                await conn.copy_records_to_table(
+                    "engagement", records=rows, columns=list(esql.COLUMNS)
+                )
+            if notifications:
+                await conn.executemany(fsql.ENQUEUE, [(t, p, at, at) for t, p in notifications])
+        return True
 
     async def prune_soft_bounces(self, before: float) -> int:
         status = await self._pool().execute(fsql.PRUNE_SOFT, before)
@@ -197,6 +224,12 @@ class PostgresStore:
     async def feedback_counts(self, since: float, until: float) -> list[tuple[str, str, str, int]]:
         rows = await self._pool().fetch(fsql.FEEDBACK_COUNTS, since, until)
         return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+    async def tenant_feedback_counts(
+        self, since: float, until: float
+    ) -> list[tuple[str, str, int]]:
+        rows = await self._pool().fetch(fsql.TENANT_COUNTS, since, until)
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     async def record_engagement(self, events: Sequence[Engagement]) -> list[bool]:
         """Write opens, clicks and unsubscribes; which of them is a first open."""

@@ -114,4 +114,15 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """CREATE TABLE feedback_applied (key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX feedback_applied_at ON feedback_applied (at)""",
     ),
+    # The admin event list pages newest first by id; a campaign's events would
+    # otherwise be found by walking the whole table backwards.
+    (31, "CREATE INDEX events_job_id ON events (job, id)"),
+    # Health holds and throttles (policy.measures), each until its own time.
+    (
+        25,
+        """CREATE TABLE ip_measures (
+            ip TEXT NOT NULL, provider TEXT NOT NULL, kind TEXT NOT NULL,
+            hourly INTEGER NOT NULL, reason TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
+            until DOUBLE PRECISION NOT NULL, PRIMARY KEY (ip, provider, kind))""",
+    ),
 )

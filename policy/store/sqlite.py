@@ -7,6 +7,7 @@ import contextlib
 import random
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import astuple
 from pathlib import Path
 
 import aiosqlite
@@ -15,6 +16,7 @@ from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.ipstate import IpRecord
+from policy.measures import Measure
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
@@ -201,10 +203,32 @@ class SqliteStore:
             await db.executemany(insert, [e.as_row() for e in fresh])
         return fresh
 
+    async def save_measure(self, measure: Measure) -> None:
+        async with self._write() as db:
+            await db.execute(sql.q(fsql.SAVE_MEASURE), astuple(measure))
+
+    async def measures(self, now: float) -> list[Measure]:
+        return [Measure(*row) for row in await self._rows(sql.q(fsql.MEASURES), now)]
+
     async def prune_feedback_keys(self, before: float) -> int:
         async with self._write() as db:
             cur = await db.execute(sql.q(fsql.PRUNE_APPLIED), (before,))
             return cur.rowcount
+
+    async def record_once(
+        self,
+        key: str,
+        at: float,
+        engagement: Sequence[Engagement],
+        notifications: Sequence[tuple[str, str]],
+    ) -> bool:
+        async with self._write() as db:
+            cur = await db.execute(sql.q(fsql.CLAIM_FEEDBACK), (key, at))
+            if cur.rowcount <= 0:
+                return False
+            await db.executemany(esql.INSERT, esql.rows(engagement, set())[0])
+            await db.executemany(sql.q(fsql.ENQUEUE), [(t, p, at, at) for t, p in notifications])
+        return True
 
     async def prune_soft_bounces(self, before: float) -> int:
         async with self._write() as db:
@@ -230,6 +254,12 @@ class SqliteStore:
     async def feedback_counts(self, since: float, until: float) -> list[tuple[str, str, str, int]]:
         rows = await self._rows(sql.q(fsql.FEEDBACK_COUNTS), since, until)
         return [(ip, provider, kind, int(n)) for ip, provider, kind, n in rows]
+
+    async def tenant_feedback_counts(
+        self, since: float, until: float
+    ) -> list[tuple[str, str, int]]:
+        rows = await self._rows(sql.q(fsql.TENANT_COUNTS), since, until)
+        return [(tenant, kind, int(n)) for tenant, kind, n in rows]
 
     async def record_engagement(self, events: Sequence[Engagement]) -> list[bool]:
         """Write opens, clicks and unsubscribes; which of them is a first open."""

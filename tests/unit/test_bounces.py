@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import json
 import os
 import time
 
 import pytest
 
-from policy import bounces
+from policy import bounce_reasons, bounces
 from policy.bounces import BounceReport, parse, parse_for_score
 
 POSTFIX_DSN = b"""\
@@ -529,7 +532,26 @@ def _text_bounce(body: str, subject: str = "Mail delivery failed") -> bytes:
         ("5.2.1 (mailbox disabled)", "550 5.2.1 User Unknown", "suspend", False),
         # A "User unknown" that names no address is a per-message refusal.
         ("5.0.0", "550 : User unknown", "filtered", False),
-        ("5.0.0", "550 <someone@remote.example>: User unknown", "userunknown", True),
+        # The stock wording with no refused command, no address-level code
+        # and no verdict of the reporting MTA: filters after DATA say the
+        # same, so it does not suppress the address.
+        ("5.0.0", "550 <someone@remote.example>: User unknown", "filtered", False),
+        ("5.0.0", "550 Unknown user someone@remote.example", "filtered", False),
+        # The stage or an address-level code settles it.
+        (
+            "5.0.0",
+            "550 <someone@remote.example>: User unknown (in reply to RCPT TO command)",
+            "userunknown",
+            True,
+        ),
+        ("5.1.0", "550 <someone@remote.example>: User unknown", "userunknown", True),
+        # So does the reporting MTA's own comment on the status code.
+        (
+            "5.0.0 (Remote SMTP server has rejected address)",
+            "550 <someone@remote.example>: User unknown",
+            "userunknown",
+            True,
+        ),
     ],
 )
 def test_code_text_and_command_precedence(
@@ -601,7 +623,7 @@ def test_returned_to_sender_subject_is_not_a_sender_rejection() -> None:
 @pytest.mark.parametrize(
     ("line", "status", "hard"),
     [
-        ("550 sorry, no such user here", "5.1.1", True),
+        ("550 sorry, no such user here (in reply to RCPT TO command)", "5.1.1", True),
         ("552 mailbox is full", "5.2.2", False),
         ("452 mailbox is full", "4.2.2", False),
         ("554 something went wrong", "5.0.0", False),
@@ -634,3 +656,277 @@ def test_lost_boundary_parameter_is_recovered() -> None:
 def test_quoted_local_part_is_kept() -> None:
     r = _only(_dsn("5.1.1", "550 5.1.1 User unknown", '"a..b"@remote.example'))
     assert r.recipient == '"a..b"@remote.example'
+
+
+# --- Newline forms: every cause below is pinned in LF, CRLF and CR-only ---
+
+NEWLINES = {"lf": b"\n", "crlf": b"\r\n", "cr": b"\r"}
+
+
+def _in_form(raw: bytes, form: str) -> bytes:
+    return raw.replace(b"\n", NEWLINES[form])
+
+
+def _reading(reports: list[BounceReport]) -> list[tuple[str, str, str, bool]]:
+    return [(r.recipient, r.status, r.reason, r.hard) for r in reports]
+
+
+by_form = pytest.mark.parametrize("form", list(NEWLINES))
+
+
+@pytest.mark.parametrize("raw", [POSTFIX_DSN, EXIM_TEXT, QMAIL_TEXT, DELAYED])
+def test_crlf_converted_twice_and_mixed_forms_read_like_lf(raw: bytes) -> None:
+    expected = parse(raw)
+    assert expected
+    # "\r\r\n": a CRLF message passed through a second LF-to-CRLF conversion.
+    assert parse(raw.replace(b"\n", b"\r\r\n")) == expected
+    # Headers with CRLF, body with LF (a gateway that added its own headers).
+    head, _, body = raw.partition(b"\n\n")
+    assert parse(head.replace(b"\n", b"\r\n") + b"\r\n\r\n" + body) == expected
+
+
+ENCODED_NOTICE_TEXT = (
+    b"This message was created automatically by mail delivery software.\n\n"
+    b"A message that you sent could not be delivered to one or more of its\n"
+    b"recipients. This is a permanent error. The following address(es) failed:\n\n"
+    b"  gone@remote.example\n"
+    b"    host mx.remote.example [192.0.2.9]\n"
+    b"    SMTP error from remote mail server after RCPT TO:<gone@remote.example>:\n"
+    b"    550 5.1.1 <gone@remote.example>: Recipient address rejected: User unknown\n\n"
+    b"------ This is a copy of the message, including all the headers. ------\n\n"
+    b"From: news-desk@sluice.example\n"
+    b"To: gone@remote.example, colleague@remote.example\n"
+    b"Subject: January offers\n\nHello\n"
+)
+
+
+def _encoded_notice(cte: bytes, payload: bytes) -> bytes:
+    return (
+        b"From: Mail Delivery System <Mailer-Daemon@relay.remote.example>\n"
+        b"To: campaigns@sluice.example\n"
+        b"Subject: Mail delivery failed: returning message to sender\n"
+        b"MIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="enc"\n\n'
+        b"--enc\n"
+        b"Content-Type: text/plain; charset=utf-8\n"
+        b"Content-Transfer-Encoding: " + cte + b"\n\n" + payload + b"\n"
+        b"--enc--\n"
+    )
+
+
+@by_form
+@pytest.mark.parametrize("inner", list(NEWLINES))
+def test_encoded_part_with_its_own_newline_form(form: str, inner: str) -> None:
+    # The part's decoded text keeps whatever newlines its writer used,
+    # independently of the newline form of the message around it.
+    text = _in_form(ENCODED_NOTICE_TEXT, inner)
+    # Written with LF soft line breaks; the message's own form is applied below.
+    qp = binascii.b2a_qp(text, istext=False).replace(b"\r\n", b"\n")
+    for cte, payload in ((b"base64", base64.encodebytes(text)), (b"quoted-printable", qp)):
+        r = _only(_in_form(_encoded_notice(cte, payload), form))
+        assert (r.recipient, r.status, r.reason, r.hard) == (
+            "gone@remote.example",
+            "5.1.1",
+            "userunknown",
+            True,
+        ), cte
+
+
+MESSAGE_DETAILS_NOTICE = b"""\
+From: postmaster@sms.remote.example
+To: campaigns@sluice.example
+Subject: Re: January offers
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="outer"
+
+--outer
+Content-Type: multipart/alternative;
+boundary="inner"
+
+--inner
+Content-Type: text/plain; charset=us-ascii
+
+Error: Invalid user address
+
+Error message below:
+550 - Requested action not taken: no such user here
+
+Message details:
+  Subject: January offers
+  MAIL FROM: campaigns@sluice.example
+  RCPT TO: 5550100@sms.remote.example
+  From: news-desk@sluice.example
+  Size (in bytes): 39
+
+--inner--
+
+--outer--
+"""
+
+
+@by_form
+def test_sender_lines_inside_the_text_name_no_recipient(form: str) -> None:
+    # "From:" on its own line in the notice's listing is the original
+    # sender, not a second failed recipient.
+    reports = parse(_in_form(MESSAGE_DETAILS_NOTICE, form))
+    assert [r.recipient for r in reports] == ["5550100@sms.remote.example"]
+
+
+BRACKETED_NOTICE = b"""\
+From: Mail Delivery System <MAILER-DAEMON@relay.sluice.example>
+To: campaigns@sluice.example
+Subject: Undeliverable Mail
+
+Unknown host: could not deliver the message.
+
+  550-F=[campaigns@sluice.example] T=[reader@remote.example] host not found
+"""
+
+
+@by_form
+def test_address_in_square_brackets_loses_the_closing_bracket(form: str) -> None:
+    reports = parse(_in_form(BRACKETED_NOTICE, form))
+    assert [r.recipient for r in reports] == ["reader@remote.example"]
+    assert reports[0].reason == "hostunknown"
+
+
+def _sns_bounce() -> bytes:
+    inner = {
+        "notificationType": "Bounce",
+        "bounce": {
+            "bounceType": "Permanent",
+            "bounceSubType": "General",
+            "bouncedRecipients": [
+                {
+                    "emailAddress": "gone@remote.example",
+                    "action": "failed",
+                    "status": "5.1.1",
+                    "diagnosticCode": "smtp; 550 5.1.1 user unknown",
+                }
+            ],
+        },
+        "mail": {
+            "source": "campaigns@sluice.example",
+            "sourceArn": "arn:aws:ses:eu-west-1:123456789012:identity/campaigns@sluice.example",
+            "commonHeaders": {"from": ["campaigns@sluice.example"]},
+        },
+    }
+    envelope = json.dumps({"Type": "Notification", "Message": json.dumps(inner)}, indent=2)
+    # Mail transports fold the long line: a newline and a space mid-string.
+    cut = envelope.index("bounceSubType")
+    envelope = envelope[:cut] + "\n " + envelope[cut:]
+    return (
+        "From: no-reply@sns.amazonaws.example\n"
+        "To: bounces@sluice.example\n"
+        "Subject: AWS Notification Message\n"
+        "Content-Type: text/plain; charset=UTF-8\n\n" + envelope + "\n"
+    ).encode()
+
+
+@by_form
+def test_ses_notification_inside_an_sns_envelope(form: str) -> None:
+    # The notification is a JSON string in the envelope: its quotes are
+    # escaped, and only the recipients it lists are reported.
+    reports = parse(_in_form(_sns_bounce(), form))
+    assert _reading(reports) == [("gone@remote.example", "5.1.1", "userunknown", True)]
+
+
+QMAIL_SENDER_REFUSED = b"""\
+From: MAILER-DAEMON@mx.sluice.example
+To: campaigns@sluice.example
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.sluice.example.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<reader@remote.example>:
+Connected to 192.0.2.25 but sender was rejected.
+Remote host said: 550 5.7.1 <news-desk@sluice.example>... Access denied
+
+--- Below this line is a copy of the message.
+
+Return-Path: <news-desk@sluice.example>
+From: news-desk@sluice.example
+To: reader@remote.example
+Subject: Hi
+
+Hello
+"""
+
+
+@by_form
+def test_sender_quoted_by_the_remote_is_not_a_recipient(form: str) -> None:
+    # Sendmail's "<a@b>... reason" shape names the refused sender here.
+    reports = parse(_in_form(QMAIL_SENDER_REFUSED, form))
+    assert [(r.recipient, r.kind, r.hard) for r in reports] == [
+        ("reader@remote.example", "block", False)
+    ]
+
+
+@by_form
+@pytest.mark.parametrize(
+    ("block", "reason", "hard"),
+    [
+        # No stage, no enhanced code: the stock wording is not proof.
+        ("Remote host said: 550 Unknown user reader@remote.example", "filtered", False),
+        # qmail-remote states the stage in words.
+        (
+            "192.0.2.25 does not like recipient.\nRemote host said: 550 sorry, no such user here",
+            "userunknown",
+            True,
+        ),
+        (
+            "192.0.2.25 failed after I sent the message.\n"
+            "Remote host said: 550 sorry, no such user here",
+            "filtered",
+            False,
+        ),
+        (
+            "192.0.2.25 does not like sender.\nRemote host said: 553 sorry, unknown user",
+            "rejected",
+            False,
+        ),
+        # "SMTP:RCPT host ...": the stage named before the host.
+        (
+            "SMTP:RCPT host 192.0.2.25: 553 5.3.0 <reader@remote.example>... No such user",
+            "userunknown",
+            True,
+        ),
+    ],
+)
+def test_unknown_user_needs_the_stage_or_an_address_code(
+    form: str, block: str, reason: str, hard: bool
+) -> None:
+    body = (
+        "Hi. This is the qmail-send program at mx.sluice.example.\n"
+        "I'm afraid I wasn't able to deliver your message to the following addresses.\n\n"
+        f"<reader@remote.example>:\n{block}\n"
+    )
+    r = _only(_in_form(_text_bounce(body, "failure notice"), form))
+    assert r.recipient == "reader@remote.example"
+    assert (r.reason, r.hard) == (reason, hard)
+
+
+@by_form
+@pytest.mark.parametrize(
+    ("notice", "reason"),
+    [
+        ("Your message could not be delivered.", "filtered"),
+        # The reporting MTA's own verdict on the address.
+        ("** Address not found **\n\nThe address couldn't be found.", "userunknown"),
+        ("mail.local: unknown user: someone", "userunknown"),
+    ],
+)
+def test_reporting_mta_verdict_on_the_address(form: str, notice: str, reason: str) -> None:
+    raw = _dsn("5.0.0", "550 <someone@remote.example>: User unknown")
+    raw = raw.replace(b"Your message could not be delivered.", notice.encode())
+    assert _only(_in_form(raw, form)).reason == reason
+
+
+def test_stage_rule_is_for_bounce_notices_only() -> None:
+    # A record of the relay's own MTA (PowerMTA accounting) comes with that
+    # MTA's own category, so classify leaves its "user unknown" alone.
+    diag = "550 <someone@remote.example>: User unknown"
+    assert bounce_reasons.classify("5.0.0", "550", diag) == "userunknown"
+    assert bounce_reasons.classify("5.0.0", "550", diag, notice="") == "filtered"

@@ -6,7 +6,7 @@ import time
 
 from conf import parse
 from conf.schema import HealthSettings
-from policy import health
+from policy import health, measures
 from policy.events import Event
 from policy.store.sqlite import SqliteStore
 from policy.warmup import IpState
@@ -31,9 +31,9 @@ def judge(relayed: int, bounced: int = 0, complained: int = 0, delayed: int = 0)
 def test_thresholds():
     assert judge(1000, bounced=50, complained=1) == []  # exactly 5%, exactly 0.1%: not over
     assert judge(1000, bounced=51) == [("bounce", "quarantine")]
-    assert judge(1000, complained=2) == [("complaint", "warn")]
+    assert judge(1000, complained=2) == [("complaint", "hold")]
     assert judge(1000, complained=4) == [("complaint", "quarantine")]
-    assert judge(1000, delayed=301) == [("deferral", "warn")]
+    assert judge(1000, delayed=301) == [("deferral", "throttle")]
 
 
 def test_a_small_sample_is_not_judged():
@@ -52,7 +52,7 @@ def test_groups_are_judged_apart_and_quarantines_come_first():
     assert [(f.provider, f.metric, f.action) for f in found] == [
         ("google", "complaint", "quarantine"),
         ("yahoo", "bounce", "quarantine"),
-        ("*", "complaint", "warn"),
+        ("*", "complaint", "hold"),
     ]
     assert found[1].describe() == "bounce rate 8.00% over 24h to yahoo (500 relayed)"
 
@@ -63,6 +63,29 @@ def events(kind: str, n: int, ip: str = "192.0.2.10") -> list[Event]:
         Event(kind, "acme", "c", "", (f"r{i}@gmail.com",), ip=ip, at=now, provider="google")
         for i in range(n)
     ]
+
+
+async def test_watch_holds_and_throttles_through_the_store_and_warns_of_tenants(store, caplog):
+    # 400 relayed to google in the hour, 40% deferred: throttled to half that rate;
+    # 0.25% complained: held (its warmup does not advance).
+    await store.record(
+        events("relayed", 400) + events("delayed", 160) + events("complained", 1)
+    )
+    watch = HealthWatch(store, lambda: LIMITS, None)
+    with caplog.at_level("WARNING", logger="sluice.health"):
+        await watch.check()
+    active = {m.key: m for m in await store.measures(time.time())}
+    throttle = active[("192.0.2.10", "google", measures.THROTTLE)]
+    assert throttle.hourly == 200  # 400 an hour, at throttle_share 0.5
+    assert "deferral rate 40.00% over 1h to google" in throttle.reason
+    # Judged over 24 h too (400 a day, ~16 an hour): the hour's pace measures it better.
+    assert active[("192.0.2.10", "*", measures.THROTTLE)].hourly == 200
+    hold = active[("192.0.2.10", "*", measures.HOLD)]
+    assert hold.until > time.time() + 5 * 3600  # measure_hours: 6
+    assert "tenant acme complaint rate 0.25% over 1h" in caplog.text
+    assert "ip health: throttle ip=192.0.2.10" in caplog.text
+    # Nothing left over the lines: the measures run out at their own time.
+    assert await store.measures(hold.until + 1) == []
 
 
 async def test_watch_quarantines_once_through_the_callable(tmp_path):

@@ -123,3 +123,21 @@ async def test_abandon_soon_releases_from_synchronous_code():
     while quota._pending:
         await next(iter(quota._pending))
     assert await counters.usage([KEY]) == {KEY: 0}
+
+
+async def test_a_health_throttle_caps_an_unlimited_warm_ip_per_hour():
+    from policy.measures import THROTTLE, Measure
+
+    tx = transaction(WARM, MemoryCounters())
+    m = Measure("192.0.2.10", "*", THROTTLE, 2, "deferral rate 40% over 1h", 0.0, 2e9)
+    tx.rt.policy.measures = {m.key: m}
+    granted = []
+    for _ in range(3):
+        t = Transaction(session=tx.session, rt=tx.rt, candidate="a@example.net")
+        granted.append(await quota.warmup_quota(t))
+    assert granted[:2] == [None, None]
+    refused = granted[2]
+    assert (refused.code, refused.enhanced) == (451, "4.7.1")
+    assert "Hourly health throttle of 192.0.2.10 reached, frees at 13:00 UTC" in refused.text
+    usage = await tx.rt.counters.usage(["throttle:192.0.2.10:2026-11-21T12:*"])
+    assert usage == {"throttle:192.0.2.10:2026-11-21T12:*": 2}

@@ -88,6 +88,24 @@ async def test_a_completed_schedule_graduates_to_warm(store):
     assert (await store.ip_states())[WARMING].state is IpState.WARM
 
 
+async def test_a_health_hold_keeps_a_clean_day_from_advancing(store):
+    from policy.measures import ALL, HOLD, Measure
+
+    s = settings(started="2026-11-20")
+    await warmup_clock.tick(s, store, at(21))
+    await sent(store, at(21, 9), 80)  # a clean day 2 that would advance
+    reason = "complaint rate 0.25% over 24h to all providers (400 relayed)"
+    until = at(22, 6).timestamp()
+    await store.save_measure(Measure(WARMING, ALL, HOLD, 0, reason, at(21).timestamp(), until))
+    [change] = await warmup_clock.tick(s, store, at(22, 1))
+    assert (change.from_day, change.to_day) == (2, 2)
+    assert change.reason == f"hold: health hold: {reason}"
+    # The hold ran out: the next day's clean sending advances again.
+    await sent(store, at(22, 9), 80)
+    [change] = await warmup_clock.tick(s, store, at(23, 1))
+    assert (change.from_day, change.to_day) == (2, 3)
+
+
 async def test_a_warm_ip_silent_for_thirty_days_warms_again(store):
     s = settings()
     await sent(store, at(1) - timedelta(days=40), 5, ip=WARM)

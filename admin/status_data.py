@@ -1,0 +1,252 @@
+"""What the status page shows, gathered from the settings, the stores and the counters.
+
+Plain frozen values for the template: the page's HTTP side (admin.status_page)
+only renders them. Quota figures come from policy.operations.quotas, the same
+function behind `sluice quotas` and the API, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from conf import PoolIp, Settings
+from policy import operations
+from policy.feedback import BOUNCED, COMPLAINED
+from policy.operations import IpQuota, Line, Usage
+from policy.selection import Planner
+from policy.store import Store
+from policy.switches import GLOBAL, KINDS, Switch
+
+# The actions offered per state; the server accepts only these from the page.
+PAGE_ACTIONS = ("pause", "resume", "quarantine", "clear")
+_ACTIONS_BY_STATE = {
+    "warming": ("pause", "quarantine"),
+    "warm": ("pause", "quarantine"),
+    "paused": ("resume", "quarantine"),
+    "resting": ("resume", "quarantine"),
+    "quarantined": ("clear",),
+}
+# Bounded reads: the page answers in the same time with 10 IPs or 500.
+EVENT_SCAN = 1000  # recent events searched for bounces and complaints
+FEEDBACK_SHOWN = 15
+HISTORY_PER_IP = 10
+CHANGES_SHOWN = 15
+AUDIT_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One used/limit figure; limit None: no limit."""
+
+    label: str
+    used: int
+    limit: int | None
+
+    @property
+    def percent(self) -> int:
+        if not self.limit:
+            return 100 if self.limit == 0 else 0
+        return min(100, round(100 * self.used / self.limit))
+
+    @property
+    def level(self) -> str:
+        """ok, high (80 % and over) or full: the colour of the bar."""
+        if self.limit is None:
+            return "ok"
+        if self.used >= self.limit:
+            return "full"
+        return "high" if self.percent >= 80 else "ok"
+
+
+@dataclass(frozen=True)
+class IpView:
+    ip: str
+    vmta: str
+    hostname: str
+    enabled: bool
+    state: str  # warming, warm, paused, quarantined, resting, not started
+    day: int  # warmup day; 0 when on no schedule
+    days: int | None  # the schedule's length while the IP has a warmup day
+    starts: str  # the declared first day of a warmup that has not begun
+    daily: Bar
+    hourly: Bar | None
+    groups: dict[str, Bar]
+    actions: tuple[str, ...]
+
+    @property
+    def in_rotation(self) -> bool:
+        return self.state in ("warming", "warm")
+
+    @property
+    def warmup_percent(self) -> int:
+        return min(100, round(100 * self.day / self.days)) if self.days else 0
+
+
+@dataclass(frozen=True)
+class SwitchView:
+    kind: str  # pause | dry_run
+    tenant: str  # GLOBAL ("") for the global one
+    on: bool
+    reason: str = ""
+    actor: str = ""
+    at: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return "Pause" if self.kind == "pause" else "Dry run"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One tenant's pool (tenant None: a pool no tenant sends through)."""
+
+    tenant: str | None
+    pool: str
+    switches: tuple[SwitchView, ...]
+    ips: tuple[IpView, ...]
+    groups: tuple[str, ...]  # provider groups with a limit on any IP of the pool
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    at: float
+    kind: str  # bounced | complained
+    tenant: str
+    ip: str
+    recipient: str
+    reply: str
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    at: datetime
+    ip: str
+    from_state: str
+    to_state: str
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: float
+    actor: str
+    action: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Status:
+    now: datetime
+    live: bool  # quota use from the shared counters (else from recorded events)
+    global_switches: tuple[SwitchView, ...]
+    sections: tuple[Section, ...]
+    feedback: tuple[FeedbackRow, ...]
+    changes: tuple[ChangeRow, ...]
+    audit: tuple[AuditRow, ...]
+
+    @property
+    def stopped(self) -> bool:
+        """The global pause is on: no tenant's mail goes anywhere."""
+        return any(s.on and s.kind == "pause" for s in self.global_switches)
+
+
+async def gather(settings: Settings, store: Store, now: datetime, counters: Usage | None) -> Status:
+    rows = await operations.quotas(settings, store, now, counters=counters)
+    switches = {s.key: s for s in await store.switches()}
+    planner = Planner(settings.warmup)
+    by_pool: dict[str, list[IpView]] = {}
+    for row in rows:
+        pool_ip = next(p for p in settings.pools[row.pool] if p.ip == row.ip)
+        by_pool.setdefault(row.pool, []).append(_ip_view(row, pool_ip, planner))
+    sections = [
+        _section(t.name, t.pool, by_pool.get(t.pool, []), switches) for t in settings.tenants
+    ]
+    used = {t.pool for t in settings.tenants}
+    sections += [_section(None, p, ips, switches) for p, ips in by_pool.items() if p not in used]
+    ips = [p.ip for pool in settings.pools.values() for p in pool]
+    return Status(
+        now=now,
+        live=counters is not None,
+        global_switches=_switches(GLOBAL, switches),
+        sections=tuple(sections),
+        feedback=_feedback(await store.recent_events(limit=EVENT_SCAN)),
+        changes=await _changes(store, ips),
+        audit=tuple(
+            AuditRow(e.at, e.actor, e.action, e.target)
+            for e in await store.audit_entries(limit=AUDIT_SHOWN)
+        ),
+    )
+
+
+def _bar(label: str, line: Line) -> Bar:
+    return Bar(label, line.used, line.limit)
+
+
+def _ip_view(row: IpQuota, pool_ip: PoolIp, planner: Planner) -> IpView:
+    not_started = row.state == "not started"
+    return IpView(
+        ip=row.ip,
+        vmta=row.vmta,
+        hostname=pool_ip.hostname,
+        enabled=pool_ip.enabled,
+        state=row.state,
+        day=row.day,
+        # A paused or quarantined IP keeps its day: the bar shows where it will resume.
+        days=planner.schedule_of(pool_ip).days if row.day > 0 else None,
+        starts=pool_ip.warmup.started if not_started and pool_ip.warmup else "",
+        daily=_bar("Today", row.daily),
+        hourly=_bar("This hour", row.hourly) if row.hourly is not None else None,
+        groups={g: _bar(g, line) for g, line in row.groups.items()},
+        actions=() if not_started else _ACTIONS_BY_STATE.get(row.state, ()),
+    )
+
+
+def _switches(target: str, switches: dict[tuple[str, str], Switch]) -> tuple[SwitchView, ...]:
+    out = []
+    for kind in KINDS:
+        s = switches.get((kind, target))
+        if s is None:
+            out.append(SwitchView(kind, target, False))
+        else:
+            out.append(SwitchView(kind, target, True, s.reason, s.actor, s.at))
+    return tuple(out)
+
+
+def _section(tenant: str | None, pool: str, ips: Sequence[IpView], switches: dict) -> Section:
+    groups = sorted({g for ip in ips for g in ip.groups})
+    own = _switches(tenant, switches) if tenant is not None else ()
+    return Section(tenant, pool, own, tuple(ips), tuple(groups))
+
+
+def _feedback(events: Sequence[dict]) -> tuple[FeedbackRow, ...]:
+    out = []
+    for e in events:
+        if e["kind"] not in (BOUNCED, COMPLAINED):
+            continue
+        out.append(
+            FeedbackRow(
+                at=float(e["at"]),
+                kind=e["kind"],
+                tenant=e["tenant"],
+                ip=e["ip"],
+                recipient=str(e["recipients"]).split(",")[0],
+                reply=(e["reply"] or "")[:200],
+            )
+        )
+        if len(out) >= FEEDBACK_SHOWN:
+            break
+    return tuple(out)
+
+
+async def _changes(store: Store, ips: Sequence[str]) -> tuple[ChangeRow, ...]:
+    rows = []
+    for ip in ips:
+        for t in await store.ip_history(ip, limit=HISTORY_PER_IP):
+            rows.append(
+                ChangeRow(t.at, t.ip, t.from_state.value, t.to_state.value, t.actor, t.reason)
+            )
+    rows.sort(key=lambda r: r.at, reverse=True)
+    return tuple(rows[:CHANGES_SHOWN])

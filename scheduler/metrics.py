@@ -1,0 +1,103 @@
+"""The sibling tasks' Prometheus metrics: feedback counted, and each loop's last success.
+
+A loop calls ``task_started`` once and ``task_succeeded`` at the end of each
+pass that worked. The lag (how late the task is against its interval) is
+computed when Prometheus scrapes, so a loop that hangs or fails every pass
+shows a lag that keeps growing, even though it never reports again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client import REGISTRY, Counter, Gauge
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from policy import bounce_reasons
+from policy.events import Event
+from policy.feedback import Decision, Feedback
+
+FEEDBACK = Counter(
+    "sluice_feedback_total",
+    "Feedback recorded (bounced, complained, auto_replied, delayed), by tenant and the"
+    " reason of the bounce taxonomy (policy.bounces)",
+    ["tenant", "kind", "reason"],
+)
+TASK_LAST_SUCCESS = Gauge(
+    "sluice_task_last_success_timestamp_seconds",
+    "When the task last finished a pass without error (Unix time)",
+    ["task"],
+)
+TASK_INTERVAL = Gauge(
+    "sluice_task_interval_seconds", "How long the task waits between passes", ["task"]
+)
+NO_TENANT = "-"  # feedback whose message could not be traced to a tenant
+
+
+def count_feedback(
+    pending: Sequence[tuple[Feedback, Decision, Event]], fresh: Sequence[Event]
+) -> None:
+    """Count the feedback whose events the store took as new (a re-read counts nothing)."""
+    new = {id(event) for event in fresh}
+    for fb, decision, event in pending:
+        if decision.event is None or id(event) not in new:
+            continue
+        reason = fb.report.reason
+        if reason not in bounce_reasons.KIND_OF:  # e.g. a provider's own word (SES)
+            reason = bounce_reasons.UNDEFINED
+        FEEDBACK.labels(fb.origin.tenant or NO_TENANT, decision.event, reason).inc()
+
+
+@dataclass
+class _Watch:
+    interval: float
+    since: float  # the last success, or when the task started before its first one
+
+
+_WATCHED: dict[str, _Watch] = {}
+
+
+def task_started(task: str, interval: float, now: float | None = None) -> None:
+    """The loop runs: its lag counts from now until its first success."""
+    _WATCHED[task] = _Watch(interval, time.time() if now is None else now)
+    TASK_INTERVAL.labels(task).set(interval)
+
+
+def task_succeeded(task: str, interval: float, now: float | None = None) -> None:
+    """A pass finished without error; ``interval`` is the current one (a reload may change it)."""
+    now = time.time() if now is None else now
+    _WATCHED[task] = _Watch(interval, now)
+    TASK_INTERVAL.labels(task).set(interval)
+    TASK_LAST_SUCCESS.labels(task).set(now)
+
+
+def lag(task: str, now: float | None = None) -> float | None:
+    """Seconds past the moment the next success was due; 0 when on time, None if not watched."""
+    watch = _WATCHED.get(task)
+    if watch is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, now - watch.since - watch.interval)
+
+
+class _LagCollector(Collector):
+    NAME = "sluice_task_lag_seconds"
+    HELP = "How late the task is: time since its last success (or start) beyond its interval"
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=["task"])
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=["task"])
+        now = time.time()
+        for task in list(_WATCHED):
+            value = lag(task, now)
+            if value is not None:
+                family.add_metric([task], value)
+        yield family
+
+
+REGISTRY.register(_LagCollector())
