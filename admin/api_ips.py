@@ -84,10 +84,11 @@ async def list_pools(request: web.Request) -> web.Response:
     settings, now = ctx.settings(), ctx.clock()
     rows = await quota_rows(ctx, now)
     windows, findings = await operations.ip_health(settings, ctx.store, now)
+    active = await ctx.store.measures(now.timestamp())
     pools = []
     for pool in settings.pools:
         ips = [
-            ip_json.ip_quota(r) | {"rates": ip_json.rates(r.ip, windows, findings)}
+            ip_json.ip_quota(r) | {"rates": ip_json.rates(r.ip, windows, findings, active)}
             for r in rows
             if r.pool == pool
         ]
@@ -108,8 +109,9 @@ async def ip_view(ctx: AdminContext, ip: str, pool: str, now: datetime) -> dict[
     settings = ctx.settings()
     [row] = [r for r in await quota_rows(ctx, now, pool=pool) if r.ip == ip]
     windows, findings = await operations.ip_health(settings, ctx.store, now)
+    active = await ctx.store.measures(now.timestamp())
     return ip_json.ip_quota(row) | {
-        "rates": ip_json.rates(ip, windows, findings),
+        "rates": ip_json.rates(ip, windows, findings, active),
         "tenants": pool_tenants(settings, pool),
         "timezone": calendar.pool_zone(settings, pool),
         "usage_source": usage_source(ctx),

@@ -33,7 +33,9 @@ from policy.suppression import (
 log = logging.getLogger("sluice.admin")
 
 MAX_PROBLEMS = 1000  # bad CSV lines listed in one answer
-EXPORT_BATCH = 5000
+# Rows per page: the admin listener shares the SMTP side's event loop, and a
+# page is formatted without a pause (about 10 ms for 1,000 rows).
+EXPORT_BATCH = 1000
 CSV_CONTENT = {"content": {"text/csv": {"schema": {"type": "string"}}}}
 
 

@@ -6,11 +6,12 @@ wherever the API shows it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from policy.health import ALL, Counts, Finding
+from policy.measures import Measure
 from policy.operations import IpQuota, Line
 
 COUNT = {"type": "integer", "minimum": 0}
@@ -94,7 +95,7 @@ WINDOW_SCHEMA = {
 
 RATES_SCHEMA = {
     "type": "object",
-    "required": ["1h", "24h", "providers", "alerts"],
+    "required": ["1h", "24h", "providers", "alerts", "measures"],
     "properties": {
         "1h": WINDOW_SCHEMA,
         "24h": WINDOW_SCHEMA,
@@ -117,8 +118,26 @@ RATES_SCHEMA = {
                     "metric": {"type": "string", "enum": ["bounce", "complaint", "deferral"]},
                     "rate": {"type": "number"},
                     "sample": COUNT,
-                    "action": {"type": "string", "enum": ["warn", "quarantine"]},
+                    "action": {"type": "string", "enum": ["hold", "throttle", "quarantine"]},
                     "message": {"type": "string"},
+                },
+            },
+        },
+        "measures": {
+            "type": "array",
+            "description": "Health holds and throttles in force (feedback.health).",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["hold", "throttle"]},
+                    "provider": {"type": "string"},
+                    "hourly": {
+                        "type": "integer",
+                        "description": "A throttle's cap per hour (0 for a hold).",
+                    },
+                    "reason": {"type": "string"},
+                    "since": {"type": "number"},
+                    "until": {"type": "number"},
                 },
             },
         },
@@ -160,8 +179,11 @@ def ip_quota(row: IpQuota) -> dict[str, Any]:
 Windows = Mapping[str, Mapping[tuple[str, str], Counts]]
 
 
-def rates(ip: str, windows: Windows, findings: list[Finding]) -> dict[str, Any]:
-    """The IP's counts and rates per window, per provider group, and the thresholds crossed."""
+def rates(
+    ip: str, windows: Windows, findings: list[Finding], active: Sequence[Measure] = ()
+) -> dict[str, Any]:
+    """The IP's counts and rates per window, per provider group, the thresholds crossed
+    and the holds and throttles they put in force."""
     out: dict[str, Any] = {name: window(table.get((ip, ALL))) for name, table in windows.items()}
     groups = sorted({g for table in windows.values() for (i, g) in table if i == ip and g != ALL})
     out["providers"] = {
@@ -179,6 +201,18 @@ def rates(ip: str, windows: Windows, findings: list[Finding]) -> dict[str, Any]:
         }
         for f in findings
         if f.ip == ip
+    ]
+    out["measures"] = [
+        {
+            "kind": m.kind,
+            "provider": m.provider,
+            "hourly": m.hourly,
+            "reason": m.reason,
+            "since": m.at,
+            "until": m.until,
+        }
+        for m in active
+        if m.ip == ip
     ]
     return out
 

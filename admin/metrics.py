@@ -2,10 +2,15 @@
 
 ``/metrics`` awaits ``refresh(ctx)`` before it renders the registry. The
 figures come from ``policy.operations.quotas`` (the same answer as the CLI
-and the API) and from the process's policy mirror. Every gauge here is
-cleared before it is set again, so an IP or a tenant that a reload removed
-stops being reported at the next scrape. Labels are configured names only:
-pools, IPs, tenants, provider groups of the schedules, and the fixed states.
+and the API) and from the process's policy mirror. Each refresh builds every
+family afresh and swaps them in at once, so an IP or a tenant that a reload
+removed is gone from the next scrape, and a scrape never sees half of one
+refresh. Labels are configured names only: pools, IPs, tenants, the provider
+groups of the schedules, and the fixed IP states.
+
+``_created`` series are turned off for the whole registry: in the text format
+Prometheus stores each as one more series per label set, which would double
+the counters' cardinality for a start time nobody queries.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import collections
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from admin.api import AdminContext
 from conf import Settings
@@ -28,56 +36,69 @@ from policy.warmup import IpState
 
 log = logging.getLogger("sluice.admin.metrics")
 
+disable_created_metrics()
+
 NOT_STARTED = "not_started"  # a warming IP before its declared start date
-STATES = (*(state.value for state in IpState), NOT_STARTED)
 IN_ROTATION = frozenset({IpState.WARMING.value, IpState.WARM.value})
 GLOBAL = "_global"  # the suppression list every tenant shares (no tenant name starts with _)
 REFRESH_TIMEOUT = 5.0  # well inside Prometheus's default 10 s scrape timeout
 
-IP_STATE = Gauge(
-    "sluice_ip_state", "1 for the state the IP is in, 0 for the others", ["pool", "ip", "state"]
-)
-IP_ENABLED = Gauge("sluice_ip_enabled", "1 when the configuration enables the IP", ["pool", "ip"])
-IP_WARMUP_DAY = Gauge(
-    "sluice_ip_warmup_day", "The warming IP's day on its schedule; 0 when warm", ["pool", "ip"]
-)
-QUOTA_LIMIT = Gauge(
-    "sluice_ip_quota_limit",
-    "Messages the IP may send in the current window (day, hour); absent when unlimited",
-    ["pool", "ip", "window"],
-)
-QUOTA_USED = Gauge(
-    "sluice_ip_quota_used",
-    "Messages sent or reserved on the IP in the current window (day, hour)",
-    ["pool", "ip", "window"],
-)
-GROUP_LIMIT = Gauge(
-    "sluice_ip_group_quota_limit",
-    "Messages the warming IP may send to the provider group today",
-    ["pool", "ip", "group"],
-)
-GROUP_USED = Gauge(
-    "sluice_ip_group_quota_used",
-    "Messages sent or reserved on the IP for the provider group today",
-    ["pool", "ip", "group"],
-)
-TENANT_REMAINING = Gauge(
-    "sluice_tenant_quota_remaining",
-    "Messages the tenant's pool may still send today on its enabled IPs in rotation"
-    " (+Inf when one of them has no limit; tenants sharing a pool share this figure)",
-    ["tenant", "pool"],
-)
-POOL_DAY_END = Gauge(
-    "sluice_pool_day_end_timestamp_seconds",
-    "When the pool's quota day ends: the next midnight of its time zone (Unix time)",
-    ["pool"],
-)
-SUPPRESSED = Gauge(
-    "sluice_suppressed_addresses",
-    "Entries on the tenant's suppression list in this process's mirror"
-    " (tenant _global: the list every tenant shares)",
-    ["tenant"],
-)
+# key: (name, help, labels)
+FAMILIES = {
+    "state": (
+        "sluice_ip_state",
+        "1 for the state the IP is in (warming, warm, paused, quarantined, resting, not_started)",
+        ("pool", "ip", "state"),
+    ),
+    "day": (
+        "sluice_ip_warmup_day",
+        "The warming IP's day on its schedule; 0 when warm",
+        ("pool", "ip"),
+    ),
+    "limit": (
+        "sluice_ip_quota_limit",
+        "Messages the IP may send in the current window (day, hour); absent when unlimited",
+        ("pool", "ip", "window"),
+    ),
+    "used": (
+        "sluice_ip_quota_used",
+        "Messages sent or reserved on the IP in the current window (day, hour)",
+        ("pool", "ip", "window"),
+    ),
+    "group_limit": (
+        "sluice_ip_group_quota_limit",
+        "Messages the warming IP may send to the provider group today",
+        ("pool", "ip", "group"),
+    ),
+    "group_used": (
+        "sluice_ip_group_quota_used",
+        "Messages sent or reserved on the IP for the provider group today",
+        ("pool", "ip", "group"),
+    ),
+    "in_rotation": (
+        "sluice_pool_ips_in_rotation",
+        "Enabled IPs of the pool that are warming or warm (0: its tenants' mail waits)",
+        ("pool",),
+    ),
+    "remaining": (
+        "sluice_tenant_quota_remaining",
+        "Messages the tenant's pool may still send today on its enabled IPs in rotation"
+        " (+Inf when one of them has no limit; tenants sharing a pool share this figure)",
+        ("tenant", "pool"),
+    ),
+    "day_end": (
+        "sluice_pool_day_end_timestamp_seconds",
+        "When the pool's quota day ends: the next midnight of its time zone (Unix time)",
+        ("pool",),
+    ),
+    "suppressed": (
+        "sluice_suppressed_addresses",
+        "Entries on the tenant's suppression list in this process's mirror"
+        " (tenant _global: the list every tenant shares)",
+        ("tenant",),
+    ),
+}
+
 REFRESH_SECONDS = Gauge(
     "sluice_metrics_refresh_seconds", "Time the last scrape spent computing these figures"
 )
@@ -86,17 +107,25 @@ REFRESH_ERRORS = Counter(
     "Scrapes without quota and IP figures: the store or the counters failed or were too slow",
 )
 
-_POLICY_GAUGES = (
-    IP_STATE,
-    IP_ENABLED,
-    IP_WARMUP_DAY,
-    QUOTA_LIMIT,
-    QUOTA_USED,
-    GROUP_LIMIT,
-    GROUP_USED,
-    TENANT_REMAINING,
-    POOL_DAY_END,
-)
+
+def _empty() -> dict[str, GaugeMetricFamily]:
+    return {
+        key: GaugeMetricFamily(name, text, labels=list(labels))
+        for key, (name, text, labels) in FAMILIES.items()
+    }
+
+
+class _Figures(Collector):
+    """Serves the families of the last refresh."""
+
+    def __init__(self) -> None:
+        self.families: list[GaugeMetricFamily] = list(_empty().values())
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(_empty().values())
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        return iter(self.families)
 
 
 @dataclass
@@ -105,13 +134,15 @@ class _Memory:
     # (mirror, its seq, its size, the counts): counting walks the whole mirror,
     # so it is done again only when the mirror changed.
     suppressed: tuple[object, int, int, collections.Counter[str]] | None = None
+    figures: _Figures = field(default_factory=_Figures)
 
 
 _state = _Memory()
+REGISTRY.register(_state.figures)
 
 
 async def refresh(ctx: AdminContext, timeout: float = REFRESH_TIMEOUT) -> None:
-    """Recompute the scrape-time gauges from the context's settings, store and counters."""
+    """Recompute the scrape-time figures from the context's settings, store and counters."""
     started = time.perf_counter()
     settings = ctx.settings()
     now = ctx.clock()
@@ -128,62 +159,71 @@ async def refresh(ctx: AdminContext, timeout: float = REFRESH_TIMEOUT) -> None:
         if _state.failing:
             log.info("metrics: quotas and IP states available again")
         _state.failing = ""
-    # Set in one synchronous stretch: a scrape never sees a gauge half filled.
-    for gauge in _POLICY_GAUGES:
-        gauge.clear()
-    _set_pool_days(settings, now)
+    families = _empty()
+    _pool_days(families, settings, now)
     if rows is not None:
-        _set_quotas(settings, rows)
+        _quotas(families, settings, rows)
     if ctx.policy is not None:
-        _set_suppressed(settings, ctx.policy)
+        _suppressed(families, settings, ctx.policy)
+    _state.figures.families = list(families.values())
     REFRESH_SECONDS.set(time.perf_counter() - started)
 
 
-def _set_pool_days(settings: Settings, now: datetime) -> None:
+def _pool_days(families: dict[str, GaugeMetricFamily], settings: Settings, now: datetime) -> None:
     for pool in settings.pools:
         zone = calendar.pool_zone(settings, pool)
         _, end = calendar.day_bounds(zone, calendar.local_today(zone, now))
-        POOL_DAY_END.labels(pool).set(end)
+        families["day_end"].add_metric([pool], end)
 
 
-def _set_quotas(settings: Settings, rows: list[IpQuota]) -> None:
+def _quotas(
+    families: dict[str, GaugeMetricFamily], settings: Settings, rows: list[IpQuota]
+) -> None:
     enabled = {(pool, ip.ip): ip.enabled for pool, ips in settings.pools.items() for ip in ips}
-    remaining: dict[str, float] = {pool: 0.0 for pool in settings.pools}
+    remaining = dict.fromkeys(settings.pools, 0.0)
+    rotating = dict.fromkeys(settings.pools, 0)
+    state, day = families["state"], families["day"]
+    limit, used = families["limit"], families["used"]
+    group_limit, group_used = families["group_limit"], families["group_used"]
     for row in rows:
-        state = NOT_STARTED if row.state == "not started" else row.state
-        for name in STATES:
-            IP_STATE.labels(row.pool, row.ip, name).set(1 if name == state else 0)
-        on = enabled.get((row.pool, row.ip), True)
-        IP_ENABLED.labels(row.pool, row.ip).set(1 if on else 0)
-        IP_WARMUP_DAY.labels(row.pool, row.ip).set(row.day)
-        windows = (("day", row.daily), ("hour", row.hourly))
-        for window, line in windows:
+        where = [row.pool, row.ip]
+        name = NOT_STARTED if row.state == "not started" else row.state
+        state.add_metric([*where, name], 1)
+        day.add_metric(where, row.day)
+        for window, line in (("day", row.daily), ("hour", row.hourly)):
             if line is None:
                 continue
-            QUOTA_USED.labels(row.pool, row.ip, window).set(line.used)
+            used.add_metric([*where, window], line.used)
             if line.limit is not None:
-                QUOTA_LIMIT.labels(row.pool, row.ip, window).set(line.limit)
+                limit.add_metric([*where, window], line.limit)
         for group, line in row.groups.items():
-            GROUP_USED.labels(row.pool, row.ip, group).set(line.used)
+            group_used.add_metric([*where, group], line.used)
             if line.limit is not None:
-                GROUP_LIMIT.labels(row.pool, row.ip, group).set(line.limit)
-        if on and state in IN_ROTATION:
+                group_limit.add_metric([*where, group], line.limit)
+        if enabled.get((row.pool, row.ip), True) and name in IN_ROTATION:
+            rotating[row.pool] = rotating.get(row.pool, 0) + 1
             left = row.daily.remaining
             remaining[row.pool] = remaining.get(row.pool, 0.0) + (
                 math.inf if left is None else left
             )
+    for pool, count in rotating.items():
+        families["in_rotation"].add_metric([pool], count)
     for tenant in settings.tenants:
-        TENANT_REMAINING.labels(tenant.name, tenant.pool).set(remaining.get(tenant.pool, 0.0))
+        families["remaining"].add_metric(
+            [tenant.name, tenant.pool], remaining.get(tenant.pool, 0.0)
+        )
 
 
-def _set_suppressed(settings: Settings, mirror: view.PolicyView) -> None:
+def _suppressed(
+    families: dict[str, GaugeMetricFamily], settings: Settings, mirror: view.PolicyView
+) -> None:
     cached = _state.suppressed
     size = len(mirror.suppression)
     if cached is None or cached[0] is not mirror or cached[1:3] != (mirror.seq, size):
         cached = (mirror, mirror.seq, size, view.suppressed_by_tenant(mirror))
         _state.suppressed = cached
     counts = cached[3]
-    SUPPRESSED.clear()
-    SUPPRESSED.labels(GLOBAL).set(counts.get("", 0))
+    family = families["suppressed"]
+    family.add_metric([GLOBAL], counts.get("", 0))
     for tenant in settings.tenants:
-        SUPPRESSED.labels(tenant.name).set(counts.get(tenant.name, 0))
+        family.add_metric([tenant.name], counts.get(tenant.name, 0))

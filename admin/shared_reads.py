@@ -30,7 +30,7 @@ class SharedReads(Generic[T]):
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
             last = self._last.get(key)
-            if last is not None and last[0] >= arrived:
+            if last is not None and last[0] > arrived:
                 return last[1]
             started = self._clock()
             # A failure is not kept: the next request in line computes for itself.

@@ -16,6 +16,7 @@ sends, path after path: /healthz, GET /api/quotas/bench, POST
 
     .venv/bin/python bench/admin_api.py [--requests 4000] [--concurrency 20]
     .venv/bin/python bench/admin_api.py --sqlite --memory   # without the servers
+    .venv/bin/python bench/admin_api.py --unshared          # no admin.shared_reads
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def settings_text() -> str:
     )
 
 
-async def serve(port: int, database: str, redis_prefix: str) -> None:
+async def serve(port: int, database: str, redis_prefix: str, unshared: bool) -> None:
     from aiohttp import web
 
     import conf
@@ -89,6 +90,13 @@ async def serve(port: int, database: str, redis_prefix: str) -> None:
     from policy.store import open_store
     from scheduler import warmup_clock
 
+    if unshared:
+        from admin.shared_reads import SharedReads
+
+        async def every_time(self, key, compute):
+            return await compute()
+
+        SharedReads.get = every_time  # each request computes its own answer
     settings = conf.parse(settings_text(), environ={})
     token = conf.AdminToken("bench", digest(TOKEN), "viewer")
     settings = replace(settings, http=conf.HttpSettings(admin_tokens=(token,)))
@@ -217,6 +225,7 @@ async def run(args: argparse.Namespace) -> tuple[str, list[tuple[str, dict]]]:
         str(port),
         database,
         prefix or "-",
+        "unshared" if args.unshared else "shared",
         stdout=asyncio.subprocess.PIPE,
     )
     paths = [
@@ -249,7 +258,8 @@ async def run(args: argparse.Namespace) -> tuple[str, list[tuple[str, dict]]]:
 def report(label: str, results: list[tuple[str, dict]], args: argparse.Namespace) -> str:
     health = dict(results)["GET /healthz"]["p50_ms"]
     lines = [
-        f"{IPS} IPs in one pool, {label}; concurrency {args.concurrency}, up to"
+        f"{IPS} IPs in one pool, {label}{', unshared' if args.unshared else ''};"
+        f" concurrency {args.concurrency}, up to"
         f" {args.requests} requests or {args.seconds:g} s per path after {args.warmup} warm-up",
         "",
         "| path | requests | req/s | p50 ms | p99 ms | p50 vs /healthz | body bytes | errors"
@@ -275,7 +285,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL answers")
     parser.add_argument("--memory", action="store_true", help="in-process counters, not Redis")
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--unshared", action="store_true", help="every request computes its own answer"
+    )
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     try:
         import uvloop
@@ -283,8 +296,8 @@ def main() -> None:
         uvloop = None
     runner = uvloop.run if uvloop is not None else asyncio.run
     if args.serve:
-        port, database, prefix = args.serve
-        runner(serve(int(port), database, "" if prefix == "-" else prefix))
+        port, database, prefix, sharing = args.serve
+        runner(serve(int(port), database, "" if prefix == "-" else prefix, sharing == "unshared"))
         return
     label, results = runner(run(args))
     print(report(label, results, args))

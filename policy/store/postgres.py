@@ -295,7 +295,7 @@ class PostgresStore:
         return [sql.suppression(row) for row in await self._pool().fetch(query, *args)]
 
     async def suppression_export(
-        self, filters: asql.SuppressionFilter, batch: int = 5000
+        self, filters: asql.SuppressionFilter, batch: int = 1000
     ) -> AsyncIterator[list[Suppression]]:
         # One server-side cursor in a read-only transaction: one snapshot of
         # the list, fetched a batch at a time, never the whole of it in memory.

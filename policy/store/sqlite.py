@@ -342,7 +342,7 @@ class SqliteStore:
         return [sql.suppression(row) for row in await self._rows(sql.q(query), *args)]
 
     async def suppression_export(
-        self, filters: asql.SuppressionFilter, batch: int = 5000
+        self, filters: asql.SuppressionFilter, batch: int = 1000
     ) -> AsyncIterator[list[Suppression]]:
         # Page by key, not one long cursor: the single connection stays free
         # for the writes that come in while a client reads slowly.

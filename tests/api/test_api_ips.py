@@ -13,6 +13,7 @@ import conf
 from policy.counters import Reservation
 from policy.counters.redis import RedisCounters
 from policy.events import Event
+from policy.measures import THROTTLE, Measure
 from policy.selection import Planner
 from tests.support.admin_api import AdminServer, serve_admin
 
@@ -211,8 +212,20 @@ async def test_pools_show_state_day_use_and_rates_from_live_counters(
             "disabled in the configuration (enabled: false)",
         )
 
+        throttle = Measure(WARMING, "google", THROTTLE, 20, "deferral rate 40%", at, at + 3600)
+        await store.save_measure(throttle)
         status, one = await call(server, "viewer", "GET", f"/api/ips/{WARMING}", "/api/ips/{ip}")
         assert status == 200
+        assert one["rates"]["measures"] == [
+            {
+                "kind": "throttle",
+                "provider": "google",
+                "hourly": 20,
+                "reason": "deferral rate 40%",
+                "since": at,
+                "until": at + 3600,
+            }
+        ]
         assert (one["daily"], one["tenants"], one["pool"]) == (warming["daily"], ["acme"], "acme")
         status, body = await call(server, "viewer", "GET", "/api/ips/203.0.113.9", "/api/ips/{ip}")
         assert (status, error(body)) == (404, ("unknown_ip", None))
@@ -228,8 +241,19 @@ async def test_ip_use_falls_back_to_recorded_events(store):
     await store.record(events)
     async with serve(store) as server:
         status, one = await call(server, "viewer", "GET", f"/api/ips/{WARMING}", "/api/ips/{ip}")
-    assert (status, one["usage_source"]) == (200, "events")
-    assert one["daily"]["used"] == 3 and one["hourly"]["used"] == 2
+        assert (status, one["usage_source"]) == (200, "events")
+        assert one["daily"]["used"] == 3 and one["hourly"]["used"] == 2
+        status, c = await call(
+            server,
+            "viewer",
+            "POST",
+            "/api/quotas/acme/check",
+            "/api/quotas/{tenant}/check",
+            json={"emails_to_send": 1000},
+        )
+    # 14 left this hour and 16 in each of the 11 after it: 190, under the 197 of the day.
+    assert [(a["ip"], a["emails"]) for a in c["allocation"]] == [(WARMING, 190), (WARM, 500)]
+    assert (c["capacity"], c["shortfall"], c["usage_source"]) == (690, 310, "events")
 
 
 async def test_ip_actions_roles_conflicts_history_and_audit(store):

@@ -165,7 +165,7 @@ async def test_scrape_shows_quotas_states_days_and_suppression_then_forgets_remo
             assert got[("sluice_ip_group_quota_used", ip_labels(*new, group="google"))] == 3
             assert got[("sluice_ip_group_quota_limit", ip_labels(*new, group="google"))] == 4
             assert got[("sluice_ip_state", ip_labels(*new, state="warming"))] == 1
-            assert got[("sluice_ip_state", ip_labels(*new, state="warm"))] == 0
+            assert ("sluice_ip_state", ip_labels(*new, state="warm")) not in got
             assert got[("sluice_ip_warmup_day", ip_labels(*new))] == 1
             warm = ("acme", "192.0.2.10")
             assert got[("sluice_ip_state", ip_labels(*warm, state="warm"))] == 1
@@ -174,6 +174,8 @@ async def test_scrape_shows_quotas_states_days_and_suppression_then_forgets_remo
             assert ("sluice_ip_quota_limit", ip_labels("beta", "192.0.2.20", window="day")) not in (
                 got
             )
+            rotation = frozenset({("pool", "acme")})
+            assert got[("sluice_pool_ips_in_rotation", rotation)] == 2
             remaining = "sluice_tenant_quota_remaining"
             assert got[(remaining, frozenset({"tenant": "acme", "pool": "acme"}.items()))] == 107
             beta_left = got[(remaining, frozenset({"tenant": "beta", "pool": "beta"}.items()))]
@@ -193,9 +195,10 @@ async def test_scrape_shows_quotas_states_days_and_suppression_then_forgets_remo
             server.ctx.settings = lambda: fewer
             after = await scrape(server.url)
             gauges = {name for name, _ in got if name.startswith("sluice_ip_")}
-            assert len(gauges) == 7
+            assert len(gauges) == 6
             assert not [k for k in after if k[0] in gauges and ("ip", "192.0.2.10") in k[1]]
             assert after[("sluice_ip_quota_used", ip_labels(*new, window="day"))] == 3
             assert after[(remaining, frozenset({"tenant": "acme", "pool": "acme"}.items()))] == 7
+            assert after[("sluice_pool_ips_in_rotation", rotation)] == 1
     finally:
         await store.close()
