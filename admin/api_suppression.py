@@ -10,6 +10,7 @@ finds a whole domain), ``since``/``until`` (when the entry was created).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -186,7 +187,7 @@ def _expires(body: dict, now: float) -> float | None:
                 422, "invalid_field", "expires must be a Unix time or an ISO 8601 time", "expires"
             ) from None
         value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    if value <= now:
+    if not math.isfinite(value) or value <= now:
         raise api.ApiError(422, "invalid_field", "expires must be in the future", "expires")
     return float(value)
 

@@ -107,19 +107,19 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             before TEXT NOT NULL, after TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX audit_log_at ON audit_log (at)""",
     ),
-    # The feedback whose events were written, by key (file and offset, inbox item,
-    # webhook record hash): a re-read after a crash records nothing twice.
-    (
-        24,
-        """CREATE TABLE feedback_applied (key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
-        CREATE INDEX feedback_applied_at ON feedback_applied (at)""",
-    ),
     # The admin event list pages newest first by id; a campaign's events would
     # otherwise be found by walking the whole table backwards.
     (31, "CREATE INDEX events_job_id ON events (job, id)"),
+    # The feedback whose events were written, by key (file and offset, inbox item,
+    # webhook record hash): a re-read after a crash records nothing twice.
+    (
+        32,
+        """CREATE TABLE feedback_applied (key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX feedback_applied_at ON feedback_applied (at)""",
+    ),
     # Health holds and throttles (policy.measures), each until its own time.
     (
-        25,
+        33,
         """CREATE TABLE ip_measures (
             ip TEXT NOT NULL, provider TEXT NOT NULL, kind TEXT NOT NULL,
             hourly INTEGER NOT NULL, reason TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,

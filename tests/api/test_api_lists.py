@@ -171,7 +171,7 @@ async def test_feedback_statistics_by_reason_ip_and_provider(store):
     }
     reasons = {r["reason"]: r for r in stats["by_reason"]}
     assert list(reasons) == ["userunknown", "badreputation", "feedback", "undefined"]
-    assert reasons["userunknown"] | {} == {
+    assert reasons["userunknown"] == {
         "reason": "userunknown",
         "class": "hard",
         "bounced": 2,
@@ -186,7 +186,7 @@ async def test_feedback_statistics_by_reason_ip_and_provider(store):
     assert (by_ip["192.0.2.10"]["relayed"], by_ip["192.0.2.10"]["bounce_rate"]) == (6, 0.333333)
     assert (by_ip["192.0.2.11"]["bounced"], by_ip["192.0.2.11"]["complaint_rate"]) == (2, 0.25)
     by_provider = {row["provider"]: row for row in stats["by_provider"]}
-    assert by_provider["microsoft"] | {} == {
+    assert by_provider["microsoft"] == {
         "provider": "microsoft",
         "relayed": 2,
         "bounced": 2,

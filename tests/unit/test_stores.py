@@ -80,3 +80,12 @@ async def test_a_flush_cancelled_mid_write_never_writes_a_batch_twice():
     assert await recorder.flush() == 3
     assert [[e.size for e in b] for b in store.batches] == [[1000, 1001], [1002]]
     assert await recorder.flush() == 0
+
+
+def test_migration_versions_only_go_up():
+    # The runner applies the versions above the highest applied: one added below it
+    # would never run on a database that already has the higher one.
+    from policy.store.schema import MIGRATIONS
+
+    versions = [v for v, _ in MIGRATIONS]
+    assert versions == sorted(set(versions))
