@@ -118,13 +118,14 @@ def route(
     body: dict | None = None,
     query: Sequence[dict] = (),
     content_type: str = "application/json",
+    body_required: bool = True,
 ) -> None:
     """Add a route and its OpenAPI operation.
 
     ``responses`` maps status to a JSON schema (or ``{"content": ...}`` for
     non-JSON answers); ``body`` is the request body's JSON schema; ``query``
-    holds OpenAPI parameter objects. ``role`` None: the route authenticates
-    itself (or needs nothing).
+    holds OpenAPI parameter objects (``body_required`` False: the body may be
+    left out). ``role`` None: the route authenticates itself (or needs nothing).
     """
     app.router.add_route(method, path, handler)
     app.setdefault(SPEC, {})
@@ -153,7 +154,8 @@ def route(
     for status, schema in (responses or {200: {"type": "object"}}).items():
         content = schema.get("content") or {"application/json": {"schema": schema}}
         operation["responses"][str(status)] = {"description": _reason(status), "content": content}
-    errors = [400, 404, 422] if body is not None else [400, 404]
+    # A body past the listener's client_max_size is refused with 413 before the handler.
+    errors = [400, 404, 413, 422] if body is not None else [400, 404]
     if role is not None:
         errors += [401, 403, 429]
     for status in errors:
@@ -165,7 +167,10 @@ def route(
             },
         )
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {content_type: {"schema": body}}}
+        operation["requestBody"] = {
+            "required": body_required,
+            "content": {content_type: {"schema": body}},
+        }
     app[SPEC].setdefault(path, {})[method.lower()] = operation
 
 
@@ -224,7 +229,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(exc.status, _code(exc.status), exc.reason)
+        # A 405 names the methods the path takes (RFC 9110 requires Allow).
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+        return error_response(exc.status, _code(exc.status), exc.reason, **allow)
     except Exception:
         log.exception("admin API: %s %s failed", request.method, request.path)
         return error_response(500, "internal", "internal error: see the daemon's log")
@@ -364,7 +371,9 @@ async def audit(request: web.Request, action: str, target: str, before: Any, aft
 
 def query_param(name: str, kind: str = "string", description: str = "", **schema: Any) -> dict:
     """An OpenAPI query parameter object."""
+    # The readers (query_int, query_float, listing.text) take an empty value for an absent one.
     param: dict[str, Any] = {"name": name, "in": "query", "required": False}
+    param["allowEmptyValue"] = True
     param["schema"] = {"type": kind, **schema}
     if description:
         param["description"] = description

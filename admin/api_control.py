@@ -135,8 +135,13 @@ FLIP_BODY = {
     "additionalProperties": False,
     "description": "May be left out: then every tenant, with no reason.",
     "properties": {
-        "tenant": {"type": "string", "description": "One tenant; absent: every tenant."},
-        "reason": {"type": "string", "maxLength": MAX_REASON},
+        # null is taken for absent (api.field_of).
+        "tenant": {
+            "type": "string",
+            "nullable": True,
+            "description": "One tenant; absent or null: every tenant.",
+        },
+        "reason": {"type": "string", "maxLength": MAX_REASON, "nullable": True},
     },
 }
 
@@ -250,6 +255,7 @@ def add_routes(app: web.Application) -> None:
             summary=f"Turn a kill switch (pause or dry-run) {state}, for one tenant or all",
             tag="switches",
             body=FLIP_BODY,
+            body_required=False,
             responses={200: FLIP_SCHEMA},
         )
     route(

@@ -213,8 +213,14 @@ ACTION_BODY = {
     "additionalProperties": False,
     "properties": {
         "action": {"type": "string", "enum": list(IP_ACTIONS)},
-        "day": {"type": "integer", "minimum": 1, "description": "The warmup day, for set-day."},
-        "reason": {"type": "string", "maxLength": MAX_REASON},
+        # null is taken for absent (api.field_of), in every optional field.
+        "day": {
+            "type": "integer",
+            "minimum": 1,
+            "nullable": True,
+            "description": "The warmup day, for set-day.",
+        },
+        "reason": {"type": "string", "maxLength": MAX_REASON, "nullable": True},
     },
 }
 

@@ -197,7 +197,8 @@ CHECK_BODY = {
         "emails_to_send": {"type": "integer", "minimum": 1, "maximum": MAX_EMAILS},
         "provider_group": {
             "type": "string",
-            "enum": list(GROUPS),
+            "enum": [*GROUPS, None],  # null is taken for absent (api.field_of)
+            "nullable": True,
             "description": "Every recipient at this provider: its limits apply too.",
         },
     },

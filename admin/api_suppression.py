@@ -48,14 +48,27 @@ PAGE = {
 ADD_BODY = {
     "type": "object",
     "required": ["tenant"],
+    "additionalProperties": False,
+    "oneOf": [{"required": ["address"]}, {"required": ["addresses"]}],
     "properties": {
         "tenant": {"type": "string", "description": '"" or "global": the global list'},
         "address": {"type": "string"},
-        "addresses": {"type": "array", "items": {"type": "string"}, "maxItems": MAX_ADDRESSES},
-        "reason": {"type": "string", "enum": list(REASONS), "default": "manual"},
+        "addresses": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "maxItems": MAX_ADDRESSES,
+        },
+        # null is taken for absent (api.field_of).
+        "reason": {
+            "type": "string",
+            "enum": [*REASONS, None],
+            "nullable": True,
+            "default": "manual",
+        },
         "expires": {
-            "oneOf": [{"type": "number"}, {"type": "string"}],
-            "description": "Unix time or ISO 8601; absent: until removed",
+            "oneOf": [{"type": "number", "nullable": True}, {"type": "string"}],
+            "description": "Unix time or ISO 8601; absent or null: until removed",
         },
     },
 }

@@ -51,7 +51,7 @@ def _line_problems(message: str) -> list[dict]:
 
 def _tenant_problems(text: str, default: str, known: set[str]) -> list[dict]:
     """Rows naming a tenant that is not configured, by line (read_csv does not know tenants)."""
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or "tenant" not in [f.strip() for f in reader.fieldnames]:
         return []
     out = []
@@ -61,6 +61,23 @@ def _tenant_problems(text: str, default: str, known: set[str]) -> list[dict]:
         if tenant != GLOBAL and tenant not in known:
             out.append({"line": reader.line_num, "message": f"tenant: no tenant {tenant!r}"})
     return out
+
+
+def _read(
+    text: str, tenant: str, reason: str, source: str, known: set[str]
+) -> tuple[list[Suppression], list[dict]]:
+    """The entries of an import, or the problems of its lines."""
+    entries: list[Suppression] = []
+    problems: list[dict] = []
+    try:
+        # newline="": a lone CR ends a line, as the csv module expects it to.
+        stream = io.StringIO(text, newline="")
+        entries = read_csv(stream, tenant=tenant, reason=reason, source=source)
+    except SuppressionError as exc:
+        problems = _line_problems(str(exc))
+    if not any(p["line"] == 1 for p in problems):
+        problems += _tenant_problems(text, tenant, known)
+    return entries, problems
 
 
 async def import_csv(request: web.Request) -> web.Response:
@@ -79,14 +96,11 @@ async def import_csv(request: web.Request) -> web.Response:
         ) from None
     source = f"import:api:{api.principal(request).name}"
     known = {t.name for t in api.context(request).settings().tenants}
-    problems: list[dict] = []
-    entries: list[Suppression] = []
     try:
-        entries = read_csv(io.StringIO(text), tenant=tenant, reason=reason, source=source)
-    except SuppressionError as exc:
-        problems = _line_problems(str(exc))
-    if not any(p["line"] == 1 for p in problems):
-        problems += _tenant_problems(text, tenant, known)
+        entries, problems = _read(text, tenant, reason, source, known)
+    except csv.Error as exc:
+        # What the csv module cannot read at all (a field past its size limit, ...).
+        raise api.ApiError(422, "invalid_csv", f"the body is not CSV: {exc}", "body") from None
     if problems:
         problems.sort(key=lambda p: p["line"])
         shown = problems[:MAX_PROBLEMS]
@@ -175,5 +189,8 @@ def add_routes(app: web.Application) -> None:
             api.query_param("tenant", description="the list of rows naming none (default global)"),
             api.query_param("reason", enum=list(REASONS), description="default manual"),
         ],
-        responses={200: {"type": "object", "properties": {"imported": {"type": "integer"}}}},
+        responses={
+            200: {"type": "object", "properties": {"imported": {"type": "integer"}}},
+            415: {"$ref": "#/components/schemas/Error"},
+        },
     )

@@ -2,11 +2,11 @@
 
 ``/metrics`` awaits ``refresh(ctx)`` before it renders the registry. The
 figures come from ``policy.operations.quotas`` (the same answer as the CLI
-and the API) and from the process's policy mirror. Each refresh builds every
-family afresh and swaps them in at once, so an IP or a tenant that a reload
-removed is gone from the next scrape, and a scrape never sees half of one
-refresh. Labels are configured names only: pools, IPs, tenants, the provider
-groups of the schedules, and the fixed IP states.
+and the API) and from the process's policy mirror. Each refresh swaps in what it read at
+once and every family is built afresh from it, so an IP or a tenant that a
+reload removed is gone from the next scrape, and a scrape never sees half of
+one refresh. Labels are configured names only: pools, IPs, tenants, the
+provider groups of the schedules, and the fixed IP states.
 
 ``_created`` series are turned off for the whole registry: in the text format
 Prometheus stores each as one more series per label set, which would double
@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from admin.api import AdminContext
 from conf import Settings
 from policy import calendar, view
+from policy.measures import HOLD, Measure
 from policy.operations import IpQuota, quotas
 from policy.warmup import IpState
 
@@ -91,6 +92,12 @@ FAMILIES = {
         "When the pool's quota day ends: the next midnight of its time zone (Unix time)",
         ("pool",),
     ),
+    "measure": (
+        "sluice_ip_health_measure",
+        "A health hold (1) or throttle (its cap per hour) in force on the IP toward a provider"
+        " group (* for all)",
+        ("ip", "provider", "kind"),
+    ),
     "suppressed": (
         "sluice_suppressed_addresses",
         "Entries on the tenant's suppression list in this process's mirror"
@@ -100,7 +107,7 @@ FAMILIES = {
 }
 
 REFRESH_SECONDS = Gauge(
-    "sluice_metrics_refresh_seconds", "Time the last scrape spent computing these figures"
+    "sluice_metrics_refresh_seconds", "Time the last scrape spent reading quotas and IP states"
 )
 REFRESH_ERRORS = Counter(
     "sluice_metrics_refresh_errors_total",
@@ -115,17 +122,34 @@ def _empty() -> dict[str, GaugeMetricFamily]:
     }
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one refresh read; the families are built from it while the registry renders."""
+
+    settings: Settings | None = None
+    now: datetime | None = None
+    rows: list[IpQuota] | None = None  # None: the store or the counters failed
+    suppressed: collections.Counter[str] | None = None  # None: no policy mirror
+    measures: tuple[Measure, ...] = ()  # health holds and throttles in the mirror
+
+
 class _Figures(Collector):
-    """Serves the families of the last refresh."""
+    """Serves the families of the last refresh.
+
+    They are built during the scrape and dropped after it: kept between
+    scrapes, thousands of samples would survive into the collector's oldest
+    generation at every refresh and bring its full passes over the whole heap
+    (the suppression mirror above all) round far more often.
+    """
 
     def __init__(self) -> None:
-        self.families: list[GaugeMetricFamily] = list(_empty().values())
+        self.snapshot = _Snapshot()
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(_empty().values())
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        return iter(self.families)
+        return iter(_build(self.snapshot).values())
 
 
 @dataclass
@@ -159,14 +183,31 @@ async def refresh(ctx: AdminContext, timeout: float = REFRESH_TIMEOUT) -> None:
         if _state.failing:
             log.info("metrics: quotas and IP states available again")
         _state.failing = ""
-    families = _empty()
-    _pool_days(families, settings, now)
-    if rows is not None:
-        _quotas(families, settings, rows)
-    if ctx.policy is not None:
-        _suppressed(families, settings, ctx.policy)
-    _state.figures.families = list(families.values())
+    suppressed = _suppressed(ctx.policy) if ctx.policy is not None else None
+    active = tuple(ctx.policy.measures.values()) if ctx.policy is not None else ()
+    _state.figures.snapshot = _Snapshot(settings, now, rows, suppressed, active)
     REFRESH_SECONDS.set(time.perf_counter() - started)
+
+
+def _build(snapshot: _Snapshot) -> dict[str, GaugeMetricFamily]:
+    families = _empty()
+    settings = snapshot.settings
+    if settings is None or snapshot.now is None:
+        return families
+    _pool_days(families, settings, snapshot.now)
+    if snapshot.rows is not None:
+        _quotas(families, settings, snapshot.rows)
+    wall = snapshot.now.timestamp()
+    for m in snapshot.measures:
+        if m.until > wall:  # the mirror keeps one until its next refresh
+            value = 1 if m.kind == HOLD else m.hourly
+            families["measure"].add_metric([m.ip, m.provider, m.kind], value)
+    if snapshot.suppressed is not None:
+        family = families["suppressed"]
+        family.add_metric([GLOBAL], snapshot.suppressed.get("", 0))
+        for tenant in settings.tenants:
+            family.add_metric([tenant.name], snapshot.suppressed.get(tenant.name, 0))
+    return families
 
 
 def _pool_days(families: dict[str, GaugeMetricFamily], settings: Settings, now: datetime) -> None:
@@ -214,16 +255,11 @@ def _quotas(
         )
 
 
-def _suppressed(
-    families: dict[str, GaugeMetricFamily], settings: Settings, mirror: view.PolicyView
-) -> None:
+def _suppressed(mirror: view.PolicyView) -> collections.Counter[str]:
+    """Entries per tenant, counted again only when the mirror changed."""
     cached = _state.suppressed
     size = len(mirror.suppression)
     if cached is None or cached[0] is not mirror or cached[1:3] != (mirror.seq, size):
         cached = (mirror, mirror.seq, size, view.suppressed_by_tenant(mirror))
         _state.suppressed = cached
-    counts = cached[3]
-    family = families["suppressed"]
-    family.add_metric([GLOBAL], counts.get("", 0))
-    for tenant in settings.tenants:
-        family.add_metric([tenant.name], counts.get(tenant.name, 0))
+    return cached[3]

@@ -12,6 +12,7 @@ recomputing the quotas, IP states and suppression sizes before rendering.
 
     .venv/bin/python bench/metrics_scrape.py                      # in-process counters
     .venv/bin/python bench/metrics_scrape.py --redis redis://127.0.0.1:6379/0
+    .venv/bin/python bench/metrics_scrape.py --freeze                   # gc.freeze() once loaded
     .venv/bin/python bench/metrics_scrape.py --scrapes 500 --suppressed 1000000
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import os
 import re
 import shutil
@@ -161,6 +163,11 @@ async def serve(args: argparse.Namespace) -> None:
     await store.open()
     counters = runtime.open_counters(settings)
     ctx = await populate(settings, store, counters, args.suppressed)
+    if args.freeze:
+        # What a daemon could do once its mirror is loaded: the collector's full
+        # passes then skip every object alive at this point.
+        gc.collect()
+        gc.freeze()
     runner = web.AppRunner(make_app({}, ctx=ctx), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -197,7 +204,11 @@ def percentile(values: list[float], p: float) -> float:
 async def main(args: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="sluice-bench-scrape-"))
     command = [sys.executable, __file__, "--serve", "--folder", str(folder),
-               "--suppressed", str(args.suppressed)] + (["--redis", args.redis] if args.redis else [])  # fmt: skip
+               "--suppressed", str(args.suppressed)]  # fmt: skip
+    if args.redis:
+        command += ["--redis", args.redis]
+    if args.freeze:
+        command.append("--freeze")
     server = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
     try:
         assert server.stdout is not None
@@ -228,9 +239,10 @@ async def main(args: argparse.Namespace) -> int:
     p99 = percentile(times, 99)
     verdict = "pass" if p99 < TARGET_MS else "FAIL"
     counters = "Redis" if args.redis else "in-process"
+    frozen = ", gc.freeze() after loading" if args.freeze else ""
     print(
         f"\n{args.scrapes} scrapes ({args.warmup} warm-up), {ips} IPs, {TENANTS} tenants,"
-        f" {args.suppressed:,} suppressed, {counters} counters\n"
+        f" {args.suppressed:,} suppressed, {counters} counters{frozen}\n"
         f"body {len(body) / 1024:.0f} KiB, {series} series\n"
         f"| | median ms | p90 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|\n"
         f"| GET /metrics | {median:.1f} | {percentile(times, 90):.1f} | {p99:.1f} |"
@@ -249,6 +261,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pause", type=float, default=0.05, help="seconds between scrapes")
     p.add_argument("--suppressed", type=int, default=100_000)
     p.add_argument("--redis", default=None, help="Redis URL for shared counters")
+    p.add_argument("--freeze", action="store_true", help="gc.freeze() once the server is loaded")
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
     return p.parse_args(argv)

@@ -138,8 +138,8 @@ class EngagementRecorder:
                 except BaseException:
                     self._put_back(ready)
                     raise
+                metrics.count_engagement(judged)
                 for event, first in zip(judged, firsts, strict=True):
-                    metrics.ENGAGEMENT.labels(event.tenant, event.kind, event.classification).inc()
                     if first:
                         event = replace(event, first_open=True)
                     if self.bus is not None:

@@ -7,7 +7,13 @@ there, once the store took the event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter
+
+if TYPE_CHECKING:
+    from policy.engagement import Engagement
 
 ENGAGEMENT = Counter(
     "sluice_engagement_total",
@@ -15,3 +21,9 @@ ENGAGEMENT = Counter(
     " (human or machine)",
     ["tenant", "kind", "classification"],
 )
+
+
+def count_engagement(events: Iterable[Engagement]) -> None:
+    """Count events the store took (each once: call it after the write that keeps them)."""
+    for event in events:
+        ENGAGEMENT.labels(event.tenant, event.kind, event.classification).inc()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from policy import metrics
 from policy.bots import HUMAN
 from policy.bus import Bus
 from policy.engagement import Engagement
@@ -63,9 +64,11 @@ class Unsubscribes:
             await self.effects.unsubscribe(event.tenant, event.recipient, MAILTO)
         rows = [r for e in events for r in self.rows(e.tenant, e.recipient, MAILTO, e.job)]
         new = await self.store.record_once(key, self.clock(), events, rows)
-        if new and self.bus is not None:
+        if new:
+            metrics.count_engagement(events)
             for event in events:
-                self.bus.publish(event)
+                if self.bus is not None:
+                    self.bus.publish(event)
         return new
 
 

@@ -15,6 +15,17 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }; } ||
     echo "sluice: chromium could not be installed: the browser test skips (fails on CI)" >&2
 fi
+# promtool checks the alert rules and the dashboard's queries: unpacked from Debian's
+# prometheus package into .venv, not installed (no service starts).
+PROMTOOL_DIR=.venv/promtool
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$PROMTOOL_DIR/usr/bin/promtool" ] &&
+  command -v apt-get >/dev/null 2>&1; then
+  mkdir -p "$PROMTOOL_DIR"
+  ( cd "$PROMTOOL_DIR" && apt-get download -qq prometheus >/dev/null 2>&1 &&
+    dpkg -x prometheus_*.deb . && rm -f prometheus_*.deb ) ||
+    echo "sluice: promtool unavailable: the rules are still parsed and checked by the tests" >&2
+fi
+if [ -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then export PROMTOOL="$PWD/$PROMTOOL_DIR/usr/bin/promtool"; fi
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 exec .venv/bin/python -m pytest "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from conf import Settings, parse
 from policy import calendar, view
 from policy.counters import Limit
 from policy.counters.memory import MemoryCounters
+from policy.measures import THROTTLE, Measure
 from policy.store import open_store
 from policy.suppression import Suppression
 from policy.view import PolicyView
@@ -144,6 +146,8 @@ async def test_scrape_shows_quotas_states_days_and_suppression_then_forgets_remo
             Suppression("", "c@example.net", "complaint"),
         ]
     )
+    soon = max(NOW.timestamp(), time.time()) + 3600  # the mirror reads the wall clock
+    await store.save_measure(Measure("192.0.2.12", "google", THROTTLE, 40, "deferrals", 0, soon))
     mirror = PolicyView()
     await view.refresh(mirror, store)
     counters = MemoryCounters()
@@ -189,13 +193,15 @@ async def test_scrape_shows_quotas_states_days_and_suppression_then_forgets_remo
                 if name == "sluice_suppressed_addresses"
             }
             assert sizes == {"acme": 2, "beta": 0, "_global": 1}
+            throttled = {"ip": "192.0.2.12", "provider": "google", "kind": "throttle"}
+            assert got[("sluice_ip_health_measure", frozenset(throttled.items()))] == 40
 
             # A reload takes 192.0.2.10 out of the pool: its series go with it.
             fewer = parse(CONFIG.replace(WARM_IP, ""), environ={})
             server.ctx.settings = lambda: fewer
             after = await scrape(server.url)
             gauges = {name for name, _ in got if name.startswith("sluice_ip_")}
-            assert len(gauges) == 6
+            assert len(gauges) == 7
             assert not [k for k in after if k[0] in gauges and ("ip", "192.0.2.10") in k[1]]
             assert after[("sluice_ip_quota_used", ip_labels(*new, window="day"))] == 3
             assert after[(remaining, frozenset({"tenant": "acme", "pool": "acme"}.items()))] == 7
