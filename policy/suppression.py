@@ -136,6 +136,14 @@ def read_csv(
     line number, and nothing is returned then: an import is all or nothing.
     """
     reader = csv.DictReader(stream)
+    try:
+        return _read_rows(reader, tenant, reason, source)
+    except csv.Error as exc:  # e.g. a field past the csv module's size limit
+        # line_num counts the lines read before the one it failed on.
+        raise SuppressionError(f"line {reader.line_num + 1}: not CSV: {exc}") from None
+
+
+def _read_rows(reader: csv.DictReader, tenant: str, reason: str, source: str) -> list[Suppression]:
     if reader.fieldnames is None or "address" not in [f.strip() for f in reader.fieldnames]:
         raise SuppressionError("line 1: the header must name an 'address' column")
     unknown = {f.strip() for f in reader.fieldnames} - set(CSV_COLUMNS)

@@ -48,6 +48,10 @@ def test_suppression_import_is_all_or_nothing_and_exports_back(sluice, tmp_path)
     assert "line 3: 'not-an-address' is not an email address" in result.stderr
     assert "line 4: reason 'nope' is not one of" in result.stderr
     assert sluice("suppress", "export").stdout.splitlines()[1:] == []
+    huge = "address\na@example.net\n" + '"' + "x" * 200_000 + '"\n'  # past csv's field limit
+    result = sluice("suppress", "import", "--tenant", "acme", stdin=huge)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "line 3: not CSV: field larger than field limit" in result.stderr
     good = tmp_path / "in.csv"
     good.write_text(
         "address,reason,expires_at\nA@Example.net,hard_bounce,\nb@example.net,,2099-01-01\n"
