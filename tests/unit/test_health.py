@@ -68,9 +68,7 @@ def events(kind: str, n: int, ip: str = "192.0.2.10") -> list[Event]:
 async def test_watch_holds_and_throttles_through_the_store_and_warns_of_tenants(store, caplog):
     # 400 relayed to google in the hour, 40% deferred: throttled to half that rate;
     # 0.25% complained: held (its warmup does not advance).
-    await store.record(
-        events("relayed", 400) + events("delayed", 160) + events("complained", 1)
-    )
+    await store.record(events("relayed", 400) + events("delayed", 160) + events("complained", 1))
     watch = HealthWatch(store, lambda: LIMITS, None)
     with caplog.at_level("WARNING", logger="sluice.health"):
         await watch.check()
