@@ -260,6 +260,6 @@ def _suppressed(mirror: view.PolicyView) -> collections.Counter[str]:
     cached = _state.suppressed
     size = len(mirror.suppression)
     if cached is None or cached[0] is not mirror or cached[1:3] != (mirror.seq, size):
-        cached = (mirror, mirror.seq, size, view.suppressed_by_tenant(mirror))
+        cached = (mirror, mirror.seq, size, mirror.suppression.per_tenant())
         _state.suppressed = cached
     return cached[3]

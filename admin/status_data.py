@@ -17,6 +17,7 @@ from policy.feedback import BOUNCED, COMPLAINED
 from policy.operations import IpQuota, Line, Usage
 from policy.selection import Planner
 from policy.store import Store
+from policy.store.admin_sql import EventFilter
 from policy.switches import GLOBAL, KINDS, Switch
 
 # The actions offered per state; the server accepts only these from the page.
@@ -29,7 +30,6 @@ _ACTIONS_BY_STATE = {
     "quarantined": ("clear",),
 }
 # Bounded reads: the page answers in the same time with 10 IPs or 500.
-EVENT_SCAN = 1000  # recent events searched for bounces and complaints
 FEEDBACK_SHOWN = 15
 HISTORY_PER_IP = 10
 CHANGES_SHOWN = 15
@@ -172,7 +172,9 @@ async def gather(settings: Settings, store: Store, now: datetime, counters: Usag
         live=counters is not None,
         global_switches=_switches(GLOBAL, switches),
         sections=tuple(sections),
-        feedback=_feedback(await store.recent_events(limit=EVENT_SCAN)),
+        feedback=_feedback(
+            await store.event_page(EventFilter(kinds=(BOUNCED, COMPLAINED)), 0, FEEDBACK_SHOWN)
+        ),
         changes=await _changes(store, ips),
         audit=tuple(
             AuditRow(e.at, e.actor, e.action, e.target)
@@ -222,23 +224,17 @@ def _section(tenant: str | None, pool: str, ips: Sequence[IpView], switches: dic
 
 
 def _feedback(events: Sequence[dict]) -> tuple[FeedbackRow, ...]:
-    out = []
-    for e in events:
-        if e["kind"] not in (BOUNCED, COMPLAINED):
-            continue
-        out.append(
-            FeedbackRow(
-                at=float(e["at"]),
-                kind=e["kind"],
-                tenant=e["tenant"],
-                ip=e["ip"],
-                recipient=str(e["recipients"]).split(",")[0],
-                reply=(e["reply"] or "")[:200],
-            )
+    return tuple(
+        FeedbackRow(
+            at=float(e["at"]),
+            kind=e["kind"],
+            tenant=e["tenant"],
+            ip=e["ip"],
+            recipient=e["recipients"][0] if e["recipients"] else "",
+            reply=(e["reply"] or "")[:200],
         )
-        if len(out) >= FEEDBACK_SHOWN:
-            break
-    return tuple(out)
+        for e in events
+    )
 
 
 async def _changes(store: Store, ips: Sequence[str]) -> tuple[ChangeRow, ...]:

@@ -29,14 +29,13 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import http_load
 from procs import free_port
 
 IPS = 200
@@ -144,42 +143,7 @@ def request_bytes(method: str, path: str, body: bytes = b"") -> bytes:
 
 async def drive(port: int, request: bytes, count: int, seconds: float, conc: int) -> dict:
     """``count`` requests over ``conc`` keep-alive connections, or until ``seconds`` pass."""
-    issued = 0
-    latencies: list[float] = []
-    errors = 0
-    size = 0
-    deadline = time.monotonic() + seconds
-
-    async def connection() -> None:
-        nonlocal issued, errors, size
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while issued < count and time.monotonic() < deadline:
-                issued += 1
-                started = time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - started)
-                size = length
-                if head[9:12] != b"200":
-                    errors += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(conc)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "bytes": size,
-        "rps": round(len(latencies) / elapsed),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 2),
-    }
+    return await http_load.drive(port, [request], count, seconds, conc)
 
 
 async def backends(args: argparse.Namespace) -> tuple[str, str, str, object]:

@@ -20,12 +20,12 @@ import json
 import shutil
 import signal
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import http_load
 from procs import free_port
 
 from conf.schema import TenantSettings, TrackingSettings
@@ -102,41 +102,7 @@ async def drive(port: int, targets: list[str], count: int, seconds: float, conc:
         f"GET {p} HTTP/1.1\r\nHost: t.acme-mail.com\r\nUser-Agent: {AGENT}\r\n\r\n".encode()
         for p in targets
     ]
-    issued = 0
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.monotonic() + seconds
-
-    async def connection() -> None:
-        nonlocal issued, errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while issued < count and time.monotonic() < deadline:
-                request = requests[issued % len(requests)]
-                issued += 1
-                started = time.perf_counter()
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - started)
-                if head[9:12] not in (b"200", b"302"):
-                    errors += 1
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(conc)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "seconds": round(elapsed, 2),
-        "rps": round(len(latencies) / elapsed),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-    }
+    return await http_load.drive(port, requests, count, seconds, conc, ok=(b"200", b"302"))
 
 
 async def run(args: argparse.Namespace) -> list[tuple[str, dict]]:

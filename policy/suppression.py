@@ -10,6 +10,7 @@ An entry of tenant "" is on the global list and applies to every tenant.
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import time
@@ -95,6 +96,13 @@ class SuppressionList:
                 self._entries.pop(key, None)
             else:
                 self._entries[key] = change
+
+    def per_tenant(self) -> collections.Counter[str]:
+        """Entries per tenant ("" is the global list), expired ones not yet removed included.
+
+        Walks the whole mirror (about 10 ms per 100,000 entries): callers that ask
+        often keep the answer until the mirror changes."""
+        return collections.Counter(tenant for tenant, _ in self._entries)
 
     def check(self, tenant: str, address: str, now: float | None = None) -> Suppression | None:
         """The entry that forbids mailing `address` for `tenant`, if any."""

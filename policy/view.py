@@ -11,9 +11,7 @@ stops relaying when it is older than `policy.max_stale`.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-import operator
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -54,15 +52,6 @@ class PolicyView:
 
     def age(self) -> float:
         return time.monotonic() - self.refreshed
-
-
-def suppressed_by_tenant(view: PolicyView) -> collections.Counter[str]:
-    """Entries of the mirror per tenant ("" is the global list), expired ones not yet removed
-    included. It walks the whole mirror (about 10 ms per 100,000 entries): callers that
-    ask often keep the answer until ``view.seq`` moves."""
-    # SuppressionList offers lookups only (the RCPT path needs nothing else); the
-    # mirror is this module's to read.
-    return collections.Counter(map(operator.itemgetter(0), view.suppression._entries))
 
 
 async def refresh(view: PolicyView, store: PolicyStore) -> None:
