@@ -6,7 +6,6 @@ are two thin faces of one implementation.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -135,10 +134,6 @@ class _PoolUse:
     used: dict[str, int]  # by counter key
 
 
-# Fractions make hourly_limit exact and slow; a pool has a few dozen distinct days.
-_hourly = functools.lru_cache(maxsize=4096)(hourly_limit)
-
-
 def _limits(
     settings: Settings, planner: Planner, pool: str, local: datetime, states: dict[str, IpRecord]
 ) -> list[_Limits]:
@@ -152,7 +147,7 @@ def _limits(
         daily = planner.daily(ip, record)
         hourly = groups = None
         if plan is not None and daily is not None:
-            hourly = _hourly(daily, hours, settings.warmup.burst)
+            hourly = hourly_limit(daily, hours, settings.warmup.burst)
             schedule, n = plan
             groups = {g: schedule.limit(n, g) for g in schedule.groups if g != DEFAULT_GROUP}
         out.append(

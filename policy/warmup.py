@@ -30,6 +30,7 @@ Where the numbers of the "standard" schedule come from:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ def _exact(value: float) -> Fraction:
     return Fraction(str(value))
 
 
+# Fractions make it exact and slow, and it runs for every recipient; a pool has a
+# few dozen distinct daily limits.
+@functools.lru_cache(maxsize=4096)
 def hourly_limit(daily: int, sending_hours: float = 16, burst: float = 1.25) -> int:
     """Spread a daily limit over the sending hours, allowing a modest burst.
 
