@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants, status_page
 from admin import metrics as scrape_metrics
@@ -19,6 +19,7 @@ from admin.api_generate import add_routes as add_generate_routes
 Check = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("checks", dict)
 DEGRADABLE = web.AppKey("degradable", frozenset)
+METRICS_REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 CHECK_TIMEOUT = 2.0
 
 
@@ -57,7 +58,8 @@ async def metrics(request: web.Request) -> web.Response:
     if ctx is not None:
         await scrape_metrics.refresh(ctx)
     return web.Response(
-        body=generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        body=generate_latest(request.app[METRICS_REGISTRY]),
+        headers={"Content-Type": CONTENT_TYPE_LATEST},
     )
 
 
@@ -70,6 +72,7 @@ def make_app(
     app = web.Application(middlewares=[api.middleware], client_max_size=64 * 1024 * 1024)
     app[CHECKS] = checks
     app[DEGRADABLE] = degradable
+    app[METRICS_REGISTRY] = scrape_metrics.registry()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -24,7 +24,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from prometheus_client import REGISTRY, Counter, Gauge, disable_created_metrics
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    disable_created_metrics,
+    multiprocess,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -34,6 +42,7 @@ from policy import calendar, view
 from policy.measures import HOLD, Measure
 from policy.operations import IpQuota, quotas
 from policy.warmup import IpState
+from scheduler import metrics as task_metrics
 
 log = logging.getLogger("sluice.admin.metrics")
 
@@ -107,7 +116,9 @@ FAMILIES = {
 }
 
 REFRESH_SECONDS = Gauge(
-    "sluice_metrics_refresh_seconds", "Time the last scrape spent reading quotas and IP states"
+    "sluice_metrics_refresh_seconds",
+    "Time the last scrape spent reading quotas and IP states",
+    multiprocess_mode="livemostrecent",
 )
 REFRESH_ERRORS = Counter(
     "sluice_metrics_refresh_errors_total",
@@ -163,6 +174,23 @@ class _Memory:
 
 _state = _Memory()
 REGISTRY.register(_state.figures)
+
+
+def registry() -> CollectorRegistry:
+    """What ``/metrics`` renders.
+
+    One process: the default registry. A daemon with SMTP workers
+    (``gateway.metrics_dir``): every process's counters, histograms and
+    gauges summed from their files, and the figures only this process
+    computes at scrape time.
+    """
+    if values.ValueClass is values.MutexValue:
+        return REGISTRY
+    shared = CollectorRegistry()
+    multiprocess.MultiProcessCollector(shared)
+    shared.register(_state.figures)
+    shared.register(task_metrics.LAG)
+    return shared
 
 
 async def refresh(ctx: AdminContext, timeout: float = REFRESH_TIMEOUT) -> None:

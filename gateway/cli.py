@@ -41,6 +41,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pm = sub.add_parser("powermta-config", help="print the PowerMTA configuration for Sluice")
     pm.add_argument("-c", "--config")
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        # Parsed before the operator commands are added: their modules import
+        # prometheus_client, which must first see the daemon's metrics directory.
+        return _run(parser.parse_args(argv))
+
     from gateway import cli_policy
 
     commands = {**COMMANDS, **cli_policy.add_commands(sub)}
@@ -49,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from gateway.daemon import serve
+    from gateway.launch import serve
 
     return serve(args.config)
 

@@ -27,7 +27,7 @@ from admin.app import make_app
 from admin.tracking import Unsubscribe, make_public_app
 from conf import ConfigError, Settings, load, split_hostport
 from gateway import downstream as downstream_mod
-from gateway import metrics, runtime, sdnotify
+from gateway import metrics, metrics_dir, runtime, sdnotify
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
 from gateway.smtp import Listener, tls_context
@@ -141,6 +141,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         if (interval := sdnotify.watchdog_interval()) is not None:
             self.tasks.append(asyncio.create_task(_watchdog(interval), name="watchdog"))
+        if self.children:
+            self.tasks.append(asyncio.create_task(self._watch_workers(), name="workers"))
 
         log.info(
             "sluice ready pid=%d smtp=%s admin=%s downstream=%s",
@@ -230,6 +232,27 @@ class Daemon:
         sdnotify.notify("READY=1")
         return refused
 
+    async def _watch_workers(self, every: float = 1.0) -> None:
+        # The others keep serving on the shared port; the operator hears of it
+        # and the dead worker's live gauges (connections, pool) leave /metrics.
+        while self.children:
+            await asyncio.sleep(every)
+            for pid in list(self.children):
+                status: int | None
+                try:
+                    done, status = os.waitpid(pid, os.WNOHANG)  # noqa: ASYNC222 (never blocks)
+                except ChildProcessError:  # reaped elsewhere: gone all the same
+                    done, status = pid, None
+                if done:
+                    self.children.remove(pid)
+                    metrics.worker_exited(pid)
+                    log.error(
+                        "SMTP worker pid=%d exited (%s); %d process(es) still serve SMTP",
+                        pid,
+                        _exit_text(status),
+                        1 + len(self.children),
+                    )
+
     def _reap_children(self) -> None:
         for pid in self.children:
             with contextlib.suppress(ChildProcessError):
@@ -284,6 +307,14 @@ async def _watchdog(interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def _exit_text(status: int | None) -> str:
+    if status is None:
+        return "status unknown"
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
 def _fork_workers(count: int) -> tuple[bool, list[int]]:
     """Fork ``count`` SMTP-only workers before any event loop exists."""
     children = []
@@ -295,10 +326,13 @@ def _fork_workers(count: int) -> tuple[bool, list[int]]:
     return False, children
 
 
-def serve(config_path: str | None) -> int:
-    """Run the daemon until SIGTERM; the exit code for the process."""
+def serve(config_path: str | None, settings: Settings) -> int:
+    """Run the daemon on loaded settings until SIGTERM; the exit code for the process.
+
+    Start it through ``gateway.launch.serve``, which sets the metrics
+    directory a daemon with SMTP workers needs before this module is imported.
+    """
     try:
-        settings = load(config_path)
         runtime.load_keys(settings)  # key errors belong to startup, not to the first message
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -311,6 +345,8 @@ def serve(config_path: str | None) -> int:
     # aiosmtpd logs every command at INFO: 6% of a busy relay's CPU for lines our
     # one-per-transaction log already covers.
     logging.getLogger("mail.log").setLevel(max(logging.WARNING, logging.root.level))
+    if shared := os.environ.get(metrics_dir.ENV):
+        log.info("metrics of every process kept in %s for /metrics", shared)
     smtp_only, children = _fork_workers(settings.smtp.workers - 1)
     daemon = Daemon(config_path, settings, smtp_only=smtp_only, children=children)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram, multiprocess, values
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
@@ -29,10 +29,20 @@ RELAY_SECONDS = Histogram(
 STEP_VERDICTS = Counter(
     "sluice_step_verdicts_total", "Verdicts given by pipeline steps", ["step", "code"]
 )
-CONNECTIONS = Gauge("sluice_smtp_connections", "Open SMTP client connections")
-DOWNSTREAM_IN_USE = Gauge("sluice_downstream_pool_in_use", "Downstream connections in use")
-DOWNSTREAM_OPEN = Gauge("sluice_downstream_pool_open", "Downstream connections open")
-DOWNSTREAM_BREAKER_OPEN = Gauge("sluice_downstream_breaker_open", "1 while the breaker is open")
+# With SMTP workers each process has its own connections, pool and breaker:
+# /metrics shows the sum over the processes alive (the breaker: 1 if any is open).
+CONNECTIONS = Gauge(
+    "sluice_smtp_connections", "Open SMTP client connections", multiprocess_mode="livesum"
+)
+DOWNSTREAM_IN_USE = Gauge(
+    "sluice_downstream_pool_in_use", "Downstream connections in use", multiprocess_mode="livesum"
+)
+DOWNSTREAM_OPEN = Gauge(
+    "sluice_downstream_pool_open", "Downstream connections open", multiprocess_mode="livesum"
+)
+DOWNSTREAM_BREAKER_OPEN = Gauge(
+    "sluice_downstream_breaker_open", "1 while the breaker is open", multiprocess_mode="livemax"
+)
 BARE_NEWLINES = Counter("sluice_bare_newlines_total", "Bare CR or LF found in DATA")
 AUTH_FAILURES = Counter("sluice_auth_failures_total", "Failed SMTP AUTH attempts")
 CONFIG_RELOADS = Counter("sluice_config_reloads_total", "Configuration reloads", ["result"])
@@ -100,3 +110,9 @@ def observe_downstream(outcome: str, seconds: float) -> None:
     if child is None:
         child = _downstream[outcome] = DOWNSTREAM_SECONDS.labels(outcome)
     child.observe(seconds)
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a dead worker's live gauges (its counters stay: they are still its traffic)."""
+    if values.ValueClass is not values.MutexValue:
+        multiprocess.mark_process_dead(pid)

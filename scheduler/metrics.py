@@ -26,13 +26,18 @@ FEEDBACK = Counter(
     " reason of the bounce taxonomy (policy.bounces)",
     ["tenant", "kind", "reason"],
 )
+# The tasks run in the first process only; with SMTP workers, its value is the one shown.
 TASK_LAST_SUCCESS = Gauge(
     "sluice_task_last_success_timestamp_seconds",
     "When the task last finished a pass without error (Unix time)",
     ["task"],
+    multiprocess_mode="livemostrecent",
 )
 TASK_INTERVAL = Gauge(
-    "sluice_task_interval_seconds", "How long the task waits between passes", ["task"]
+    "sluice_task_interval_seconds",
+    "How long the task waits between passes",
+    ["task"],
+    multiprocess_mode="livemostrecent",
 )
 NO_TENANT = "-"  # feedback whose message could not be traced to a tenant
 
@@ -100,4 +105,5 @@ class _LagCollector(Collector):
         yield family
 
 
-REGISTRY.register(_LagCollector())
+LAG = _LagCollector()
+REGISTRY.register(LAG)

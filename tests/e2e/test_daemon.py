@@ -3,7 +3,9 @@
 import asyncio
 import base64
 import json
+import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -11,8 +13,9 @@ import aiohttp
 import aiosmtplib
 import dkim as dkimpy
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from gateway import dkim
+from gateway import dkim, metrics_dir
 from gateway.dkim_keys import public_txt
 from tests.support import backends
 from tests.support.daemon import Daemon, free_port, skip_unless_free
@@ -241,3 +244,99 @@ async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
             )
     finally:
         await d.stop()
+
+
+def scrape(text: str) -> dict[str, dict[tuple, float]]:
+    """Sample values by name, then by sorted label pairs."""
+    samples: dict[str, dict[tuple, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = tuple(sorted(sample.labels.items()))
+            samples.setdefault(sample.name, {})[key] = sample.value
+    return samples
+
+
+async def test_metrics_count_the_traffic_of_every_worker(tmp_path, sink):
+    make_keys(tmp_path)
+    path, smtp, admin = write_config(tmp_path, sink.port)
+    text = path.read_text().replace("hostname: relay.test,", "hostname: relay.test, workers: 2,")
+    path.write_text(
+        text + f"redis: {backends.REDIS_URL}\nredis_prefix: '{backends.REDIS_PREFIX}'\n"
+    )
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        for _ in range(300):  # the second worker may start late on a busy machine
+            if sum("sluice ready" in line for line in d.log) == 2:
+                break
+            await asyncio.sleep(0.1)
+        pids = {int(line.split("pid=")[1].split()[0]) for line in d.log if "sluice ready" in line}
+        [shared] = [line.rsplit(" in ", 1)[1].split()[0] for line in d.log if "metrics of" in line]
+        [worker] = pids - {d.proc.pid}
+        # Separate connections: the kernel spreads them over both processes.
+        results = await asyncio.gather(*(send(smtp, to=f"m{i}@example.net") for i in range(40)))
+        assert [code for code, _ in results] == [250] * 40
+        served = {int(f.stem.rsplit("_", 1)[1]) for f in Path(shared).glob("counter_*.db")}
+        assert worker in served, "every message went to the first process; nothing was shown"
+
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{admin}") as http:
+            async with http.get("/metrics") as r:
+                assert r.status == 200
+                before = scrape(await r.text())
+            relayed = before["sluice_messages_total"]
+            assert sum(v for k, v in relayed.items() if ("result", "relayed") in k) == 40
+            assert sum(before["sluice_transactions_total"].values()) == 40
+            assert before["sluice_smtp_connections"] == {(): 0.0}
+            assert before["sluice_relay_seconds_count"] == {(): 40.0}
+            assert not any("pid" in dict(k) for series in before.values() for k in series)
+            # Figures computed at scrape time and the tasks' lag are there once.
+            assert before["sluice_pool_ips_in_rotation"]
+            assert before["sluice_task_lag_seconds"]
+
+            # A worker that dies: the others serve on, its messages stay counted,
+            # its live gauges go.
+            os.kill(worker, signal.SIGKILL)
+            for _ in range(100):
+                if any(f"pid={worker} exited (killed by SIGKILL)" in x for x in d.log):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("\n".join(d.log))
+            assert not list(Path(shared).glob(f"gauge_live*_{worker}.db"))
+            code, _ = await send(smtp, to="after@example.net")
+            assert code == 250
+            async with http.get("/metrics") as r:
+                after = scrape(await r.text())
+            relayed = after["sluice_messages_total"]
+            assert sum(v for k, v in relayed.items() if ("result", "relayed") in k) == 41
+        d.signal(signal.SIGTERM)
+        assert await d.wait() == 0
+        assert not Path(shared).exists()
+    finally:
+        await d.stop()
+
+
+def test_an_operators_metrics_directory_is_emptied_of_an_earlier_run(tmp_path):
+    stale = tmp_path / "counter_1.db"
+    stale.write_bytes(b"left by the run before")
+    (tmp_path / "notes.txt").write_text("not ours")
+    probe = (
+        "from gateway import metrics_dir\n"
+        "d = metrics_dir.prepare(1)\n"
+        "import prometheus_client.values as v\n"
+        "print(d.path, d.made, v.ValueClass is not v.MutexValue)\n"
+        "d.close()\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [str(tmp_path), "False", "True"]
+    assert not stale.exists() and (tmp_path / "notes.txt").exists()
+
+
+def test_the_metrics_directory_refuses_a_late_prometheus_import(tmp_path, monkeypatch):
+    # In this process prometheus_client is long imported, in single-process mode.
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with pytest.raises(RuntimeError, match="imported before the metrics directory"):
+        metrics_dir.prepare(2)
+    assert metrics_dir.prepare(1).path is None
