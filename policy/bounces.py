@@ -123,7 +123,7 @@ _TEXT_TYPES = ("text/plain", "text/html", "text/enriched", "")
 _WS_RE = re.compile(r"\s+")
 # Phrases that make a text message a bounce even without an SMTP code.
 _EVIDENCE_RE = re.compile(
-    r"could not be delivered|couldn'?t be delivered|was not delivered|undeliverable|"
+    r"could not be delivered|couldn'?t be delivered|(?:was|message) not delivered|undeliverable|"
     r"delivery (?:has )?failed|failed to deliver|permanent(?:ly)? (?:error|fatal|failure)|"
     r"following (?:address(?:es|\(es\))?|recipients?)[^\n]{0,40}(?:failed|errors?)|"
     r"unable to deliver|delivery to the following|not be delivered|qmail-send|"
@@ -288,6 +288,21 @@ def _addresses_of(headers: Headers | None, *names: str) -> set[str]:
     return out
 
 
+def _unnamed_recipients(failed: list[str], original: Headers | None) -> list[str]:
+    """Who failed when the notice's text names no recipient.
+
+    ``X-Failed-Recipients`` when it is all there is; the returned message's
+    single ``To:`` address when there is no such header, or when the header
+    names one other address the notice never repeats: an alias, a group or a
+    rewritten address disagrees with the returned message, and the returned
+    message is what failed.
+    """
+    to = sorted(_addresses_of(original, "to"))
+    if len(to) == 1 and len(failed) <= 1:
+        return to
+    return failed
+
+
 def _parse(raw: bytes) -> list[BounceReport]:
     text = normalise(raw)
     if text.startswith("From "):
@@ -369,12 +384,8 @@ def _parse_one(text: str) -> list[BounceReport]:
             # the text that follows it states a delivery error.
             records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
         if records_t or evidence:
-            if not records_t and preferred:
-                records_t = [TextRecord(a, human) for a in preferred]
-            if not records_t and original is not None:
-                to = sorted(_addresses_of(original, "to"))
-                if len(to) == 1:
-                    records_t = [TextRecord(to[0], human)]
+            if not records_t:
+                records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
             if records_t:
                 return _from_text(records_t, human, subject, tracking)
 

@@ -20,6 +20,9 @@ PRUNE_SOFT = "DELETE FROM soft_bounces WHERE at < $1"
 CLAIM_FEEDBACK = "INSERT INTO feedback_applied (key, at) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 CLAIM_FEEDBACK_PG = """INSERT INTO feedback_applied (key, at)
     SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT DO NOTHING RETURNING key"""
+# SQLite: the keys as one JSON array ("WHERE true" lets the upsert follow a SELECT).
+CLAIM_FEEDBACK_SQLITE = """INSERT INTO feedback_applied (key, at)
+    SELECT value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING key"""
 PRUNE_APPLIED = "DELETE FROM feedback_applied WHERE at < $1"
 MEASURE_COLUMNS = "ip, provider, kind, hourly, reason, at, until"
 SAVE_MEASURE = f"""INSERT INTO ip_measures ({MEASURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -192,14 +193,21 @@ class SqliteStore:
         return int(count)
 
     async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]:
-        fresh: list[Event] = []
+        if not keyed:
+            return []
+        # One key twice in a batch is one event: the first stands.
+        first: dict[str, Event] = {}
+        for key, event in keyed:
+            first.setdefault(key, event)
         marks = ",".join("?" * len(EVENT_COLUMNS))
         insert = f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})"
+        at = min(e.at for e in first.values())
         async with self._write() as db:
-            for key, event in keyed:
-                cur = await db.execute(sql.q(fsql.CLAIM_FEEDBACK), (key, event.at))
-                if cur.rowcount > 0:
-                    fresh.append(event)
+            # All keys claimed in one statement: one round trip to SQLite's
+            # thread per batch, not one per record.
+            async with db.execute(fsql.CLAIM_FEEDBACK_SQLITE, (at, json.dumps(list(first)))) as cur:
+                new = {row[0] for row in await cur.fetchall()}
+            fresh = [e for k, e in first.items() if k in new]
             await db.executemany(insert, [e.as_row() for e in fresh])
         return fresh
 

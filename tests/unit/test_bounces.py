@@ -930,3 +930,59 @@ def test_stage_rule_is_for_bounce_notices_only() -> None:
     diag = "550 <someone@remote.example>: User unknown"
     assert bounce_reasons.classify("5.0.0", "550", diag) == "userunknown"
     assert bounce_reasons.classify("5.0.0", "550", diag, notice="") == "filtered"
+
+
+def _unnamed_notice(failed: str, to: str) -> bytes:
+    """A notice whose text names no recipient: who failed comes from headers."""
+    return (
+        "From: Mail Delivery Subsystem <mailer-daemon@mail.remote.example>\n"
+        "To: campaigns@sluice.example\n"
+        "Subject: Delivery Status Notification (Failure)\n"
+        f"X-Failed-Recipients: {failed}\n"
+        "MIME-Version: 1.0\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\n'
+        "\n--b1\nContent-Type: text/plain\n\n"
+        "** Message not delivered **\n\n"
+        "The relay you configured refused the session.\n\nThe response was:\n\n"
+        "Unspecified Error: server does not advertise AUTH capability\n"
+        "\n--b1\nContent-Type: message/delivery-status\n\n"
+        "\n--b1\nContent-Type: message/rfc822\n\n"
+        f"From: campaigns@sluice.example\nTo: {to}\nSubject: News\n\nHello.\n"
+        "\n--b1--\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("failed", "to", "expected"),
+    [
+        # One header address the notice never repeats, one other addressee:
+        # the returned message is what failed.
+        ("team-alias@groups.remote.example", "<reader@remote.example>", ["reader@remote.example"]),
+        # They agree: nothing to choose.
+        ("reader@remote.example", "reader@remote.example", ["reader@remote.example"]),
+        # The header lists more than the one addressee (Cc, Bcc): the header's list.
+        (
+            "reader@remote.example, other@remote.example",
+            "reader@remote.example",
+            ["other@remote.example", "reader@remote.example"],
+        ),
+        # No header: the single addressee.
+        ("", "reader@remote.example", ["reader@remote.example"]),
+    ],
+)
+@pytest.mark.parametrize("form", list(NEWLINES))
+def test_who_failed_when_the_text_names_no_recipient(
+    form: str, failed: str, to: str, expected: list[str]
+) -> None:
+    raw = _unnamed_notice(failed, to).replace(b"X-Failed-Recipients: \n", b"")
+    reports = parse(raw.replace(b"\n", NEWLINES[form]))
+    assert sorted(r.recipient for r in reports) == expected
+    assert {r.kind for r in reports} == {"block"} and not any(r.hard for r in reports)
+
+
+def test_a_failed_recipients_header_the_text_repeats_is_kept() -> None:
+    raw = _unnamed_notice("team-alias@groups.remote.example", "reader@remote.example").replace(
+        b"The relay you configured",
+        b"Delivery to team-alias@groups.remote.example failed: the relay",
+    )
+    assert [r.recipient for r in parse(raw)] == ["team-alias@groups.remote.example"]
