@@ -183,6 +183,30 @@ async def test_a_50_mb_report_is_processed_without_blocking(world):
     assert len(folder(s, "undetermined")) == 1  # no valid token: kept for a person
 
 
+async def test_a_50_mb_report_over_smtp_is_kept_and_acted_on(world):
+    s, store, service = world
+    listener = InboundListener(lambda: s, Inbox(s.feedback.inbox))
+    server = await listener.start("127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    to = verp_for("big@example.net")
+    # The returned message is where the bulk is: 50 MB of headers and body.
+    raw = dsn(to, "big@example.net") + (b"X-Filler: " + b"a" * 980 + b"\r\n") * 51_000
+    assert len(raw) > 50_000_000
+    try:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, timeout=120, start_tls=False)
+        await client.connect()
+        code, _ = await client.sendmail("", [to], raw)
+        await client.quit()
+        assert code == {}  # every recipient accepted, then 250 for the data
+    finally:
+        await listener.close()
+    (name,) = folder(s, "new")
+    assert Inbox.read(Path(s.feedback.inbox) / "new" / name)[1] == raw  # kept byte for byte
+    assert await asyncio.wait_for(service.inbox.process_pending(), 120) == 1
+    entry = await store.suppression_entry("acme", "big@example.net")
+    assert entry is not None and entry.reason == "hard_bounce"
+
+
 async def test_mailto_unsubscribe_suppresses_the_token_recipient(world):
     s, store, service = world
     keys = links.tenant_keys(s.tenants)["acme"]
