@@ -217,21 +217,29 @@ async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
         await d.stop()
 
 
-async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
+async def start_two_workers(tmp_path: Path, sink_port: int) -> tuple[Daemon, int, int, set[int]]:
+    """A daemon with ``smtp.workers: 2`` once both are ready: it, its SMTP and admin ports, pids."""
     make_keys(tmp_path)
-    path, smtp, _ = write_config(tmp_path, sink.port)
+    path, smtp, admin = write_config(tmp_path, sink_port)
     text = path.read_text().replace("hostname: relay.test,", "hostname: relay.test, workers: 2,")
     path.write_text(
         text + f"redis: {backends.REDIS_URL}\nredis_prefix: '{backends.REDIS_PREFIX}'\n"
     )
     d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    for _ in range(300):  # the second worker may start late on a busy machine
+        if sum("sluice ready" in line for line in d.log) == 2:
+            break
+        await asyncio.sleep(0.1)
+    pids = {int(line.split("pid=")[1].split()[0]) for line in d.log if "sluice ready" in line}
+    if len(pids) != 2:
+        await d.stop()
+        raise AssertionError("\n".join(d.log))
+    return d, smtp, admin, pids
+
+
+async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
+    d, smtp, _, pids = await start_two_workers(tmp_path, sink.port)
     try:
-        for _ in range(300):  # the second worker may start late on a busy machine
-            if sum("sluice ready" in line for line in d.log) == 2:
-                break
-            await asyncio.sleep(0.1)
-        pids = {line.split("pid=")[1].split()[0] for line in d.log if "sluice ready" in line}
-        assert len(pids) == 2, "\n".join(d.log)
         results = await asyncio.gather(*(send(smtp, to=f"w{i}@example.net") for i in range(20)))
         assert [code for code, _ in results] == [250] * 20
         assert len(sink.messages) == 20
@@ -257,19 +265,8 @@ def scrape(text: str) -> dict[str, dict[tuple, float]]:
 
 
 async def test_metrics_count_the_traffic_of_every_worker(tmp_path, sink):
-    make_keys(tmp_path)
-    path, smtp, admin = write_config(tmp_path, sink.port)
-    text = path.read_text().replace("hostname: relay.test,", "hostname: relay.test, workers: 2,")
-    path.write_text(
-        text + f"redis: {backends.REDIS_URL}\nredis_prefix: '{backends.REDIS_PREFIX}'\n"
-    )
-    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    d, smtp, admin, pids = await start_two_workers(tmp_path, sink.port)
     try:
-        for _ in range(300):  # the second worker may start late on a busy machine
-            if sum("sluice ready" in line for line in d.log) == 2:
-                break
-            await asyncio.sleep(0.1)
-        pids = {int(line.split("pid=")[1].split()[0]) for line in d.log if "sluice ready" in line}
         [shared] = [line.rsplit(" in ", 1)[1].split()[0] for line in d.log if "metrics of" in line]
         [worker] = pids - {d.proc.pid}
         # Separate connections: the kernel spreads them over both processes.
