@@ -237,6 +237,8 @@ class Daemon:
         # and the dead worker's live gauges (connections, pool) leave /metrics.
         while self.children:
             await asyncio.sleep(every)
+            if self.stopping.is_set():
+                return  # they were told to stop: _reap_children waits for them
             for pid in list(self.children):
                 status: int | None
                 try:

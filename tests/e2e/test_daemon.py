@@ -245,6 +245,7 @@ async def test_two_workers_share_the_port_and_stop_together(tmp_path, sink):
         assert len(sink.messages) == 20
         d.signal(signal.SIGTERM)
         assert await d.wait() == 0
+        assert not any(" exited (" in line for line in d.log)  # a shutdown is no failure
         for pid in pids:
             assert (
                 not Path(f"/proc/{pid}").exists()
@@ -308,6 +309,7 @@ async def test_metrics_count_the_traffic_of_every_worker(tmp_path, sink):
         d.signal(signal.SIGTERM)
         assert await d.wait() == 0
         assert not Path(shared).exists()
+        assert sum(" exited (" in line for line in d.log) == 1  # the kill, not the shutdown
     finally:
         await d.stop()
 
