@@ -31,7 +31,6 @@ from prometheus_client import (
     Gauge,
     disable_created_metrics,
     multiprocess,
-    values,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -39,6 +38,7 @@ from prometheus_client.registry import Collector
 from admin.api import AdminContext
 from conf import Settings
 from policy import calendar, view
+from policy import metrics as policy_metrics
 from policy.measures import HOLD, Measure
 from policy.operations import IpQuota, quotas
 from policy.warmup import IpState
@@ -184,7 +184,7 @@ def registry() -> CollectorRegistry:
     gauges summed from their files, and the figures only this process
     computes at scrape time.
     """
-    if values.ValueClass is values.MutexValue:
+    if not policy_metrics.multiprocess():
         return REGISTRY
     shared = CollectorRegistry()
     multiprocess.MultiProcessCollector(shared)

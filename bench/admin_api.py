@@ -254,11 +254,7 @@ def main() -> None:
     )
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        uvloop = None
-    runner = uvloop.run if uvloop is not None else asyncio.run
+    runner = http_load.loop_runner()
     if args.serve:
         port, database, prefix, sharing = args.serve
         runner(serve(int(port), database, "" if prefix == "-" else prefix, sharing == "unshared"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 
 async def drive(
@@ -56,3 +58,12 @@ async def drive(
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 2),
     }
+
+
+def loop_runner() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """uvloop's ``run`` when installed (as the daemon runs), else ``asyncio.run``."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run

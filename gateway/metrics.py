@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import Counter, Gauge, Histogram, multiprocess, values
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
+
+from policy.metrics import multiprocess as shared_values
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
@@ -114,5 +116,5 @@ def observe_downstream(outcome: str, seconds: float) -> None:
 
 def worker_exited(pid: int) -> None:
     """Drop a dead worker's live gauges (its counters stay: they are still its traffic)."""
-    if values.ValueClass is not values.MutexValue:
+    if shared_values():
         multiprocess.mark_process_dead(pid)

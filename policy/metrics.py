@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from prometheus_client import Counter
+from prometheus_client import Counter, values
 
 if TYPE_CHECKING:
     from policy.engagement import Engagement
@@ -21,6 +21,11 @@ ENGAGEMENT = Counter(
     " (human or machine)",
     ["tenant", "kind", "classification"],
 )
+
+
+def multiprocess() -> bool:
+    """Whether prometheus_client keeps values in shared files (``gateway.metrics_dir``)."""
+    return values.ValueClass is not values.MutexValue
 
 
 def count_engagement(events: Iterable[Engagement]) -> None:
