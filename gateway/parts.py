@@ -37,7 +37,7 @@ from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
 from scheduler.feedback_service import FeedbackService
-from scheduler.supervisor import STEADY, Backoff, Stage, Supervisor
+from scheduler.supervisor import STEADY, Stage, Supervisor
 
 log = logging.getLogger("sluice.daemon")
 
@@ -110,15 +110,13 @@ def relay_tasks(
     """The tasks of every SMTP process: write its events, keep its policy mirror fresh."""
     recorder, policy = relay().recorder, relay().policy
     assert recorder is not None
-    tasks.every(
+    tasks.flusher(
         "events",
         events.FLUSH_EVERY,
         recorder.flush,
-        stage=Stage.FLUSH,
-        backoff=Backoff(cap=events.RETRY_AT_MOST),
+        retry_at_most=events.RETRY_AT_MOST,
+        final=recorder.flush,
         wake=recorder.full,
-        immediately=False,
-        on_stop=recorder.flush,
     )
     # No backoff: past policy.max_stale mail is deferred, so a store that is back
     # must be read again within one refresh interval.
@@ -176,14 +174,12 @@ async def public_http(
     stops after the listener, then writes every event still waiting.
     """
     engagement = EngagementRecorder(store, bus)
-    tasks.every(
+    tasks.flusher(
         "engagement",
         engagement_mod.FLUSH_EVERY,
         engagement.flush,
-        stage=Stage.FLUSH,
-        backoff=Backoff(cap=engagement_mod.RETRY_AT_MOST),
-        immediately=False,
-        on_stop=lambda: engagement.flush(everything=True),
+        retry_at_most=engagement_mod.RETRY_AT_MOST,
+        final=lambda: engagement.flush(everything=True),
     )
     app = make_public_app(KeyRing(lambda: settings().tenants), engagement.add, unsubscribe)
     await _serve(stack, app, s.http.public_listen)

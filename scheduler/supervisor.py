@@ -132,6 +132,29 @@ class Supervisor:
         task = Task(name, stage, fn, every, backoff, wake, on_stop)
         return self._start(task, lambda: self._rounds(task, immediately))
 
+    def flusher(
+        self,
+        name: str,
+        interval: Interval,
+        flush: Round,
+        *,
+        retry_at_most: float,
+        final: Hook,
+        wake: asyncio.Event | None = None,
+    ) -> Task:
+        """A writer of what the other tasks and the listeners produce: stopped after them
+        (``Stage.FLUSH``), then ``final`` writes everything still waiting."""
+        return self.every(
+            name,
+            interval,
+            flush,
+            stage=Stage.FLUSH,
+            backoff=Backoff(cap=retry_at_most),
+            wake=wake,
+            immediately=False,
+            on_stop=final,
+        )
+
     def forever(
         self,
         name: str,

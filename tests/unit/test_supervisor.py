@@ -164,15 +164,23 @@ async def test_cancellation_is_not_a_failure_but_a_stray_cancelled_error_is():
     assert failures("odd") - before[1] >= 2
 
 
-async def test_a_wake_up_runs_the_next_round_before_its_interval():
-    wake = asyncio.Event()
-    rounds = []
+async def test_a_flusher_wakes_on_a_full_batch_and_flushes_once_more_at_stop():
+    full = asyncio.Event()
+    flushed: list[str] = []
     async with Supervisor() as tasks:
-        tasks.every("flush", 3600.0, lambda: rounds.append(1), wake=wake, immediately=False)
+        tasks.flusher(
+            "events",
+            3600.0,
+            lambda: flushed.append("round"),
+            retry_at_most=5.0,
+            final=lambda: asyncio.sleep(0, flushed.append("final")),
+            wake=full,
+        )
         await asyncio.sleep(0)
-        assert rounds == []
-        wake.set()  # a full batch
-        await until(lambda: rounds == [1])
+        assert flushed == []  # its first round waits an interval, or a wake-up
+        full.set()  # a full batch
+        await until(lambda: flushed == ["round"])
+    assert flushed == ["round", "final"]
 
 
 async def test_a_long_running_task_is_restarted_when_it_raises_and_ends_when_it_returns():
