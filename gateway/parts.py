@@ -61,8 +61,10 @@ async def store(stack: AsyncExitStack, s: Settings) -> Store:
 
 
 async def policy_mirror(store: Store) -> PolicyView:
-    """Suppression and switches in force before the first client: no listener opens on an
-    empty mirror. Its refresh task is ``relay_tasks``'s ``policy``."""
+    """The policy mirror, loaded before the first client: no listener opens on an empty one.
+
+    Its refresh is the ``policy`` task of ``relay_tasks``.
+    """
     policy = PolicyView()
     await view.refresh(policy, store)
     return policy

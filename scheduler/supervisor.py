@@ -142,8 +142,10 @@ class Supervisor:
         final: Hook,
         wake: asyncio.Event | None = None,
     ) -> Task:
-        """A writer of what the other tasks and the listeners produce: stopped after them
-        (``Stage.FLUSH``), then ``final`` writes everything still waiting."""
+        """A writer of what the listeners and the other tasks produce.
+
+        It stops after them (``Stage.FLUSH``), then ``final`` writes what still waits.
+        """
         return self.every(
             name,
             interval,
