@@ -277,12 +277,11 @@ class Supervisor:
         """Cancel the tasks stage by stage; after each stage, its ``on_stop`` hooks in turn."""
         self.stopping = True
         for stage in sorted({t.stage for t in self.tasks.values()}):
-            batch = [t for t in self.tasks.values() if t.stage == stage and t.handle is not None]
-            for task in batch:
-                assert task.handle is not None
-                task.handle.cancel()
-            await asyncio.gather(*(t.handle for t in batch), return_exceptions=True)
-            for task in batch:
+            batch = [(t, t.handle) for t in self.tasks.values() if t.stage == stage and t.handle]
+            for _, handle in batch:
+                handle.cancel()
+            await asyncio.gather(*(handle for _, handle in batch), return_exceptions=True)
+            for task, _ in batch:
                 task.handle = None
                 if task.on_stop is not None:
                     try:
