@@ -2,20 +2,19 @@
 
 The public endpoints call ``EngagementRecorder.add`` and answer at once; the
 writer task (``flush`` every ``FLUSH_EVERY`` seconds) does the rest off the
-request path. An event waits at
-least ``hold`` seconds before it is classified, so that every click of a
-burst (``policy.bots``) has arrived when the first one is judged; then
-the batch is written, the store says which opens are the first of their
-message for that recipient (per classification, so the first human open is
-known even after an Apple prefetch), and each event goes on the bus with
-that answer. Like the relay's events, a store that is down never slows a
-request: events wait in a bounded queue and the oldest are dropped, counted.
+request path. An event waits at least ``hold`` seconds before it is
+classified, so that every click of a burst (``policy.bots``) has arrived
+when the first one is judged; then the batch is written, the store says
+which opens are the first of their message for that recipient (per
+classification, so the first human open is known even after an Apple
+prefetch), and each event goes on the bus with that answer. Like the
+relay's events, a store that is down never slows a request: events wait in
+a bounded queue and the oldest are dropped, counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -25,8 +24,6 @@ from typing import Protocol
 from policy import metrics
 from policy.bots import BURST_WINDOW, HUMAN, classify
 from policy.bus import Bus
-
-log = logging.getLogger("sluice.engagement")
 
 KINDS = ("open", "click", "unsubscribe")
 # The writer task (the daemon's ``engagement``) flushes this often; a failing

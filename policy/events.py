@@ -9,17 +9,17 @@ counted, because refusing mail for want of a log line would be worse.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
-log = logging.getLogger("sluice.events")
-
+# The writer task (the daemon's ``events``) flushes this often, or as soon as a
+# batch is full; a failing store is tried again after a wait that doubles up
+# to RETRY_AT_MOST, so a store that is back sees the waiting events within seconds.
 FLUSH_EVERY = 1.0
-RETRY_AT_MOST = 5.0  # a store that is back sees the waiting events within seconds
+RETRY_AT_MOST = 5.0
 
 
 @dataclass(frozen=True)

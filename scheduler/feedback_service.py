@@ -1,9 +1,9 @@
 """The feedback tasks of one daemon, built from the settings: one object to wire.
 
 The daemon builds a ``FeedbackService`` in the process that runs the sibling
-tasks, puts its tasks on the supervisor and hands ``ingest_records`` to the admin webhook as
-a plain callable, so neither the admin side nor the scheduler imports the
-gateway. Settings are read through a callable on every round, so a reload
+tasks, puts its tasks on the supervisor and hands ``ingest_records`` to the
+admin webhook as a plain callable, so neither the admin side nor the
+scheduler imports the gateway. Settings are read through a callable on every round, so a reload
 takes effect without a restart (except the inbox folder and the listener
 address, read at start).
 """
@@ -131,8 +131,10 @@ class FeedbackService:
         def keep_days() -> float:
             return self.settings().feedback.inbox_keep_days
 
+        def health_interval() -> float:
+            return self.settings().feedback.health.interval
+
         tasks.every(inbox.TASK, poll, lambda: self.inbox.poll(keep_days()))
         tasks.every(scheduler_accounting.TASK, poll, self.accounting.poll)
-        every_check = lambda: self.settings().feedback.health.interval  # noqa: E731
-        tasks.every(health.TASK, every_check, self.health.check)
+        tasks.every(health.TASK, health_interval, self.health.check)
         tasks.every(notify.TASK, poll, self.notifier.poll, on_stop=self.notifier.close)
