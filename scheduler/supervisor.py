@@ -97,9 +97,12 @@ class Supervisor:
     """Named sibling tasks; an async context manager whose exit is ``stop``."""
 
     clock: Callable[[], float] = time.time
-    stall_intervals: float = 4.0  # late by this many intervals (and ``stall_after``): not ready
+    # ``check`` names a task late by more than this many intervals and ``stall_after``
+    # seconds (the SluiceTaskStalled alert's four intervals, sooner than its 5 min),
+    # or a long-running one that failed ``stall_failures`` times in a row.
+    stall_intervals: float = 4.0
     stall_after: float = 60.0
-    stall_failures: int = 3  # a long-running task failing this many times in a row: not ready
+    stall_failures: int = 3
     quiet: float = 60.0  # a failure repeated in a row is logged at most this often
     draw: Callable[[], float] = random.random
     tasks: dict[str, Task] = field(default_factory=dict)
