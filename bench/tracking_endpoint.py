@@ -49,14 +49,23 @@ async def serve(port: int, db: str) -> None:
     from aiohttp import web
 
     from admin.tracking import make_public_app
-    from policy.engagement import EngagementRecorder
+    from policy.engagement import FLUSH_EVERY, RETRY_AT_MOST, EngagementRecorder
     from policy.links import KeyRing
     from policy.store.sqlite import SqliteStore
+    from scheduler.supervisor import Supervisor
 
     store = SqliteStore(db)
     await store.open()
     engagement = EngagementRecorder(store)
-    writer = asyncio.create_task(engagement.run())
+    tasks = Supervisor()
+    # As the daemon's public part schedules its writer (gateway.parts.public_http).
+    tasks.flusher(
+        "engagement",
+        FLUSH_EVERY,
+        engagement.flush,
+        retry_at_most=RETRY_AT_MOST,
+        final=lambda: engagement.flush(everything=True),
+    )
     fixed = tenants()
 
     async def unsubscribe(tenant: str, address: str, source: str) -> None:
@@ -71,8 +80,7 @@ async def serve(port: int, db: str) -> None:
     print("ready", flush=True)
     await stop.wait()
     await runner.cleanup()
-    writer.cancel()
-    await engagement.flush(everything=True)
+    await tasks.stop()  # the writer's final flush included
     await store.close()
     print(json.dumps({"dropped": engagement.dropped}), flush=True)
 

@@ -1,20 +1,20 @@
 """Opens, clicks and unsubscribes: recorded in batches, classified, then published.
 
 The public endpoints call ``EngagementRecorder.add`` and answer at once; the
-recorder's task does the rest off the request path. An event waits at
-least ``hold`` seconds before it is classified, so that every click of a
-burst (``policy.bots``) has arrived when the first one is judged; then
-the batch is written, the store says which opens are the first of their
-message for that recipient (per classification, so the first human open is
-known even after an Apple prefetch), and each event goes on the bus with
-that answer. Like the relay's events, a store that is down never slows a
-request: events wait in a bounded queue and the oldest are dropped, counted.
+writer task (``flush`` every ``FLUSH_EVERY`` seconds) does the rest off the
+request path. An event waits at least ``hold`` seconds before it is
+classified, so that every click of a burst (``policy.bots``) has arrived
+when the first one is judged; then the batch is written, the store says
+which opens are the first of their message for that recipient (per
+classification, so the first human open is known even after an Apple
+prefetch), and each event goes on the bus with that answer. Like the
+relay's events, a store that is down never slows a request: events wait in
+a bounded queue and the oldest are dropped, counted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -25,9 +25,11 @@ from policy import metrics
 from policy.bots import BURST_WINDOW, HUMAN, classify
 from policy.bus import Bus
 
-log = logging.getLogger("sluice.engagement")
-
 KINDS = ("open", "click", "unsubscribe")
+# The writer task (the daemon's ``engagement``) flushes this often; a failing
+# store is tried again after a wait that doubles up to RETRY_AT_MOST.
+FLUSH_EVERY = 0.5
+RETRY_AT_MOST = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,15 +178,3 @@ class EngagementRecorder:
             self._recent.popleft()
         while len(self._recent) > self.capacity:
             self._recent.popleft()
-
-    async def run(self, interval: float = 0.5) -> None:
-        """Flush every ``interval`` seconds; when the store fails, keep the events and back off."""
-        backoff = interval
-        while True:
-            await asyncio.sleep(backoff)
-            try:
-                await self.flush()
-                backoff = interval
-            except Exception as exc:
-                log.warning("engagement store unavailable, %d waiting: %s", len(self.pending), exc)
-                backoff = min(backoff * 2, 30.0)

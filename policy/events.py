@@ -9,14 +9,17 @@ counted, because refusing mail for want of a log line would be worse.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
-log = logging.getLogger("sluice.events")
+# The writer task (the daemon's ``events``) flushes this often, or as soon as a
+# batch is full; a failing store is tried again after a wait that doubles up
+# to RETRY_AT_MOST, so a store that is back sees the waiting events within seconds.
+FLUSH_EVERY = 1.0
+RETRY_AT_MOST = 5.0
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class Recorder:
         self.batch = batch
         self.pending: deque[Event] = deque()
         self.dropped = 0
-        self._wake = asyncio.Event()
+        # Set when a batch is full: the writer task flushes then, not at its next interval.
+        self.full = asyncio.Event()
         self._flushing = asyncio.Lock()
         # A batch whose write outlived a cancelled flush, and the write itself.
         self._in_flight: tuple[asyncio.Future[None], list[Event]] | None = None
@@ -91,7 +95,7 @@ class Recorder:
             self.dropped += 1
         self.pending.append(event)
         if len(self.pending) >= self.batch:
-            self._wake.set()
+            self.full.set()
 
     async def flush(self) -> int:
         """Write every pending event; each batch exactly once, even across a cancellation.
@@ -127,21 +131,3 @@ class Recorder:
             raise
         self._in_flight = None
         return len(chunk)
-
-    async def run(self, interval: float = 1.0) -> None:
-        """Flush every ``interval`` seconds or when a batch is full; retry on failure."""
-        backoff = interval
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                await self.flush()
-                backoff = interval
-            except Exception as exc:  # the store is down: keep the events, try later
-                log.warning(
-                    "event store unavailable, %d events waiting: %s", len(self.pending), exc
-                )
-                backoff = min(backoff * 2, 5.0)

@@ -10,8 +10,6 @@ stops relaying when it is older than `policy.max_stale`.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -21,8 +19,6 @@ from policy.ipstate import IpRecord
 from policy.measures import Measure
 from policy.suppression import Removal, Suppression, SuppressionList
 from policy.switches import Switch
-
-log = logging.getLogger("sluice.policy")
 
 CHUNK = 10_000
 
@@ -78,17 +74,13 @@ async def refresh(view: PolicyView, store: PolicyStore) -> None:
     view.error = ""
 
 
-async def follow(view: PolicyView, store: PolicyStore, interval: float) -> None:
-    """Refresh `view` every `interval` seconds for as long as the process runs."""
-    while True:
-        await asyncio.sleep(interval)
-        failing = view.error
-        try:
-            await refresh(view, store)
-        except Exception as exc:
-            if not failing:
-                log.warning("policy refresh failed, serving the cached policy: %s", exc)
-            view.error = f"{exc.__class__.__name__}: {exc}"[:200]
-        else:
-            if failing:
-                log.info("policy refresh works again after: %s", failing)
+async def refresh_or_keep(view: PolicyView, store: PolicyStore) -> None:
+    """One round of the refresh task: on failure the cached policy stays, ``error`` says why.
+
+    The failure is raised again for the task's supervisor to log and count.
+    """
+    try:
+        await refresh(view, store)
+    except Exception as exc:
+        view.error = f"{exc.__class__.__name__}: {exc}"[:200]
+        raise

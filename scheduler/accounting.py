@@ -36,7 +36,6 @@ from policy import accounting
 from policy.feedback import Feedback
 from policy.store import Store
 from policy.tokens import TokenKeys
-from scheduler import metrics
 from scheduler.effects import Effects
 
 log = logging.getLogger("sluice.accounting")
@@ -82,17 +81,6 @@ class AccountingTailer:
         self.clock = clock
         self.lines = 0  # complete lines read, every type
         self.records = 0  # records that carried feedback
-
-    async def run(self, interval: float) -> None:
-        """Poll forever; a failure is logged and the round tried again."""
-        metrics.task_started(TASK, interval)
-        while True:
-            try:
-                await self.poll()
-                metrics.task_succeeded(TASK, interval)
-            except Exception:
-                log.exception("accounting round failed; trying again")
-            await asyncio.sleep(interval)
 
     async def poll(self) -> int:
         """Read every matching file to its end; the number of lines read."""

@@ -1,16 +1,15 @@
 """The feedback tasks of one daemon, built from the settings: one object to wire.
 
 The daemon builds a ``FeedbackService`` in the process that runs the sibling
-tasks, starts its tasks and hands ``ingest_records`` to the admin webhook as
-a plain callable, so neither the admin side nor the scheduler imports the
-gateway. Settings are read through a callable on every round, so a reload
+tasks, puts its tasks on the supervisor and hands ``ingest_records`` to the
+admin webhook as a plain callable, so neither the admin side nor the
+scheduler imports the gateway. Settings are read through a callable on every round, so a reload
 takes effect without a restart (except the inbox folder and the listener
 address, read at start).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -24,11 +23,14 @@ from policy.bus import Bus
 from policy.store import Store
 from policy.store.inbox import Inbox
 from policy.tokens import TokenKeys
+from scheduler import accounting as scheduler_accounting
+from scheduler import health, inbox, notify
 from scheduler.accounting import AccountingTailer
 from scheduler.effects import Effects
 from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
 from scheduler.inbox import InboxProcessor
 from scheduler.notify import Notifier
+from scheduler.supervisor import Supervisor
 from scheduler.unsubscribes import Unsubscribes
 
 log = logging.getLogger("sluice.feedback")
@@ -112,7 +114,8 @@ class FeedbackService:
             await self.effects.apply(items)
         return len(items)
 
-    def start(self) -> list[asyncio.Task]:
+    def schedule(self, tasks: Supervisor) -> None:
+        """Put the feedback tasks on the supervisor; intervals are read each round (reloads)."""
         s = self.settings()
         missing = [t.name for t in s.tenants if t.bounce_domain and not s.feedback.verp_secrets]
         if missing:
@@ -121,10 +124,17 @@ class FeedbackService:
                 " their mail keeps the sender's return path",
                 ", ".join(missing),
             )
-        f = s.feedback
-        return [
-            asyncio.create_task(self.inbox.run(f.poll_interval, f.inbox_keep_days), name="inbox"),
-            asyncio.create_task(self.accounting.run(f.poll_interval), name="accounting"),
-            asyncio.create_task(self.health.run(), name="ip-health"),
-            asyncio.create_task(self.notifier.run(f.poll_interval), name="notify"),
-        ]
+
+        def poll() -> float:
+            return self.settings().feedback.poll_interval
+
+        def keep_days() -> float:
+            return self.settings().feedback.inbox_keep_days
+
+        def health_interval() -> float:
+            return self.settings().feedback.health.interval
+
+        tasks.every(inbox.TASK, poll, lambda: self.inbox.poll(keep_days()))
+        tasks.every(scheduler_accounting.TASK, poll, self.accounting.poll)
+        tasks.every(health.TASK, health_interval, self.health.check)
+        tasks.every(notify.TASK, poll, self.notifier.poll, on_stop=self.notifier.close)

@@ -17,7 +17,6 @@ not see it undone the next minute on the same window of old bounces.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,7 +30,6 @@ from policy.health import Finding
 from policy.measures import Measure
 from policy.store import Store
 from policy.warmup import IpEvent
-from scheduler import metrics
 
 log = logging.getLogger("sluice.health")
 TASK = "ip-health"  # its sluice_task_* label
@@ -56,16 +54,6 @@ class HealthWatch:
         self.clock = clock
         self.asked: dict[str, float] = {}
         self.warned: dict[tuple[str, str, str, str], float] = {}
-
-    async def run(self) -> None:
-        metrics.task_started(TASK, self.settings().interval)
-        while True:
-            try:
-                await self.check()
-                metrics.task_succeeded(TASK, self.settings().interval)
-            except Exception:
-                log.exception("health round failed; trying again")
-            await asyncio.sleep(self.settings().interval)
 
     async def check(self) -> list[Finding]:
         now = self.clock()

@@ -40,7 +40,6 @@ from policy.engagement import Engagement
 from policy.feedback import Feedback
 from policy.store.inbox import Inbox
 from policy.tokens import BadToken, TokenKeys
-from scheduler import metrics
 from scheduler.effects import Effects
 from scheduler.unsubscribes import Unsubscribes, mailto_event
 
@@ -74,22 +73,19 @@ class InboxProcessor:
         self.attempts: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
         self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        self._ensured = False  # the inbox folders exist
+        self._pruned_at = 0.0
 
-    async def run(self, interval: float = 1.0, keep_days: float = 7.0) -> None:
-        """Process new messages every ``interval`` seconds, forever; never raises."""
-        metrics.task_started(TASK, interval)
-        await asyncio.to_thread(self.inbox.ensure)
-        pruned_at = 0.0
-        while True:
-            try:
-                await self.process_pending()
-                if self.clock() - pruned_at > 3600:
-                    pruned_at = self.clock()
-                    await asyncio.to_thread(self.inbox.prune, pruned_at - keep_days * 86400)
-                metrics.task_succeeded(TASK, interval)
-            except Exception:
-                log.exception("inbox round failed; trying again")
-            await asyncio.sleep(interval)
+    async def poll(self, keep_days: float = 7.0) -> int:
+        """One round: process what waits, and once an hour prune what was kept ``keep_days``."""
+        if not self._ensured:
+            await asyncio.to_thread(self.inbox.ensure)
+            self._ensured = True
+        done = await self.process_pending()
+        if self.clock() - self._pruned_at > 3600:
+            self._pruned_at = self.clock()
+            await asyncio.to_thread(self.inbox.prune, self._pruned_at - keep_days * 86400)
+        return done
 
     async def process_pending(self, limit: int = 100) -> int:
         """Process up to ``limit`` waiting messages; how many left ``new/``."""

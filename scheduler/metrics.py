@@ -1,9 +1,10 @@
-"""The sibling tasks' Prometheus metrics: feedback counted, and each loop's last success.
+"""The sibling tasks' Prometheus metrics: feedback counted, each task's last success and failures.
 
-A loop calls ``task_started`` once and ``task_succeeded`` at the end of each
-pass that worked. The lag (how late the task is against its interval) is
-computed when Prometheus scrapes, so a loop that hangs or fails every pass
-shows a lag that keeps growing, even though it never reports again.
+The supervisor (``scheduler.supervisor``) calls ``task_started`` once per
+task and ``task_succeeded`` at the end of each round that worked. The lag
+(how late the task is against its interval) is computed when Prometheus
+scrapes, so a task that hangs or fails every round shows a lag that keeps
+growing, even though it never reports again.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ TASK_INTERVAL = Gauge(
     ["task"],
     multiprocess_mode="livemostrecent",
 )
+TASK_FAILURES = Counter(
+    "sluice_task_failures_total",
+    "Rounds of the task that raised (each is tried again after a backoff)",
+    ["task"],
+)
 NO_TENANT = "-"  # feedback whose message could not be traced to a tenant
 
 
@@ -66,13 +72,13 @@ _WATCHED: dict[str, _Watch] = {}
 
 
 def task_started(task: str, interval: float, now: float | None = None) -> None:
-    """The loop runs: its lag counts from now until its first success."""
+    """The task runs: its lag counts from now until its first success."""
     _WATCHED[task] = _Watch(interval, time.time() if now is None else now)
     TASK_INTERVAL.labels(task).set(interval)
 
 
 def task_succeeded(task: str, interval: float, now: float | None = None) -> None:
-    """A pass finished without error; ``interval`` is the current one (a reload may change it)."""
+    """A round finished without error; ``interval`` is the current one (a reload may change it)."""
     now = time.time() if now is None else now
     _WATCHED[task] = _Watch(interval, now)
     TASK_INTERVAL.labels(task).set(interval)
@@ -84,8 +90,12 @@ def lag(task: str, now: float | None = None) -> float | None:
     watch = _WATCHED.get(task)
     if watch is None:
         return None
-    now = time.time() if now is None else now
-    return max(0.0, now - watch.since - watch.interval)
+    return lateness(watch.since, watch.interval, time.time() if now is None else now)
+
+
+def lateness(since: float, interval: float, now: float) -> float:
+    """How late the next success is: time since ``since`` beyond ``interval``, at least 0."""
+    return max(0.0, now - since - interval)
 
 
 class _LagCollector(Collector):

@@ -1,7 +1,8 @@
 """Tell MailWizz and the tenants' webhooks about feedback; an outage queues, never drops.
 
 ``enqueue`` runs inside the effects of each batch of feedback and writes one
-row per receiver and item to the store's queue; ``run`` sends what is due,
+row per receiver and item to the store's queue; ``poll`` (a round of the
+``notify`` task) sends what is due,
 one POST per receiver with every waiting item (a batch), and deletes the
 rows only after a 2xx. A failure (refused, timed out, 5xx, 4xx alike: a
 receiver misconfigured today is fixed tomorrow) puts the rows back with an
@@ -36,7 +37,7 @@ from conf.schema import MailwizzApiSettings, TenantSettings
 from policy import mailwizz_api, notify
 from policy.feedback import COMPLAINED, Decision, Feedback
 from policy.store import Store
-from scheduler import mailwizz, metrics
+from scheduler import mailwizz
 
 log = logging.getLogger("sluice.notify")
 TASK = "notify"  # its sluice_task_* label
@@ -61,6 +62,7 @@ class Notifier:
         self.clock = clock
         self.sent = 0
         self.failed = 0
+        self._http: aiohttp.ClientSession | None = None  # poll's, closed by close()
 
     async def enqueue(self, items: Sequence[tuple[Feedback, Decision]]) -> int:
         tenants = {t.name: t for t in self.settings().tenants}
@@ -107,17 +109,17 @@ class Notifier:
                 return [(where, json.dumps(item))]
         return []
 
-    async def run(self, interval: float) -> None:
-        metrics.task_started(TASK, interval)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as http:
-            while True:
-                try:
-                    while await self.send_due(http) == BATCH:
-                        pass
-                    metrics.task_succeeded(TASK, interval)
-                except Exception:
-                    log.exception("notification round failed; trying again")
-                await asyncio.sleep(interval)
+    async def poll(self) -> None:
+        """One round: send everything due, batch after batch, on a session kept between rounds."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT))
+        while await self.send_due(self._http) == BATCH:
+            pass
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     async def send_due(self, http: aiohttp.ClientSession) -> int:
         """Post every due notification, a batch per receiver; how many rows were claimed."""

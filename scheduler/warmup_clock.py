@@ -12,7 +12,6 @@ each day once. Warm IPs are only watched for idleness: silent for
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -33,7 +32,7 @@ from policy.warmup import (
     Transition,
     advance,
 )
-from scheduler import metrics
+from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.warmup")
 ACTOR = "warmup-clock"
@@ -147,18 +146,12 @@ async def _idle_days(store: ClockStore, ip: str, zone: str, today: date) -> int 
     return max(0, (today - last_day).days - 1)
 
 
-async def run(
+def schedule(
+    tasks: Supervisor,
     settings: Callable[[], Settings],
     store: ClockStore,
     clock: Callable[[], datetime],
-    interval: Callable[[], float],
 ) -> None:
-    """Tick every `interval()` seconds for as long as the daemon runs (settings may reload)."""
-    metrics.task_started(TASK, interval())
-    while True:
-        try:
-            await tick(settings(), store, clock())
-            metrics.task_succeeded(TASK, interval())
-        except Exception:
-            log.exception("warmup clock tick failed; trying again in %.0fs", interval())
-        await asyncio.sleep(interval())
+    """Tick every ``warmup.clock_interval`` seconds, read each round (a reload may change it)."""
+    interval = lambda: settings().warmup.clock_interval  # noqa: E731
+    tasks.every(TASK, interval, lambda: tick(settings(), store, clock()))

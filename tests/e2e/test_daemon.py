@@ -144,6 +144,7 @@ async def test_health_readiness_and_metrics(tmp_path, sink):
                     "store": "ok",
                     "policy": "ok",
                     "policy_refresh": "ok",
+                    "tasks": "ok",
                 }
             async with http.get("/metrics") as r:
                 text = await r.text()

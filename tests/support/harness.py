@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import os
 import textwrap
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,15 +14,12 @@ from pathlib import Path
 import aiosmtplib
 
 from conf import Settings, parse
-from gateway import dkim, runtime
-from gateway import downstream as downstream_mod
+from gateway import dkim, parts
 from gateway.runtime import Runtime
-from gateway.smtp import Listener, tls_context
-from policy import view
-from policy.events import Recorder
+from gateway.smtp import Listener
 from policy.passwords import hash_password
-from policy.store import Store, open_store
-from policy.view import PolicyView
+from policy.store import Store
+from scheduler.supervisor import Supervisor
 
 PASSWORD = "correct horse battery staple"
 # A cheap scrypt cost keeps tests fast; production hashes use the defaults.
@@ -79,16 +76,11 @@ class Gateway:
     rt: Runtime
     store: Store
     records: dict[str, str]
-    follow: asyncio.Task | None = None  # the policy mirror's refresh loop
+    stack: AsyncExitStack  # its parts, stopped in the reverse order by close()
+    tasks: Supervisor
 
     async def close(self) -> None:
-        if self.follow is not None:
-            self.follow.cancel()
-        await self.listener.drain(0.1)
-        if self.rt.recorder is not None:
-            await self.rt.recorder.flush()
-        await self.rt.downstream.close()
-        await self.store.close()
+        await self.stack.aclose()
 
 
 async def start_gateway(folder: Path, sink_port: int, **extra: str) -> Gateway:
@@ -106,23 +98,24 @@ async def start_gateway_from(
 ) -> Gateway:
     """A gateway from a full configuration text; `clock` pins the time quotas are taken at.
 
-    Its counters are the gateway's own: close them with `gw.rt.counters.close()`.
+    ``close()`` stops it as the daemon stops (its counters included).
     """
     records = make_keys(folder)
     settings: Settings = parse(text, environ=os.environ)
-    store = open_store(settings.database)
-    await store.open()
-    # As the daemon does: the policy mirror loaded before the first client, then followed.
-    policy = PolicyView()
-    await view.refresh(policy, store)
-    follow = asyncio.create_task(view.follow(policy, store, settings.policy.refresh))
-    down = downstream_mod.build(settings.downstream, settings.smtp.hostname)
-    extra = {"clock": clock} if clock is not None else {}
-    rt = runtime.build(settings, down, Recorder(store), policy=policy, **extra)
-    listener = Listener(lambda: rt, tls=tls_context(settings))
-    server = await listener.start("127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return Gateway(port, listener, rt, store, records, follow)
+    stack = AsyncExitStack()
+    try:
+        # The daemon's parts, as the daemon starts them (gateway.daemon.Daemon.start).
+        store = await parts.store(stack, settings)
+        policy = await parts.policy_mirror(store)
+        relay = parts.relay(stack, settings, store, policy, clock=clock)
+        tasks = await stack.enter_async_context(Supervisor())
+        parts.relay_tasks(tasks, lambda: settings, relay, store)
+        listener = await parts.smtp(stack, settings, relay, drain_timeout=0.1)
+    except BaseException:
+        await stack.aclose()
+        raise
+    port = listener.servers[0].sockets[0].getsockname()[1]
+    return Gateway(port, listener, relay(), store, records, stack, tasks)
 
 
 def message(

@@ -19,6 +19,7 @@ from policy.store import open_store
 from scheduler import metrics
 from scheduler.accounting import AccountingTailer
 from scheduler.effects import Effects
+from scheduler.supervisor import Supervisor
 from tests.support.feedback import arf, dsn
 
 ORIGIN = verp.Origin("acme", "<m1@acme-mail.com>", "bob@example.net", "192.0.2.10", "camp-1")
@@ -103,15 +104,13 @@ async def test_a_task_reports_its_last_success_and_lag():
         None, None, lambda: None, lambda: "acct*.csv", lambda: None, lambda: None
     )
     started = time.time()
-    task = asyncio.create_task(tailer.run(0.05))
-    try:
+    async with Supervisor() as tasks:
+        tasks.every("accounting", 0.05, tailer.poll)
         for _ in range(100):  # at most 5 s
             last = value("sluice_task_last_success_timestamp_seconds", task="accounting")
             if last >= started:
                 break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
     assert last >= started
     assert value("sluice_task_interval_seconds", task="accounting") == 0.05
     assert metrics.lag("accounting", now=last) == 0.0

@@ -1,0 +1,261 @@
+"""The daemon's parts: each starts one thing and registers its own cleanup on the stack.
+
+``gateway.daemon`` lists them in start-up order on one ``AsyncExitStack``,
+which stops them in the reverse order; the test harness
+(``tests/support/harness.py``) builds its gateway from the same parts.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from admin import webhooks
+from admin.api import AdminContext
+from admin.app import make_app
+from admin.tracking import Unsubscribe, make_public_app
+from conf import Settings, split_hostport
+from gateway import downstream as downstream_mod
+from gateway import runtime, sdnotify
+from gateway.inbound import InboundListener
+from gateway.runtime import Runtime
+from gateway.smtp import Listener, tls_context
+from policy import engagement as engagement_mod
+from policy import events, view
+from policy.bus import Bus
+from policy.engagement import EngagementRecorder
+from policy.events import Recorder
+from policy.links import KeyRing
+from policy.providers import ProviderResolver
+from policy.store import Store, open_store
+from policy.store.inbox import Inbox
+from policy.view import PolicyView
+from scheduler.feedback_service import FeedbackService
+from scheduler.supervisor import STEADY, Stage, Supervisor
+
+log = logging.getLogger("sluice.daemon")
+
+
+@dataclass
+class Relay:
+    """The runtime in force: a reload swaps it, a transaction keeps the one it started with."""
+
+    rt: Runtime
+
+    def __call__(self) -> Runtime:
+        return self.rt
+
+
+async def store(stack: AsyncExitStack, s: Settings) -> Store:
+    """The database, closed last of all: every other part may write to it until it stops."""
+    opened = open_store(s.database)
+    await opened.open()
+    stack.push_async_callback(opened.close)
+    return opened
+
+
+async def policy_mirror(store: Store) -> PolicyView:
+    """The policy mirror, loaded before the first client: no listener opens on an empty one.
+
+    Its refresh is the ``policy`` task of ``relay_tasks``.
+    """
+    policy = PolicyView()
+    await view.refresh(policy, store)
+    return policy
+
+
+def freeze_heap() -> None:
+    # The mirror (100,000s of suppressed addresses) lives as long as the process:
+    # out of the collector's sight, a full pass no longer walks it (about 100 ms
+    # that landed on whatever ran then, SMTP transactions included).
+    gc.collect()
+    gc.freeze()
+
+
+def relay(
+    stack: AsyncExitStack,
+    s: Settings,
+    store: Store,
+    policy: PolicyView,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> Relay:
+    """What a transaction needs: the event recorder, counters, provider lookups, downstream.
+
+    Counters and the provider resolver are built once (reservations and cached
+    lookups outlive a reload); the downstream closed at the end is the one in
+    force then. They close in the reverse order: downstream, counters, providers.
+    """
+    counters = runtime.open_counters(s)
+    providers = ProviderResolver(budget=s.warmup.dns_budget)
+    stack.push_async_callback(providers.close)
+    stack.push_async_callback(counters.close)
+    down = downstream_mod.build(s.downstream, s.smtp.hostname)
+    extra = {"clock": clock} if clock is not None else {}
+    rt = runtime.build(
+        s, down, Recorder(store), counters=counters, providers=providers, policy=policy, **extra
+    )
+    current = Relay(rt)
+    stack.push_async_callback(lambda: current.rt.downstream.close())
+    return current
+
+
+def relay_tasks(
+    tasks: Supervisor, settings: Callable[[], Settings], relay: Relay, store: Store
+) -> None:
+    """The tasks of every SMTP process: write its events, keep its policy mirror fresh."""
+    recorder, policy = relay().recorder, relay().policy
+    assert recorder is not None
+    tasks.flusher(
+        "events",
+        events.FLUSH_EVERY,
+        recorder.flush,
+        retry_at_most=events.RETRY_AT_MOST,
+        final=recorder.flush,
+        wake=recorder.full,
+    )
+    # No backoff: past policy.max_stale mail is deferred, so a store that is back
+    # must be read again within one refresh interval.
+    tasks.every(
+        "policy",
+        lambda: settings().policy.refresh,
+        lambda: view.refresh_or_keep(policy, store),
+        stage=Stage.MIRROR,
+        backoff=STEADY,
+        immediately=False,
+    )
+
+
+async def smtp(
+    stack: AsyncExitStack, s: Settings, relay: Relay, *, drain_timeout: float | None = None
+) -> Listener:
+    """The SMTP listener on ``smtp.listen``; at the end it drains (``smtp.drain_timeout``)."""
+    listener = Listener(relay, tls=tls_context(s))
+    host, port = split_hostport(s.smtp.listen)
+    await listener.start(host, port, reuse_port=s.smtp.workers > 1)
+    timeout = s.smtp.drain_timeout if drain_timeout is None else drain_timeout
+    stack.push_async_callback(_drain, listener, timeout)
+    return listener
+
+
+async def _drain(listener: Listener, timeout: float) -> None:
+    log.info("draining: up to %.0fs for %d transaction(s)", timeout, listener.in_transaction)
+    if not await listener.drain(timeout):
+        log.warning("drain timeout: closing transactions still open (no 250 was sent for them)")
+
+
+async def inbound(stack: AsyncExitStack, s: Settings, settings: Callable[[], Settings]) -> None:
+    """The listener for the bounce domains, when ``smtp.inbound_listen`` is set."""
+    if s.smtp.inbound_listen is None:
+        return
+    listener = InboundListener(settings, Inbox(s.feedback.inbox), tls=tls_context(s))
+    await listener.start(*split_hostport(s.smtp.inbound_listen))
+    stack.push_async_callback(listener.close)
+    log.info("inbound listener on %s, inbox %s", s.smtp.inbound_listen, s.feedback.inbox)
+
+
+async def public_http(
+    stack: AsyncExitStack,
+    s: Settings,
+    settings: Callable[[], Settings],
+    store: Store,
+    bus: Bus,
+    unsubscribe: Unsubscribe,
+    tasks: Supervisor,
+) -> None:
+    """The public listener (tracking links, one-click unsubscribe) and its event writer.
+
+    ``unsubscribe`` suppresses the address and queues MailWizz's item
+    (``scheduler.unsubscribes``) before the endpoint answers 200. The writer
+    stops after the listener, then writes every event still waiting.
+    """
+    engagement = EngagementRecorder(store, bus)
+    tasks.flusher(
+        "engagement",
+        engagement_mod.FLUSH_EVERY,
+        engagement.flush,
+        retry_at_most=engagement_mod.RETRY_AT_MOST,
+        final=lambda: engagement.flush(everything=True),
+    )
+    app = make_public_app(KeyRing(lambda: settings().tenants), engagement.add, unsubscribe)
+    await _serve(stack, app, s.http.public_listen)
+
+
+async def admin_http(stack: AsyncExitStack, s: Settings, app: web.Application) -> None:
+    """The admin listener on ``http.admin_listen``."""
+    await _serve(stack, app, s.http.admin_listen)
+
+
+def admin_app(
+    settings: Callable[[], Settings],
+    relay: Relay,
+    store: Store,
+    tasks: Supervisor,
+    feedback: FeedbackService,
+    reload: Callable[[], Awaitable[str | None]],
+) -> web.Application:
+    """Health, readiness, metrics, the admin API and PowerMTA's webhook (into ``feedback``).
+
+    Degradable: without the database mail flows on cached policy until
+    ``policy.max_stale``, and the sibling tasks are not on the path of a
+    message, so a late one is reported without taking the relay out of service.
+    """
+    rt = relay()
+    policy = rt.policy
+    checks = {
+        "downstream": lambda: relay().downstream.ping(),
+        "store": store.ping,
+        "policy": lambda: _policy_usable(policy, settings().policy.max_stale),
+        "policy_refresh": lambda: _policy_refreshing(policy),
+        "tasks": tasks.check,
+    }
+    if rt.settings.redis is not None:
+        # In-process counters cannot be down; shared ones are a dependency.
+        checks["counters"] = rt.counters.ping
+    ctx = AdminContext(
+        settings=settings,
+        store=store,
+        counters=rt.counters,
+        policy=policy,
+        reload=reload,
+        clock=runtime.utc_now,
+    )
+    degradable = frozenset({"store", "policy_refresh", "tasks"})
+    app = make_app(checks, degradable=degradable, ctx=ctx)
+    token = lambda: settings().feedback.webhook_token  # noqa: E731
+    webhooks.add_powermta(app, feedback.ingest_records, token)
+    return app
+
+
+async def _serve(stack: AsyncExitStack, app: web.Application, listen: str) -> None:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    await web.TCPSite(runner, *split_hostport(listen)).start()
+
+
+async def _policy_usable(policy: PolicyView, max_stale: float) -> None:
+    if policy.age() > max_stale:
+        raise RuntimeError(f"cached policy is {policy.age():.0f}s old: mail is deferred")
+
+
+async def _policy_refreshing(policy: PolicyView) -> None:
+    if policy.error:
+        raise RuntimeError(f"serving cached policy {policy.age():.0f}s old: {policy.error}")
+
+
+def watchdog(tasks: Supervisor, interval: float | None) -> None:
+    """systemd's watchdog, pinged from the loop itself (when systemd asked for it).
+
+    A stalled loop stops the pings and systemd restarts us, which is safe
+    because we hold no message we have not handed on.
+    """
+    if interval is not None:
+        ping = lambda: sdnotify.notify("WATCHDOG=1")  # noqa: E731
+        tasks.every("watchdog", interval, ping, stage=Stage.WATCHDOG)
