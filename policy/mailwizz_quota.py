@@ -78,7 +78,7 @@ class Capacity:
             return self.stopped
         if not self.ips:
             return "no IP in rotation"
-        return "hourly capacity used up" if self.hourly == 0 else "daily capacity used up"
+        return "daily capacity used up" if self.daily == 0 else "hourly capacity used up"
 
 
 def ip_windows(row: IpQuota, throttle: Line | None, hours_after: int) -> tuple[Window, Window]:

@@ -16,6 +16,7 @@ it; the next round (the supervisor's) tries again from scratch.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -143,7 +144,10 @@ class MailwizzSync:
         )
         where = sync.dsn().where()
         try:
-            conn = await self.connect(sync)
+            # aiomysql's connect_timeout does not cover the handshake: a server that
+            # accepts and never greets would hold the round forever.
+            async with asyncio.timeout(sync.timeout):
+                conn = await self.connect(sync)
         except (pymysql.MySQLError, OSError, TimeoutError) as exc:
             raise self._failed(
                 "unreachable", f"cannot connect to MailWizz's MySQL at {where}", exc
@@ -163,8 +167,9 @@ class MailwizzSync:
         caps: Mapping[int, Capacity],
         now: datetime,
     ) -> RoundReport:
-        mw_now, utc_now = await _clock(conn)
-        rows = await _rows(conn, sync, list(caps))
+        async with asyncio.timeout(sync.timeout):  # a server that accepts and never answers
+            mw_now, utc_now = await _clock(conn)
+            rows = await _rows(conn, sync, list(caps))
         reports = []
         for server in sync.servers:
             cap = caps[server.server_id]
@@ -200,7 +205,10 @@ class MailwizzSync:
         MANAGED.labels(label).set(0 if decision.warning else 1)
         if decision.warning:
             log.warning("mailwizz sync: %s", decision.warning)
-        written = decision.write and await _update(conn, sync, row, decision)
+        written = False
+        if decision.write:
+            async with asyncio.timeout(sync.timeout):
+                written = await _update(conn, sync, row, decision)
         if decision.write and not written:
             log.info("mailwizz sync: server %s changed while being synced; next round", sid)
         final = decision if written else None
@@ -310,7 +318,7 @@ async def _last_status_ours(store: SyncStore, server_id: int, pages: int = 20) -
                 continue
             was, now = e.as_dict()["before"], e.as_dict()["after"]
             if was.get("status") != now.get("status"):
-                return now.get("status") == mailwizz_quota.DISABLED
+                return bool(now.get("status") == mailwizz_quota.DISABLED)
         if len(entries) < 200:
             return False
         before_id = entries[-1].id
