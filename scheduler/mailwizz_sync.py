@@ -66,6 +66,17 @@ FAILURES = Counter(
 )
 
 
+def grants(sync: MailwizzSyncSettings, user: str) -> list[str]:
+    """The GRANT statements that give `user` (e.g. 'sluice_sync'@'10.0.0.5') all a round needs."""
+    db = f"`{sync.dsn().database}`"
+    return [
+        "GRANT SELECT (server_id, status, hourly_quota, daily_quota, warmup_plan_id),"
+        " UPDATE (hourly_quota, daily_quota, status, last_updated)"
+        f" ON {db}.{sync.table('delivery_server')} TO {user}",
+        f"GRANT SELECT ON {db}.{sync.table('delivery_server_usage_log')} TO {user}",
+    ]
+
+
 class MailwizzUnavailable(RuntimeError):
     """MailWizz's database could not be reached or refused a query: the round did nothing more."""
 

@@ -165,6 +165,6 @@ class MailwizzDb:
             status, hourly, daily = await cur.fetchone()
         return str(status), int(hourly), int(daily)
 
-    async def execute(self, query: str, args: tuple = ()) -> None:
+    async def execute(self, query: str, args: tuple | None = None) -> None:
         async with self.conn.cursor() as cur:
             await cur.execute(query, args)

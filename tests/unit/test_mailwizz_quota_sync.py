@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
+import pymysql
 import pytest
 from prometheus_client import REGISTRY
 
@@ -19,7 +22,7 @@ import conf
 from conf.mailwizz import MailwizzSyncSettings
 from policy import operations
 from policy.events import Event
-from scheduler.mailwizz_sync import ACTION, ACTOR, MailwizzSync, MailwizzUnavailable
+from scheduler.mailwizz_sync import ACTION, ACTOR, MailwizzSync, MailwizzUnavailable, grants
 from tests.support import backends
 
 WARMING = "192.0.2.12"  # day 1 of "ramp": 1000 a day, 100 an hour (10 sending hours)
@@ -261,6 +264,31 @@ async def test_a_database_that_accepts_and_never_answers_times_out(store):
         assert time.monotonic() - started < 5
     finally:
         silent.close()
+
+
+async def test_the_documented_grants_are_enough(store, mailwizz_db):
+    s, clocks = settings(), Clocks()
+    await mailwizz_db.add_server(3)
+    user, password = f"sluice_sync_{secrets.token_hex(3)}", secrets.token_hex(8)
+    account = f"'{user}'@'%'"
+    url = urlsplit(mailwizz_db.url)
+    cfg = mapping(mailwizz_db)
+    try:
+        # No arguments: the host pattern's % is not a placeholder (the password is hex).
+        await mailwizz_db.execute(f"CREATE USER {account} IDENTIFIED BY '{password}'")
+        for grant in grants(cfg, account):
+            await mailwizz_db.execute(grant)
+    except pymysql.MySQLError as exc:
+        await mailwizz_db.execute(f"DROP USER IF EXISTS {account}")
+        pytest.skip(f"the test server's user cannot create users: {exc}")
+    try:
+        limited = cfg.model_copy(
+            update={"database": f"mysql://{user}:{password}@{url.hostname}:{url.port}{url.path}"}
+        )
+        await syncer(store, clocks).sync_once(s, limited)
+        assert await mailwizz_db.server(3) == ("active", 5100, 6000)
+    finally:
+        await mailwizz_db.execute(f"DROP USER IF EXISTS {account}")
 
 
 async def test_a_tenant_day_other_than_mailwizz_s_is_reported(store, mailwizz_db):
