@@ -55,7 +55,7 @@ ensure_postgres() {
 # MailWizz's database in the quota-sync tests. A fresh machine gets a data directory
 # (mariadb-install-db) and the root@127.0.0.1 user; the server runs until the machine stops.
 ensure_mariadb() {
-  local server client sock datadir
+  local server client sock
   client=$(command -v mariadb || command -v mysql || true)
   if ! port_open 127.0.0.1 "$MYSQL_PORT"; then
     server=$(command -v mariadbd || command -v mysqld || true)
