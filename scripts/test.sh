@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Install Sluice with its test tools into .venv, make sure PostgreSQL and Redis
-# are up, then lint, check the import layers and run the whole test suite.
+# Install Sluice with its test tools into .venv, make sure PostgreSQL, Redis and
+# MariaDB are up, then lint, check the import layers and run the whole test suite.
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 . scripts/services.sh
 ensure_venv "[test]"
 if [ -z "${SLUICE_TEST_PG:-}" ]; then ensure_postgres; fi
 if [ -z "${SLUICE_TEST_REDIS:-}" ]; then ensure_redis; fi
+if [ -z "${SLUICE_TEST_MYSQL:-}" ]; then ensure_mariadb; fi
 # The status page's browser test drives Debian's chromium (Playwright downloads no browser).
 if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   echo "sluice: installing chromium for the status page's browser test" >&2

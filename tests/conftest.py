@@ -89,3 +89,13 @@ async def store(store_url) -> AsyncIterator[object]:
     await s.open()  # migrations are idempotent (a second host starting up)
     yield s
     await s.close()
+
+
+@pytest.fixture
+async def mailwizz_db() -> AsyncIterator[object]:
+    """MailWizz's delivery-server tables in a MariaDB/MySQL database of this test's own."""
+    from tests.support import mysql
+
+    _require("MariaDB/MySQL", mysql.MYSQL_URL, 3306)
+    async with mysql.mailwizz_database() as db:
+        yield db
