@@ -76,10 +76,11 @@ async def populate(settings, store, counters, suppressed: int) -> object:
     """IP records, reservations, suppression and every counter family's label sets."""
     from admin.api import AdminContext
     from gateway import metrics as gw
-    from policy import calendar, operations, view
+    from policy import view
     from policy.counters import Limit
     from policy.engagement import KINDS
     from policy.metrics import ENGAGEMENT
+    from policy.quota import calendar, operations
     from policy.suppression import Suppression
     from policy.view import PolicyView
     from scheduler import metrics as sched

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 
 from gateway import replies
 from gateway.replies import Verdict
-from policy import selection
 from policy.counters import CounterUnavailable, Reservation
 from policy.providers import OTHER
+from policy.quota import selection
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
     from gateway.runtime import Runtime
-    from policy.selection import Candidate, Quota
+    from policy.quota.selection import Candidate, Quota
 
 log = logging.getLogger("sluice.quota")
 

@@ -8,12 +8,12 @@ from typing import Protocol
 from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
-from policy.ipstate import IpRecord
-from policy.measures import Measure
+from policy.quota.ipstate import IpRecord
+from policy.quota.measures import Measure
+from policy.quota.warmup import Transition
 from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
-from policy.warmup import Transition
 
 
 class Store(Protocol):

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from policy.warmup import (
+from policy.quota.warmup import (
     DEFAULT_SCHEDULES,
     DEFAULT_THRESHOLDS,
     STANDARD,

@@ -12,14 +12,15 @@ from datetime import datetime
 from typing import Protocol
 
 from conf import PoolIp, Settings
-from policy import calendar, capacity, health, ipstate, selection
-from policy.capacity import SendPlan
-from policy.health import Counts, Finding
-from policy.ipstate import IpRecord, IpStateError
+from policy.feedback import health
+from policy.feedback.health import Counts, Finding
 from policy.providers import GROUPS
-from policy.selection import Candidate, Planner
+from policy.quota import calendar, capacity, ipstate, selection
+from policy.quota.capacity import SendPlan
+from policy.quota.ipstate import IpRecord, IpStateError
+from policy.quota.selection import Candidate, Planner
+from policy.quota.warmup import DEFAULT_GROUP, IpEvent, Schedule, Transition, hourly_limit
 from policy.switches import GLOBAL, KINDS, Switch, SwitchError
-from policy.warmup import DEFAULT_GROUP, IpEvent, Schedule, Transition, hourly_limit
 
 IP_ACTIONS = ("pause", "resume", "quarantine", "clear", "rest", "restart", "set-day")
 
@@ -122,7 +123,7 @@ class _Limits:
     daily: int | None
     hourly: int | None
     groups: dict[str, int | None]  # provider groups with a limit of their own
-    day_key: str  # policy.selection's names; a group's is the day's plus ":group"
+    day_key: str  # policy.quota.selection's names; a group's is the day's plus ":group"
     hour_key: str
 
 

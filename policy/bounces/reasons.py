@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from .bounce_codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
-from .bounce_patterns import TEXT_PATTERNS
+from .codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
+from .patterns import TEXT_PATTERNS
 
 # Coarse classes.  ``hard`` reasons are the only ones that may suppress the
 # recipient; ``block`` reasons say something about the sending IP, domain or

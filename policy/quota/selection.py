@@ -25,10 +25,10 @@ from zoneinfo import ZoneInfo
 
 from conf import PoolIp
 from conf.schema import WarmupSettings
-from policy import measures
 from policy.counters import Limit
-from policy.ipstate import IpRecord, initial
-from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
+from policy.quota import measures
+from policy.quota.ipstate import IpRecord, initial
+from policy.quota.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
 
 # Counters only have to outlive their window (the key names the window); the
 # margin covers a 25-hour day or a repeated hour when clocks go back.

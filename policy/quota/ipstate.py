@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from conf import PoolIp
-from policy.warmup import IpEvent, IpState, Transition, transition, warmup_day
+from policy.quota.warmup import IpEvent, IpState, Transition, transition, warmup_day
 
 IN_ROTATION = frozenset({IpState.WARMING, IpState.WARM})
 

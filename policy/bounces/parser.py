@@ -11,7 +11,7 @@ How a message is read, in order:
 1. Newlines are normalised once, on the raw bytes (CRLF, CR-only, a mix of
    forms and CRLF converted twice all become LF; decoded base64 and
    quoted-printable parts get the same treatment), so no later stage
-   depends on the form; at most ``bounce_mime.MAX_SCAN_BYTES`` are looked
+   depends on the form; at most ``mime.MAX_SCAN_BYTES`` are looked
    at; an mbox file holding several messages is read message by message;
    the MIME structure is split without decoding the returned message's body.
 2. Complaints: an RFC 5965 ``message/feedback-report`` part, Microsoft JMRP
@@ -26,8 +26,8 @@ How a message is read, in order:
    out-of-office notices).
 
 For every recipient the enhanced status code and SMTP reply code are taken
-from the structure or the diagnostic (``bounce_codes``), and the reason is
-chosen by ``bounce_reasons.classify``.  When the text gives no enhanced code,
+from the structure or the diagnostic (``codes``), and the reason is
+chosen by ``reasons.classify``.  When the text gives no enhanced code,
 one is derived from the reply code and the reason (550 user unknown at RCPT
 gives 5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).  The stock
 "user unknown" with neither the refused command, nor an address-level status
@@ -90,19 +90,18 @@ from __future__ import annotations
 
 import re
 
-from . import bounce_codes as codes
-from . import bounce_reasons as reasons
-from .bounce_dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
-from .bounce_feedback import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
-from .bounce_mime import (
+from . import codes, reasons
+from .complaints import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
+from .dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
+from .mime import (
     Headers,
     decode_words,
     normalise,
     parse_message,
 )
-from .bounce_report import BounceReport, make_report, tracking_of
-from .bounce_ses import SesRecord, parse_ses
-from .bounce_text import (
+from .report import BounceReport, make_report, tracking_of
+from .ses import SesRecord, parse_ses
+from .text import (
     MAX_HUMAN,
     TextRecord,
     cut_original,
