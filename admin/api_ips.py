@@ -30,7 +30,7 @@ from policy.counters import CounterUnavailable
 from policy.quota import calendar, operations
 from policy.quota.ipstate import IpStateError
 from policy.quota.operations import IP_ACTIONS, IpQuota
-from policy.quota.warmup import Transition, TransitionError
+from policy.quota.states import Transition, TransitionError
 
 TAG = "pools and IPs"
 MAX_REASON = 500

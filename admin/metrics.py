@@ -42,7 +42,7 @@ from policy import view
 from policy.quota import calendar
 from policy.quota.measures import HOLD, Measure
 from policy.quota.operations import IpQuota, quotas
-from policy.quota.warmup import IpState
+from policy.quota.states import IpState
 from scheduler import metrics as task_metrics
 
 log = logging.getLogger("sluice.admin.metrics")

@@ -27,7 +27,7 @@ from admin.auth import Principal, Session, authenticate
 from policy import audit
 from policy.quota import operations
 from policy.quota.ipstate import IpStateError
-from policy.quota.warmup import TransitionError
+from policy.quota.states import TransitionError
 from policy.switches import GLOBAL, KINDS, SwitchError
 
 log = logging.getLogger("sluice.admin.status")

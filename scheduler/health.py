@@ -30,7 +30,7 @@ from policy.feedback import health
 from policy.feedback.health import Finding
 from policy.quota import ipstate, measures
 from policy.quota.measures import Measure
-from policy.quota.warmup import IpEvent
+from policy.quota.states import IpEvent
 from policy.store import Store
 from scheduler import metrics
 

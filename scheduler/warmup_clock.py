@@ -24,15 +24,8 @@ from policy.quota import calendar, ipstate, measures
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
 from policy.quota.selection import Planner
-from policy.quota.warmup import (
-    DayStats,
-    Decision,
-    IpEvent,
-    IpState,
-    Thresholds,
-    Transition,
-    advance,
-)
+from policy.quota.states import IpEvent, IpState, Transition
+from policy.quota.warmup import DayStats, Decision, Thresholds, advance
 from scheduler import metrics
 
 log = logging.getLogger("sluice.warmup")

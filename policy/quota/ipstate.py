@@ -16,7 +16,8 @@ from datetime import date, datetime
 from typing import Protocol
 
 from conf import PoolIp
-from policy.quota.warmup import IpEvent, IpState, Transition, transition, warmup_day
+from policy.quota.states import IpEvent, IpState, Transition, transition
+from policy.quota.warmup import warmup_day
 
 IN_ROTATION = frozenset({IpState.WARMING, IpState.WARM})
 

@@ -20,7 +20,8 @@ from policy.quota import calendar, capacity, ipstate, selection
 from policy.quota.capacity import SendPlan
 from policy.quota.ipstate import IpRecord, IpStateError
 from policy.quota.selection import Candidate, Planner
-from policy.quota.warmup import DEFAULT_GROUP, IpEvent, Schedule, Transition, hourly_limit
+from policy.quota.states import IpEvent, Transition
+from policy.quota.warmup import DEFAULT_GROUP, Schedule, hourly_limit
 from policy.switches import GLOBAL, KINDS, Switch, SwitchError
 
 IP_ACTIONS = ("pause", "resume", "quarantine", "clear", "rest", "restart", "set-day")

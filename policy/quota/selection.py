@@ -24,7 +24,8 @@ from policy import keys
 from policy.counters import Limit
 from policy.quota import measures
 from policy.quota.ipstate import IpRecord, initial
-from policy.quota.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
+from policy.quota.states import IpState
+from policy.quota.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, Schedule, hourly_limit
 
 # Counters only have to outlive their window (the key names the window); the
 # margin covers a 25-hour day or a repeated hour when clocks go back.

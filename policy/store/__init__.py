@@ -10,7 +10,7 @@ from policy.engagement import Engagement
 from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
-from policy.quota.warmup import Transition
+from policy.quota.states import Transition
 from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch

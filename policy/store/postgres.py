@@ -12,7 +12,7 @@ from policy.engagement import Engagement
 from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
-from policy.quota.warmup import Transition
+from policy.quota.states import Transition
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from policy.quota.ipstate import IpRecord
-from policy.quota.warmup import IpState, Transition
+from policy.quota.states import IpState, Transition
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 

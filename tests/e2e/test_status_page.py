@@ -21,7 +21,7 @@ from policy.counters.memory import MemoryCounters
 from policy.events import Event
 from policy.quota import operations
 from policy.quota.selection import Planner
-from policy.quota.warmup import IpState
+from policy.quota.states import IpState
 from policy.store import open_store
 from policy.switches import Switch
 from tests.support import backends

@@ -9,7 +9,7 @@ from conf.schema import HealthSettings
 from policy.events import Event
 from policy.feedback import health
 from policy.quota import measures
-from policy.quota.warmup import IpState
+from policy.quota.states import IpState
 from policy.store.sqlite import SqliteStore
 from scheduler.health import HealthWatch, ipstate_quarantine
 

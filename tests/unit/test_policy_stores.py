@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from policy.events import Event
 from policy.quota.ipstate import IpRecord, command, set_day
-from policy.quota.warmup import IpState
+from policy.quota.states import IpState
 from policy.suppression import GLOBAL, Removal, Suppression
 from policy.switches import GLOBAL as ALL
 from policy.switches import Switch

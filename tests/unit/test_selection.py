@@ -191,7 +191,7 @@ def test_a_tenant_with_fewer_sending_hours_gets_a_higher_hourly_pace():
 
 def test_stored_states_take_ips_out_of_rotation_and_set_the_day():
     from policy.quota.ipstate import IpRecord
-    from policy.quota.warmup import IpState
+    from policy.quota.states import IpState
 
     states = {
         "192.0.2.10": IpRecord("192.0.2.10", IpState.PAUSED, 0, "2026-11-21"),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import conf
 from policy.events import Event
-from policy.quota.warmup import IpState
+from policy.quota.states import IpState
 from scheduler import warmup_clock
 
 WARMING = "192.0.2.12"
