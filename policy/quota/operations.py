@@ -22,19 +22,14 @@ from policy.quota.ipstate import IpRecord, IpStateError
 from policy.quota.selection import Candidate, Planner
 from policy.quota.states import IpEvent, Transition
 from policy.quota.warmup import DEFAULT_GROUP, Schedule, hourly_limit
+from policy.store.protocols import EventStore, FeedbackStore, IpStateStore, SwitchStore
 from policy.switches import GLOBAL, KINDS, Switch, SwitchError
 
 IP_ACTIONS = ("pause", "resume", "quarantine", "clear", "rest", "restart", "set-day")
 
 
-class OperationsStore(ipstate.IpStore, Protocol):
-    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def set_switch(self, switch: Switch) -> None: ...
-    async def clear_switch(self, kind: str, target: str) -> bool: ...
-    async def feedback_counts(
-        self, since: float, until: float
-    ) -> list[tuple[str, str, str, int]]: ...
+class OperationsStore(IpStateStore, EventStore, SwitchStore, FeedbackStore, Protocol):
+    """IP states and switches to change, relayed and fed-back counts to read."""
 
 
 class Usage(Protocol):
