@@ -9,7 +9,8 @@ names, parameters, defaults, and whether a method is a coroutine or a stream.
 from __future__ import annotations
 
 import inspect
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -19,12 +20,17 @@ from policy.store.sqlite import SqliteStore
 
 BACKENDS = (SqliteStore, PostgresStore)
 
+if TYPE_CHECKING:
+    # A type checker holds both backends to the union as well.
+    def _conform(a: SqliteStore, b: PostgresStore) -> tuple[protocols.Store, protocols.Store]:
+        return a, b
 
-def members(protocol: type) -> dict[str, object]:
+
+def members(protocol: type) -> dict[str, Callable[..., Any]]:
     return {n: v for n, v in vars(protocol).items() if callable(v) and not n.startswith("_")}
 
 
-def shape(fn: object) -> tuple[str, list[tuple[str, object, object]]]:
+def shape(fn: Callable[..., Any]) -> tuple[str, list[tuple[str, Any, Any]]]:
     kind = (
         "async"
         if inspect.iscoroutinefunction(fn)
