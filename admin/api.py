@@ -21,7 +21,7 @@ from aiohttp import web
 from admin.auth import FailureLimiter, Principal, Sessions, authenticate
 from conf import Settings
 from policy import audit as audit_log
-from policy.operations import Usage
+from policy.quota.operations import Usage
 from policy.store import Store
 from policy.view import PolicyView
 

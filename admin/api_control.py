@@ -1,6 +1,6 @@
 """Admin API: kill switches, configuration reload and the audit log.
 
-Switches go through policy.operations, as `sluice switch` does; every
+Switches go through policy.quota.operations, as `sluice switch` does; every
 process sees a change within `policy.refresh` seconds.
 """
 
@@ -25,7 +25,7 @@ from admin.api import (
 )
 from admin.ip_json import ERROR_REF
 from conf import Settings
-from policy import operations
+from policy.quota import operations
 from policy.switches import GLOBAL, Switch, SwitchError
 
 # The CLI's names (`sluice switch on dry-run`) to the store's.

@@ -1,6 +1,6 @@
 """Admin API: pools and IPs (state, warmup day, today's use, rates) and IP actions.
 
-A thin face of policy.operations, as the `sluice ip` and `sluice quotas`
+A thin face of policy.quota.operations, as the `sluice ip` and `sluice quotas`
 commands are: the API reads and changes exactly what they do.
 """
 
@@ -26,11 +26,11 @@ from admin.api import (
     route,
 )
 from conf import Settings
-from policy import calendar, operations
 from policy.counters import CounterUnavailable
-from policy.ipstate import IpStateError
-from policy.operations import IP_ACTIONS, IpQuota
-from policy.warmup import Transition, TransitionError
+from policy.quota import calendar, operations
+from policy.quota.ipstate import IpStateError
+from policy.quota.operations import IP_ACTIONS, IpQuota
+from policy.quota.states import Transition, TransitionError
 
 TAG = "pools and IPs"
 MAX_REASON = 500

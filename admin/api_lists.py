@@ -19,10 +19,10 @@ from aiohttp import web
 
 from admin import api, api_suppression, api_suppression_csv
 from admin import listing as ls
-from policy import feedback_stats
 from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
-from policy.feedback import FEEDBACK_KINDS
+from policy.feedback import stats as feedback_stats
+from policy.feedback.decision import FEEDBACK_KINDS
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
 RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate")

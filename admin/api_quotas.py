@@ -1,7 +1,7 @@
 """Admin API: a tenant's capacity today, whether a batch fits and where, one IP's quota.
 
 The capacity is the pool's IPs in rotation added up; the check places a
-batch as the gateway would (policy.operations.send_plan), so "fits" here
+batch as the gateway would (policy.quota.operations.send_plan), so "fits" here
 means the gateway will take it today.
 """
 
@@ -27,10 +27,10 @@ from admin.api import (
 )
 from admin.api_ips import USAGE_SCHEMA, quota_rows, usage_source
 from admin.shared_reads import SharedReads
-from policy import calendar, operations
-from policy.capacity import SendPlan, Share
 from policy.counters import CounterUnavailable
 from policy.providers import GROUPS
+from policy.quota import calendar, operations
+from policy.quota.capacity import SendPlan, Share
 
 TAG = "quotas"
 SHARED = web.AppKey("quota_reads", SharedReads)

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from policy.health import ALL, Counts, Finding
-from policy.measures import Measure
-from policy.operations import IpQuota, Line
+from policy.feedback.health import ALL, Counts, Finding
+from policy.quota.measures import Measure
+from policy.quota.operations import IpQuota, Line
 
 COUNT = {"type": "integer", "minimum": 0}
 MAYBE_COUNT = {"type": "integer", "minimum": 0, "nullable": True}

@@ -1,6 +1,6 @@
 """What to type into MailWizz's SMTP delivery server form for one tenant.
 
-Pure: the settings and the tenant's quota rows (policy.operations.quotas) in,
+Pure: the settings and the tenant's quota rows (policy.quota.operations.quotas) in,
 a JSON-ready dict out. The quotas are what the tenant's pool can still take
 now: a MailWizz that paces itself under them is not refused by the gateway
 for want of warmup quota (provider-group limits of warming IPs aside: a
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conf import Settings, TenantSettings, split_hostport
-from policy.operations import IpQuota, totals
+from policy.quota.operations import IpQuota, totals
 
 # MailWizz adds these to every campaign message itself (the X-Mw- header prefix).
 MAILWIZZ_HEADERS = ("x-mw-campaign-uid", "x-mw-subscriber-uid")

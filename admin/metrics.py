@@ -1,7 +1,7 @@
 """Metrics computed when Prometheus scrapes: quotas, IP states, warmup days, suppression sizes.
 
 ``/metrics`` awaits ``refresh(ctx)`` before it renders the registry. The
-figures come from ``policy.operations.quotas`` (the same answer as the CLI
+figures come from ``policy.quota.operations.quotas`` (the same answer as the CLI
 and the API) and from the process's policy mirror. Each refresh swaps in what it read at
 once and every family is built afresh from it, so an IP or a tenant that a
 reload removed is gone from the next scrape, and a scrape never sees half of
@@ -37,11 +37,12 @@ from prometheus_client.registry import Collector
 
 from admin.api import AdminContext
 from conf import Settings
-from policy import calendar, view
 from policy import metrics as policy_metrics
-from policy.measures import HOLD, Measure
-from policy.operations import IpQuota, quotas
-from policy.warmup import IpState
+from policy import view
+from policy.quota import calendar
+from policy.quota.measures import HOLD, Measure
+from policy.quota.operations import IpQuota, quotas
+from policy.quota.states import IpState
 from scheduler import metrics as task_metrics
 
 log = logging.getLogger("sluice.admin.metrics")

@@ -47,13 +47,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conf import DkimSettings, Settings
-from policy import accounting, dkim_dns
+from policy import dkim_dns
 
-# The record types that carry feedback (policy.accounting reads b, rb, rs, t, f;
+# The record types that carry feedback (policy.feedback.accounting reads b, rb, rs, t, f;
+from policy.feedback import accounting
+
 # deliveries need nothing: Sluice records what it relayed itself).
 RECORDS = tuple(t for t in accounting.TYPES if t not in ("d", "tq"))
 # Beyond each type's default fields ("*"): the headers the feedback reads when a
-# record carries no VERP token (policy.accounting, policy.notify).
+# record carries no VERP token (policy.feedback.accounting, policy.feedback.notify).
 HEADER_FIELDS = ("header_Message-Id", "header_X-Mw-Campaign-Uid", "header_X-Mw-Subscriber-Uid")
 # Rotation: PowerMTA moves acct.csv to acct-<date>.csv, which accounting_pattern
 # still matches; a week leaves Sluice ample time to read a moved file.

@@ -1,7 +1,7 @@
 """What the status page shows, gathered from the settings, the stores and the counters.
 
 Plain frozen values for the template: the page's HTTP side (admin.status_page)
-only renders them. Quota figures come from policy.operations.quotas, the same
+only renders them. Quota figures come from policy.quota.operations.quotas, the same
 function behind `sluice quotas` and the API, so the three never disagree.
 """
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conf import PoolIp, Settings
-from policy import operations
-from policy.feedback import BOUNCED, COMPLAINED
-from policy.operations import IpQuota, Line, Usage
-from policy.selection import Planner
+from policy.feedback.decision import BOUNCED, COMPLAINED
+from policy.quota import operations
+from policy.quota.operations import IpQuota, Line, Usage
+from policy.quota.selection import Planner
 from policy.store import Store
 from policy.store.admin_sql import EventFilter
 from policy.switches import GLOBAL, KINDS, Switch

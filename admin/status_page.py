@@ -4,7 +4,7 @@ A browser trades a bearer token (http.admin_tokens) for a server-side
 session in the ``sluice_session`` cookie; the token itself never stays in the
 browser. Every form carries the session's CSRF secret, which a cross-site
 page cannot read: a POST without it changes nothing, whatever the browser's
-cookie rules. Changes go through policy.operations (the functions behind the
+cookie rules. Changes go through policy.quota.operations (the functions behind the
 CLI and the API) and into the audit log under the token's name.
 """
 
@@ -24,10 +24,11 @@ from aiohttp import web
 from admin import status_data
 from admin.api import AdminContext, context
 from admin.auth import Principal, Session, authenticate
-from policy import audit, operations
-from policy.ipstate import IpStateError
+from policy import audit
+from policy.quota import operations
+from policy.quota.ipstate import IpStateError
+from policy.quota.states import TransitionError
 from policy.switches import GLOBAL, KINDS, SwitchError
-from policy.warmup import TransitionError
 
 log = logging.getLogger("sluice.admin.status")
 

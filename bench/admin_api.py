@@ -85,7 +85,7 @@ async def serve(port: int, database: str, redis_prefix: str, unshared: bool) -> 
     from policy.counters import Reservation
     from policy.counters.memory import MemoryCounters
     from policy.counters.redis import RedisCounters
-    from policy.selection import Planner
+    from policy.quota.selection import Planner
     from policy.store import open_store
     from scheduler import warmup_clock
 

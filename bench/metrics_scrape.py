@@ -76,10 +76,11 @@ async def populate(settings, store, counters, suppressed: int) -> object:
     """IP records, reservations, suppression and every counter family's label sets."""
     from admin.api import AdminContext
     from gateway import metrics as gw
-    from policy import calendar, operations, view
+    from policy import keys, view
     from policy.counters import Limit
     from policy.engagement import KINDS
     from policy.metrics import ENGAGEMENT
+    from policy.quota import calendar, operations
     from policy.suppression import Suppression
     from policy.view import PolicyView
     from scheduler import metrics as sched
@@ -96,15 +97,14 @@ async def populate(settings, store, counters, suppressed: int) -> object:
         )
     rows = await operations.quotas(settings, store, now, counters=counters)
     for row in rows:
-        keys = []
+        limits = []
         local = now.astimezone(ZoneInfo(calendar.pool_zone(settings, row.pool)))
-        day = f"day:{row.ip}:{local.date()}"
-        keys.append(Limit(day, 10**6, 86400))
-        keys.append(Limit(f"hour:{row.ip}:{local.date()}T{local.hour:02d}", 10**6, 3600))
+        limits.append(Limit(keys.day(row.ip, local.date()), 10**6, 86400))
+        limits.append(Limit(keys.hour(row.ip, local.date(), local.hour), 10**6, 3600))
         for group in row.groups:
-            keys.append(Limit(f"{day}:{group}", 10**6, 86400))
+            limits.append(Limit(keys.day(row.ip, local.date(), group), 10**6, 86400))
         for _ in range(3):
-            await counters.reserve(keys)
+            await counters.reserve(limits)
     # Spread over the tenants and the global list ("").
     names = [f"tenant{t}" for t in range(TENANTS)] + [""]
     entries = [

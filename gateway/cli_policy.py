@@ -1,7 +1,7 @@
 """The operator's commands: `sluice quotas`, `sluice ip`, `sluice switch`, `sluice suppress`.
 
 Each opens the configured store (and Redis, for live counts), calls one
-function of policy.operations or the store, prints the answer and exits.
+function of policy.quota.operations or the store, prints the answer and exits.
 Running daemons see a change within `policy.refresh` seconds.
 """
 
@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from conf import ConfigError, Settings, load
-from policy import operations, suppression
-from policy.ipstate import IpStateError
-from policy.operations import IpQuota, Line
+from policy import suppression
+from policy.quota import operations
+from policy.quota.ipstate import IpStateError
+from policy.quota.operations import IpQuota, Line
 from policy.store import Store, open_store
 from policy.suppression import Suppression, SuppressionError
 from policy.switches import SwitchError

@@ -21,7 +21,7 @@ from policy.counters.memory import MemoryCounters
 from policy.counters.redis import RedisCounters
 from policy.events import Recorder
 from policy.providers import ProviderResolver
-from policy.selection import Planner
+from policy.quota.selection import Planner
 from policy.tenants import Directory
 from policy.view import PolicyView
 

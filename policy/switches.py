@@ -2,7 +2,7 @@
 
 A switch is a row in the store; every gateway process mirrors the rows and
 checks them per transaction, so flipping one takes effect everywhere within
-one refresh interval. An IP's own pause is its state (policy.ipstate), not a
+one refresh interval. An IP's own pause is its state (policy.quota.ipstate), not a
 switch: the IP leaves rotation and the rest of the pool carries on.
 """
 

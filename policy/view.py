@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from policy import switches
-from policy.ipstate import IpRecord
-from policy.measures import Measure
+from policy.quota.ipstate import IpRecord
+from policy.quota.measures import Measure
 from policy.suppression import Removal, Suppression, SuppressionList
 from policy.switches import Switch
 
@@ -37,7 +37,7 @@ class PolicyView:
     suppression: SuppressionList = field(default_factory=SuppressionList)
     switches: dict[tuple[str, str], Switch] = field(default_factory=dict)
     ips: dict[str, IpRecord] = field(default_factory=dict)
-    # Health holds and throttles in force (policy.measures), by (ip, provider, kind).
+    # Health holds and throttles in force (policy.quota.measures), by (ip, provider, kind).
     measures: dict[tuple[str, str, str], Measure] = field(default_factory=dict)
     seq: int = 0  # the last suppression write applied
     refreshed: float = field(default_factory=time.monotonic)

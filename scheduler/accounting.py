@@ -32,8 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy import accounting
-from policy.feedback import Feedback
+from policy.feedback import accounting
+from policy.feedback.decision import Feedback
 from policy.store import Store
 from policy.tokens import TokenKeys
 from scheduler.effects import Effects

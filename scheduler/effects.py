@@ -1,4 +1,4 @@
-"""Carry out what ``policy.feedback`` decided: suppress, count, record, publish.
+"""Carry out what ``policy.feedback.decision`` decided: suppress, count, record, publish.
 
 One ``Effects`` serves every input (the inbox, accounting files, the
 webhook). ``apply`` is safe to repeat for the same feedback: a soft bounce
@@ -16,10 +16,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from conf.schema import FeedbackSettings
-from policy import feedback
 from policy.bus import Bus
 from policy.events import Event
-from policy.feedback import Decision, Feedback
+from policy.feedback import decision as feedback
+from policy.feedback.decision import Decision, Feedback
 from policy.store import Store
 from policy.suppression import Suppression
 from scheduler import metrics

@@ -18,8 +18,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from conf import Settings
-from policy import accounting, links, verp
+from policy import links
 from policy.bus import Bus
+from policy.feedback import accounting, verp
 from policy.store import Store
 from policy.store.inbox import Inbox
 from policy.tokens import TokenKeys
@@ -41,7 +42,7 @@ class FeedbackService:
     store: Store
     settings: Callable[[], Settings]
     bus: Bus | None = None
-    # IP quarantine on bad rates; None: the IP state store (policy.ipstate) records it.
+    # IP quarantine on bad rates; None: the IP state store (policy.quota.ipstate) records it.
     quarantine: Quarantine | None = None
     effects: Effects = field(init=False)
     inbox: InboxProcessor = field(init=False)

@@ -2,10 +2,10 @@
 
 Every ``feedback.health.interval`` seconds the last hour's and the last
 day's counts are read from the store (relays and feedback events of every
-process and host), judged by ``policy.health``, and each IP over a
+process and host), judged by ``policy.feedback.health``, and each IP over a
 quarantine threshold is handed to the injected ``quarantine`` callable with
 the reason and the figures. An IP over a warning line is held or throttled
-(``policy.measures``, saved in the store with the finding as its reason,
+(``policy.quota.measures``, saved in the store with the finding as its reason,
 renewed each round while the rate stays over); tenants over the complaint
 lines are warned about. Each is logged once per IP or tenant, group, window
 and metric per hour, which is what an alert rule matches.
@@ -25,11 +25,12 @@ from zoneinfo import ZoneInfo
 
 from conf import Settings
 from conf.schema import HealthSettings
-from policy import health, ipstate, measures
-from policy.health import Finding
-from policy.measures import Measure
+from policy.feedback import health
+from policy.feedback.health import Finding
+from policy.quota import ipstate, measures
+from policy.quota.measures import Measure
+from policy.quota.states import IpEvent
 from policy.store import Store
-from policy.warmup import IpEvent
 
 log = logging.getLogger("sluice.health")
 TASK = "ip-health"  # its sluice_task_* label

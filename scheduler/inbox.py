@@ -35,9 +35,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from policy import bounces, feedback, unsubscribe, verp
+from policy import bounces, unsubscribe
 from policy.engagement import Engagement
-from policy.feedback import Feedback
+from policy.feedback import decision as feedback
+from policy.feedback import verp
+from policy.feedback.decision import Feedback
 from policy.store.inbox import Inbox
 from policy.tokens import BadToken, TokenKeys
 from scheduler.effects import Effects

@@ -1,6 +1,6 @@
 """Carry out one queued MailWizz API item: find the subscribers, unsubscribe them.
 
-``policy.mailwizz_api`` says which requests and what their answers mean;
+``policy.feedback.mailwizz`` says which requests and what their answers mean;
 this module sends them. The item is all or nothing for the queue: a failure
 at any step (the search, any one list's unsubscribe) retries the whole item
 later, and since unsubscribing twice changes nothing in MailWizz, the lists
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from conf.schema import MailwizzApiSettings
-from policy import mailwizz_api as mw
+from policy.feedback import mailwizz as mw
 
 log = logging.getLogger("sluice.notify")
 

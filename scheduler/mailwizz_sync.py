@@ -1,6 +1,6 @@
 """One round of the MailWizz quota sync: read MailWizz's rows, compute, write what is due.
 
-policy.mailwizz_quota says what each mapped delivery server may send and
+policy.quota.mailwizz says what each mapped delivery server may send and
 what to write; this module talks to MailWizz's MySQL database. A round
 opens one connection (in MailWizz's own connection time zone, so NOW() is
 MailWizz's clock), reads the mapped `delivery_server` rows and their usage
@@ -31,10 +31,12 @@ from pymysql.constants import CLIENT
 
 from conf import Settings
 from conf.mailwizz import MailwizzSyncSettings
-from policy import audit, calendar, mailwizz_quota, operations
+from policy import audit
 from policy.audit import AuditEntry
-from policy.mailwizz_quota import Capacity, ClockCheck, Decision, ServerRow
-from policy.operations import Usage
+from policy.quota import calendar, operations
+from policy.quota import mailwizz as mailwizz_quota
+from policy.quota.mailwizz import Capacity, ClockCheck, Decision, ServerRow
+from policy.quota.operations import Usage
 
 log = logging.getLogger("sluice.mailwizz_sync")
 

@@ -17,9 +17,9 @@ from prometheus_client import REGISTRY, Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from policy import bounce_reasons
+from policy.bounces import reasons as bounce_reasons
 from policy.events import Event
-from policy.feedback import Decision, Feedback
+from policy.feedback.decision import Decision, Feedback
 
 FEEDBACK = Counter(
     "sluice_feedback_total",

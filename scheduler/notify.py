@@ -34,8 +34,9 @@ import aiohttp
 
 from conf import Settings
 from conf.schema import MailwizzApiSettings, TenantSettings
-from policy import mailwizz_api, notify
-from policy.feedback import COMPLAINED, Decision, Feedback
+from policy.feedback import mailwizz as mailwizz_api
+from policy.feedback import notify
+from policy.feedback.decision import COMPLAINED, Decision, Feedback
 from policy.store import Store
 from scheduler import mailwizz
 

@@ -3,7 +3,7 @@ steps back, graduates or starts again.
 
 It judges the day the IP last ran at (from its record's `as_of` date to the
 start of today, in the zone of the IP's tenants) on what the store recorded:
-recipients relayed, bounced and complained. `policy.warmup.advance` decides;
+recipients relayed, bounced and complained. `policy.quota.warmup.advance` decides;
 this task only gathers the counts and writes the answer. Each write is a
 compare-and-set on the record read, so two hosts running the clock decide
 each day once. Warm IPs are only watched for idleness: silent for
@@ -19,19 +19,12 @@ from datetime import date, datetime
 from typing import Protocol
 
 from conf import PoolIp, Settings
-from policy import calendar, ipstate, measures
-from policy.ipstate import IpRecord
-from policy.measures import Measure
-from policy.selection import Planner
-from policy.warmup import (
-    DayStats,
-    Decision,
-    IpEvent,
-    IpState,
-    Thresholds,
-    Transition,
-    advance,
-)
+from policy.quota import calendar, ipstate, measures
+from policy.quota.ipstate import IpRecord
+from policy.quota.measures import Measure
+from policy.quota.selection import Planner
+from policy.quota.states import IpEvent, IpState, Transition
+from policy.quota.warmup import DayStats, Decision, Thresholds, advance
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.warmup")
@@ -58,7 +51,7 @@ async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Tra
     planner = Planner(settings.warmup)
     limits = thresholds(settings)
     states = await store.ip_states()
-    # A health hold (policy.measures) keeps an IP at its day, however good yesterday was.
+    # A health hold (policy.quota.measures) keeps an IP at its day, however good yesterday was.
     holds = {m.ip: m for m in await store.measures(now.timestamp()) if m.kind == measures.HOLD}
     written = []
     for pool, ips in settings.pools.items():

@@ -1,9 +1,8 @@
 """Warmup quota: reserve at RCPT, settle after DATA, give back what was abandoned.
 
 A message is relayed only on a reservation: every limit of its IP took one
-unit atomically before DATA. The first recipient picks the IP (warming IPs
-first, then warm ones, most room first); later recipients must fit the same
-IP, because PowerMTA's X-Virtual-MTA applies to the whole message.
+unit atomically before DATA. Which IP, and whether it has room, is
+``policy.quota.reserve``'s decision; this step turns it into a reply.
 """
 
 from __future__ import annotations
@@ -15,14 +14,12 @@ from typing import TYPE_CHECKING
 
 from gateway import replies
 from gateway.replies import Verdict
-from policy import selection
-from policy.counters import CounterUnavailable, Reservation
-from policy.providers import OTHER
+from policy.counters import CounterUnavailable
+from policy.quota.reserve import Ask, Granted, Refused, reserve
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
-    from gateway.runtime import Runtime
-    from policy.selection import Candidate, Quota
+    from policy.quota.selection import Quota
 
 log = logging.getLogger("sluice.quota")
 
@@ -34,77 +31,46 @@ async def warmup_quota(tx: Transaction) -> Verdict | None:
     """Reserve one unit of every limit of the transaction's IP; 451 4.7.1 when none has room."""
     assert tx.session.tenant is not None
     rt = tx.rt
-    pool = tx.session.tenant.settings.pool
-    ips = rt.settings.pools.get(pool, ())
-    zone = tx.session.tenant.zone
-    now = rt.clock()
-    today = rt.planner.local(now, zone).date()
-    states = rt.policy.ips
-    throttles = rt.policy.measures
-    group = OTHER
-    if rt.providers is not None and rt.planner.needs_group(ips, today, states, throttles):
-        group = await rt.providers.group(tx.candidate.rpartition("@")[2])
-    if tx.ip is None:
-        tx.provider = group  # the first recipient's group names the message's
-    hours = tx.session.tenant.settings.sending_hours
-    candidates = rt.planner.candidates(
-        ips, now, group, zone=zone, states=states, sending_hours=hours, throttles=throttles
+    tenant = tx.session.tenant
+    pool = tenant.settings.pool
+    ask = Ask(
+        pool=pool,
+        ips=rt.settings.pools.get(pool, ()),
+        domain=tx.candidate.rpartition("@")[2],
+        now=rt.clock(),
+        zone=tenant.zone,
+        sending_hours=tenant.settings.sending_hours,
+        states=rt.policy.ips,
+        throttles=rt.policy.measures,
+        ip=tx.ip,
     )
-    if not candidates and (stopped := rt.planner.out_of_rotation(ips, today, states)):
-        return replies.no_ip_in_rotation(pool, ", ".join(stopped))
-    try:
-        if tx.ip is None:
-            return await _choose(tx, candidates)
-        return await _fit(tx, candidates)
-    except CounterUnavailable as exc:
-        log.warning("quota store unavailable session=%s: %s", tx.session.id, exc)
-        return replies.QUOTA_STORE_UNAVAILABLE
-
-
-async def _choose(tx: Transaction, candidates: list[Candidate]) -> Verdict | None:
-    """First recipient: the first IP, in selection order, that grants a reservation."""
-    if not candidates:
-        return replies.NO_ROUTE
-    rt = tx.rt
-    keys = selection.usage_keys(candidates)
-    usage = await rt.counters.usage(keys) if keys else {}
-    assert tx.session.tenant is not None
-    turn = rt.planner.turn(tx.session.tenant.settings.pool)
-    refused: list[Quota] = []
-    for candidate in selection.order(candidates, usage, turn):
-        if not candidate.quotas:
-            tx.ip = candidate.ip
-            return None
-        full = selection.full_quota(candidate, usage)
-        if full is not None:
-            refused.append(full)
-            continue
-        result = await rt.counters.reserve(candidate.limits)
-        if isinstance(result, Reservation):
-            tx.ip = candidate.ip
-            tx.reservations.append(result)
-            return None
-        refused.append(candidate.quota(result.key))
-    return _reached(rt, selection.soonest(refused))
-
-
-async def _fit(tx: Transaction, candidates: list[Candidate]) -> Verdict | None:
-    """A later recipient: the transaction's IP must take it too, or it waits (452)."""
-    assert tx.ip is not None
-    mine = next((c for c in candidates if c.ip == tx.ip), None)
-    if mine is None:
-        # The IP left rotation (a reload) since the first recipient.
-        return replies.RECIPIENT_DOES_NOT_FIT
-    if not mine.quotas:
+    decision = await reserve(rt.planner, rt.counters, rt.providers, ask)
+    if tx.ip is None:
+        tx.provider = decision.group  # the first recipient's group names the message's
+    outcome = decision.outcome
+    if isinstance(outcome, Granted):
+        tx.ip = outcome.ip
+        if outcome.reservation is not None:
+            tx.reservations.append(outcome.reservation)
         return None
-    result = await tx.rt.counters.reserve(mine.limits)
-    if isinstance(result, Reservation):
-        tx.reservations.append(result)
-        return None
-    return replies.RECIPIENT_DOES_NOT_FIT
+    return _reply(tx, pool, outcome)
 
 
-def _reached(rt: Runtime, quota: Quota | None) -> Verdict:
+def _reply(tx: Transaction, pool: str, refused: Refused) -> Verdict:
+    match refused.why:
+        case "out_of_rotation":
+            return replies.no_ip_in_rotation(pool, ", ".join(refused.stopped))
+        case "no_route":
+            return replies.NO_ROUTE
+        case "does_not_fit":
+            return replies.RECIPIENT_DOES_NOT_FIT
+        case "unavailable":
+            log.warning("quota store unavailable session=%s: %s", tx.session.id, refused.error)
+            return replies.QUOTA_STORE_UNAVAILABLE
+    return _reached(refused.quota)
+
+
+def _reached(quota: Quota | None) -> Verdict:
     if quota is None:
         return replies.QUOTA_REACHED
     return replies.quota_reached(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.replies import Verdict
-from policy import verp
+from policy.feedback import verp
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction

@@ -1,118 +1,42 @@
-"""Durable state: PostgreSQL in production, SQLite for the embedded default."""
+"""Durable state: PostgreSQL in production, SQLite for the embedded default.
+
+The protocols, one per concern, are in `policy.store.protocols`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from policy.store.protocols import (
+    AccountingStore,
+    AdminListStore,
+    AuditStore,
+    EngagementStore,
+    EventStore,
+    FeedbackStore,
+    IpStateStore,
+    Lifecycle,
+    MeasureStore,
+    NotificationStore,
+    Store,
+    SuppressionStore,
+    SwitchStore,
+)
 
-from policy.audit import AuditEntry
-from policy.engagement import Engagement
-from policy.events import Event
-from policy.ipstate import IpRecord
-from policy.measures import Measure
-from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
-from policy.suppression import Removal, Suppression
-from policy.switches import Switch
-from policy.warmup import Transition
-
-
-class Store(Protocol):
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def ping(self) -> None: ...
-    async def record(self, events: list[Event]) -> None: ...
-    async def recent_events(self, limit: int = 100) -> list[dict]: ...
-    # Relayed, bounced, complained... recipients of one IP in [start, end) by kind.
-    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def last_sent(self, ip: str) -> float | None: ...
-    # Suppression: upserts and tombstones, each write numbered (seq) for the mirrors.
-    async def suppress(self, entries: Sequence[Suppression]) -> int: ...
-    async def unsuppress(self, tenant: str, addresses: Sequence[str]) -> int: ...
-    async def suppression_changes(
-        self, after: int, limit: int = 10_000
-    ) -> list[tuple[int, Suppression | Removal]]: ...
-    async def suppressions(self, tenant: str | None = None) -> list[Suppression]: ...
-    # Kill switches.
-    async def set_switch(self, switch: Switch) -> None: ...
-    async def clear_switch(self, kind: str, target: str) -> bool: ...
-    async def switches(self) -> list[Switch]: ...
-    # IP states: compare-and-set with the transition in the same transaction.
-    async def ip_states(self) -> dict[str, IpRecord]: ...
-    async def save_ip(
-        self, record: IpRecord, change: Transition, expect: IpRecord | None
-    ) -> bool: ...
-    async def ip_history(self, ip: str, limit: int = 50) -> list[Transition]: ...
-    # Feedback: soft bounces counted once per key; the number within [since, now].
-    async def count_soft_bounce(
-        self, tenant: str, address: str, key: str, at: float, since: float
-    ) -> int: ...
-    async def prune_soft_bounces(self, before: float) -> int: ...
-    # Feedback events written at most once per key, in one transaction with the
-    # keys; the (key, event) pairs that were new. Keys older than `before` go.
-    async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]: ...
-    async def prune_feedback_keys(self, before: float) -> int: ...
-    # Health holds and throttles: saved (replacing the same ip, provider, kind); in force at `now`.
-    async def save_measure(self, measure: Measure) -> None: ...
-    async def tenant_feedback_counts(
-        self, since: float, until: float
-    ) -> list[tuple[str, str, int]]: ...
-    async def measures(self, now: float) -> list[Measure]: ...
-    # Engagement events written and notifications queued at most once per key (the
-    # keys above, e.g. an inbox item's), in one transaction with it; whether it was new.
-    async def record_once(
-        self,
-        key: str,
-        at: float,
-        engagement: Sequence[Engagement],
-        notifications: Sequence[tuple[str, str]],
-    ) -> bool: ...
-    async def suppression_entry(self, tenant: str, address: str) -> Suppression | None: ...
-    async def suppression_entries(
-        self, tenant: str, addresses: Sequence[str]
-    ) -> dict[str, Suppression]: ...
-    # PowerMTA accounting files: (fingerprint, bytes read) by file identity.
-    async def accounting_position(self, file_key: str) -> tuple[str, int] | None: ...
-    async def save_accounting_position(
-        self, file_key: str, path: str, fingerprint: str, read_to: int, at: float
-    ) -> None: ...
-    # Recipients per (ip, provider group, kind) relayed or fed back in [since, until).
-    async def feedback_counts(
-        self, since: float, until: float
-    ) -> list[tuple[str, str, str, int]]: ...
-    # Outgoing notifications: (target, JSON payload) rows until their receiver said 2xx.
-    async def enqueue_notifications(self, rows: Sequence[tuple[str, str]], at: float) -> int: ...
-    async def claim_notifications(
-        self, now: float, lease_until: float, limit: int
-    ) -> list[tuple[int, str, str, int]]: ...
-    async def finish_notifications(self, ids: Sequence[int]) -> None: ...
-    async def retry_notifications(self, ids: Sequence[int], next_at: float, error: str) -> None: ...
-    async def pending_notifications(self) -> int: ...
-    # Opens, clicks, unsubscribes: written in one batch; which are first opens, in order.
-    async def record_engagement(self, events: Sequence[Engagement]) -> list[bool]: ...
-    async def recent_engagement(
-        self, limit: int = 100, tenant: str | None = None
-    ) -> list[dict]: ...
-    # The audit log of admin changes, newest first; before_id pages back.
-    async def record_audit(self, entry: AuditEntry) -> int: ...
-    async def audit_entries(
-        self, limit: int = 100, before_id: int = 0, actor: str = "", action: str = ""
-    ) -> list[AuditEntry]: ...
-    # Admin lists (admin_sql): keyset pages, newest first for events; the export streams.
-    async def suppression_page(
-        self, filters: SuppressionFilter, after: tuple[str, str] | None, limit: int
-    ) -> list[Suppression]: ...
-    def suppression_export(
-        self, filters: SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]: ...
-    async def event_page(self, filters: EventFilter, before_id: int, limit: int) -> list[dict]: ...
-    async def engagement_page(
-        self, filters: EngagementFilter, before_id: int, limit: int
-    ) -> list[dict]: ...
-    # Recipients per (kind, ip, provider, reply): relayed, bounced, complained in [since, until).
-    async def feedback_breakdown(
-        self, since: float, until: float, tenant: str | None = None
-    ) -> list[tuple[str, str, str, str, int]]: ...
+__all__ = [
+    "AccountingStore",
+    "AdminListStore",
+    "AuditStore",
+    "EngagementStore",
+    "EventStore",
+    "FeedbackStore",
+    "IpStateStore",
+    "Lifecycle",
+    "MeasureStore",
+    "NotificationStore",
+    "Store",
+    "SuppressionStore",
+    "SwitchStore",
+    "open_store",
+]
 
 
 def open_store(url: str) -> Store:

@@ -188,7 +188,7 @@ def engagement_dict(row: Sequence) -> dict:
 def feedback_breakdown(since: float, until: float, tenant: str | None) -> tuple[str, list]:
     """Recipients per (kind, ip, provider, reply) in [since, until): relayed (dry runs
     left out), bounced, complained. A feedback event's reply is "<status> <reason>"
-    (policy.feedback.event), so its reason survives the grouping; a relay's reply
+    (policy.feedback.decision.event), so its reason survives the grouping; a relay's reply
     is dropped from the key."""
     where, args = conditions(
         [("at >= {}", since), ("at < {}", until), ("tenant = {}", tenant)],

@@ -10,8 +10,9 @@ import asyncpg
 from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
-from policy.ipstate import IpRecord
-from policy.measures import Measure
+from policy.quota.ipstate import IpRecord
+from policy.quota.measures import Measure
+from policy.quota.states import Transition
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
@@ -19,7 +20,6 @@ from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
-from policy.warmup import Transition
 
 # Several gateway hosts may start at once against one database.
 MIGRATION_LOCK = 0x5100CE

@@ -117,7 +117,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """CREATE TABLE feedback_applied (key TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX feedback_applied_at ON feedback_applied (at)""",
     ),
-    # Health holds and throttles (policy.measures), each until its own time.
+    # Health holds and throttles (policy.quota.measures), each until its own time.
     (
         33,
         """CREATE TABLE ip_measures (

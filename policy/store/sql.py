@@ -10,10 +10,10 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from policy.ipstate import IpRecord
+from policy.quota.ipstate import IpRecord
+from policy.quota.states import IpState, Transition
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
-from policy.warmup import IpState, Transition
 
 
 def q(statement: str) -> str:

@@ -16,8 +16,9 @@ import aiosqlite
 from policy.audit import AuditEntry
 from policy.engagement import Engagement
 from policy.events import Event
-from policy.ipstate import IpRecord
-from policy.measures import Measure
+from policy.quota.ipstate import IpRecord
+from policy.quota.measures import Measure
+from policy.quota.states import Transition
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
@@ -25,7 +26,6 @@ from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
-from policy.warmup import Transition
 
 
 class SqliteStore:

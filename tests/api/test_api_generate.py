@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 import conf
 from policy.counters.memory import MemoryCounters
-from policy.selection import Planner
-from policy.warmup import hourly_limit
+from policy.quota.selection import Planner
+from policy.quota.warmup import hourly_limit
 from tests.support.admin_api import serve_admin
 
 NOW = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)

@@ -13,8 +13,8 @@ import conf
 from policy.counters import Reservation
 from policy.counters.redis import RedisCounters
 from policy.events import Event
-from policy.measures import THROTTLE, Measure
-from policy.selection import Planner
+from policy.quota.measures import THROTTLE, Measure
+from policy.quota.selection import Planner
 from tests.support.admin_api import AdminServer, serve_admin
 
 NOW = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)  # 12:30 in New York (UTC-5)

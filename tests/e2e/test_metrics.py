@@ -15,10 +15,11 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from conf import Settings, parse
-from policy import calendar, view
+from policy import view
 from policy.counters import Limit
 from policy.counters.memory import MemoryCounters
-from policy.measures import THROTTLE, Measure
+from policy.quota import calendar
+from policy.quota.measures import THROTTLE, Measure
 from policy.store import open_store
 from policy.suppression import Suppression
 from policy.view import PolicyView

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from policy import operations
+from policy.quota import operations
 from policy.suppression import GLOBAL, Suppression
 from tests.support.harness import Gateway, config_text, message, send, start_gateway_from
 from tests.support.sink import Sink

@@ -17,13 +17,13 @@ import pytest
 
 import conf
 from admin.status_page import COOKIE
-from policy import operations
 from policy.counters.memory import MemoryCounters
 from policy.events import Event
-from policy.selection import Planner
+from policy.quota import operations
+from policy.quota.selection import Planner
+from policy.quota.states import IpState
 from policy.store import open_store
 from policy.switches import Switch
-from policy.warmup import IpState
 from tests.support import backends
 from tests.support.admin_api import TOKENS, serve_admin
 
@@ -160,7 +160,7 @@ async def test_status_page_in_a_browser(prepared):
                 False,
             )
 
-            # The figures shown are policy.operations.quotas' own.
+            # The figures shown are policy.quota.operations.quotas' own.
             [row] = [
                 r
                 for r in await operations.quotas(s, store, NOW, counters=counters, tenant="acme")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conf import Settings, parse
-from policy import accounting, verp
+from policy.feedback import accounting, verp
 from policy.store.sqlite import SqliteStore
 from scheduler.feedback_service import FeedbackService
 from tests.support.acct import HEADER, line

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from policy import bounce_reasons, bounces
-from policy.bounces import BounceReport, parse, parse_for_score
+from policy.bounces import parser as bounces
+from policy.bounces import reasons as bounce_reasons
+from policy.bounces.parser import BounceReport, parse, parse_for_score
 
 POSTFIX_DSN = b"""\
 Return-Path: <>

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from policy import capacity
-from policy.capacity import Room
+from policy.quota import capacity
+from policy.quota.capacity import Room
 
 PARIS = ZoneInfo("Europe/Paris")
 

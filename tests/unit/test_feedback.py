@@ -2,9 +2,10 @@
 
 import time
 
-from policy import feedback, verp
 from policy.bounces import parse
-from policy.feedback import Feedback
+from policy.feedback import decision as feedback
+from policy.feedback import verp
+from policy.feedback.decision import Feedback
 from policy.suppression import Suppression
 from policy.tokens import TokenKeys
 from tests.support.feedback import arf, dsn

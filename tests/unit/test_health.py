@@ -6,10 +6,11 @@ import time
 
 from conf import parse
 from conf.schema import HealthSettings
-from policy import health, measures
 from policy.events import Event
+from policy.feedback import health
+from policy.quota import measures
+from policy.quota.states import IpState
 from policy.store.sqlite import SqliteStore
-from policy.warmup import IpState
 from scheduler.health import HealthWatch, ipstate_quarantine
 
 LIMITS = HealthSettings(min_sample=100)

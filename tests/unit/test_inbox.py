@@ -11,7 +11,8 @@ import pytest
 
 from conf import Settings, parse
 from gateway.inbound import InboundListener
-from policy import links, unsubscribe, verp
+from policy import links, unsubscribe
+from policy.feedback import verp
 from policy.store.inbox import Inbox
 from policy.store.sqlite import SqliteStore
 from scheduler.feedback_service import FeedbackService

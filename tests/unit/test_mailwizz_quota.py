@@ -9,7 +9,7 @@ import pytest
 
 import conf
 from conf.mailwizz import MailwizzSyncSettings, problems
-from policy.mailwizz_quota import (
+from policy.quota.mailwizz import (
     Capacity,
     ClockCheck,
     ServerRow,
@@ -19,7 +19,7 @@ from policy.mailwizz_quota import (
     ip_windows,
     server_capacity,
 )
-from policy.operations import IpQuota, Line
+from policy.quota.operations import IpQuota, Line
 
 
 def sync(**kw) -> MailwizzSyncSettings:

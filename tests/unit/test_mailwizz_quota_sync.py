@@ -20,8 +20,8 @@ from prometheus_client import REGISTRY
 
 import conf
 from conf.mailwizz import MailwizzSyncSettings
-from policy import operations
 from policy.events import Event
+from policy.quota import operations
 from scheduler.mailwizz_sync import ACTION, ACTOR, MailwizzSync, MailwizzUnavailable, grants
 from tests.support import backends
 

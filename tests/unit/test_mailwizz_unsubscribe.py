@@ -25,9 +25,11 @@ from aiohttp import web
 from admin.tracking import make_public_app
 from conf import ConfigError, Settings, parse
 from gateway.inbound import InboundListener
-from policy import links, mailwizz_api, tokens, unsubscribe, verp
+from policy import links, tokens, unsubscribe
 from policy.bus import Bus
 from policy.engagement import EngagementRecorder
+from policy.feedback import mailwizz as mailwizz_api
+from policy.feedback import verp
 from policy.store.inbox import Inbox
 from scheduler.feedback_service import FeedbackService
 from scheduler.notify import API_CONCURRENCY

@@ -11,10 +11,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from conf.schema import FeedbackSettings
-from policy import verp
 from policy.bounces import parse
 from policy.engagement import Engagement, EngagementRecorder
-from policy.feedback import Feedback
+from policy.feedback import verp
+from policy.feedback.decision import Feedback
 from policy.store import open_store
 from scheduler import metrics
 from scheduler.accounting import AccountingTailer

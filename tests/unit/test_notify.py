@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from conf import parse
-from policy import notify, verp
+from policy.feedback import notify, verp
 from policy.store.sqlite import SqliteStore
 from scheduler.feedback_service import FeedbackService
 from tests.support.feedback import arf, dsn

@@ -6,11 +6,11 @@ import asyncio
 from datetime import UTC, date, datetime
 
 from policy.events import Event
-from policy.ipstate import IpRecord, command, set_day
+from policy.quota.ipstate import IpRecord, command, set_day
+from policy.quota.states import IpState
 from policy.suppression import GLOBAL, Removal, Suppression
 from policy.switches import GLOBAL as ALL
 from policy.switches import Switch
-from policy.warmup import IpState
 
 AT = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 21)

@@ -94,7 +94,8 @@ def test_every_directive_for_two_tenants_and_three_ips() -> None:
 
 
 def test_accounting_covers_what_the_feedback_reads() -> None:
-    # Records without feedback (d, tq) are left out; the rest are what policy.accounting reads.
+    # Records without feedback (d, tq) are left out; the rest are what
+    # policy.feedback.accounting reads.
     assert powermta_config.RECORDS == ("b", "rb", "rs", "t", "f")
     read = {"header_message-id", "header_x-mw-campaign-uid", "header_x-mw-subscriber-uid"}
     assert {f.lower() for f in powermta_config.HEADER_FIELDS} == read

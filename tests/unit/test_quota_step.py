@@ -11,7 +11,7 @@ from gateway.pipeline import Session, Transaction
 from gateway.steps import quota
 from policy.counters import CounterUnavailable, Limit
 from policy.counters.memory import MemoryCounters
-from policy.selection import Planner
+from policy.quota.selection import Planner
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 KEY = "day:192.0.2.10:2026-11-21"
@@ -126,7 +126,7 @@ async def test_abandon_soon_releases_from_synchronous_code():
 
 
 async def test_a_health_throttle_caps_an_unlimited_warm_ip_per_hour():
-    from policy.measures import THROTTLE, Measure
+    from policy.quota.measures import THROTTLE, Measure
 
     tx = transaction(WARM, MemoryCounters())
     m = Measure("192.0.2.10", "*", THROTTLE, 2, "deferral rate 40% over 1h", 0.0, 2e9)

@@ -7,9 +7,10 @@ import pytest
 from conf import PoolIp
 from conf.schema import BUILTIN_SCHEDULES, SCHEDULE_GROUPS, IpWarmup, WarmupSettings
 from gateway import replies
-from policy import providers, selection
-from policy.selection import Planner
-from policy.warmup import DEFAULT_SCHEDULES
+from policy import providers
+from policy.quota import selection
+from policy.quota.selection import Planner
+from policy.quota.warmup import DEFAULT_SCHEDULES
 
 # 13:30 UTC is 14:30 in Paris; 2026-11-20 was day 1, so today is day 2.
 NOW = datetime(2026, 11, 21, 13, 30, tzinfo=UTC)
@@ -189,8 +190,8 @@ def test_a_tenant_with_fewer_sending_hours_gets_a_higher_hourly_pace():
 
 
 def test_stored_states_take_ips_out_of_rotation_and_set_the_day():
-    from policy.ipstate import IpRecord
-    from policy.warmup import IpState
+    from policy.quota.ipstate import IpRecord
+    from policy.quota.states import IpState
 
     states = {
         "192.0.2.10": IpRecord("192.0.2.10", IpState.PAUSED, 0, "2026-11-21"),

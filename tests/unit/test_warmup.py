@@ -14,22 +14,17 @@ from typing import Any
 import pytest
 import yaml
 
-from policy.warmup import (
+from policy.quota.states import IpEvent, IpState, Transition, TransitionError, apply, transition
+from policy.quota.warmup import (
     DEFAULT_SCHEDULES,
     DEFAULT_THRESHOLDS,
     STANDARD,
     DayStats,
     Decision,
-    IpEvent,
-    IpState,
     Schedule,
     Thresholds,
-    Transition,
-    TransitionError,
     advance,
-    apply,
     hourly_limit,
-    transition,
     warmup_day,
 )
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import conf
 from policy.events import Event
-from policy.warmup import IpState
+from policy.quota.states import IpState
 from scheduler import warmup_clock
 
 WARMING = "192.0.2.12"
@@ -89,7 +89,7 @@ async def test_a_completed_schedule_graduates_to_warm(store):
 
 
 async def test_a_health_hold_keeps_a_clean_day_from_advancing(store):
-    from policy.measures import ALL, HOLD, Measure
+    from policy.quota.measures import ALL, HOLD, Measure
 
     s = settings(started="2026-11-20")
     await warmup_clock.tick(s, store, at(21))

@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .bounce_dsn import address_in
-from .bounce_mime import Headers, Part
+from .dsn import address_in
+from .mime import Headers, Part
 
 _ARF_TYPES = ("message/feedback-report", "text/feedback-report")
 _FEEDBACK_TYPES = frozenset(

@@ -1,6 +1,6 @@
 """Text patterns of the bounce classifier, one ordered entry per reason.
 
-Patterns are written in lower case for text that ``bounce_reasons`` has
+Patterns are written in lower case for text that ``reasons`` has
 already lowercased and tidied (addresses replaced by ``<addr>``, whitespace
 collapsed).  They cover the wording of
 common MTAs and mailbox providers in general terms, not any single message.

@@ -32,11 +32,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from policy.bounce_report import BounceReport
+from policy.bounces.report import BounceReport
 from policy.events import Event
+from policy.feedback.verp import Origin
 from policy.providers import OTHER, static_group
 from policy.suppression import Suppression, SuppressionError
-from policy.verp import Origin
 
 # Event kinds of feedback (policy.events.Event.kind).
 BOUNCED, COMPLAINED, AUTO_REPLIED, DELAYED = "bounced", "complained", "auto_replied", "delayed"

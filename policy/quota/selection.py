@@ -4,13 +4,8 @@ Pure: settings, a time and counts in; limits and an order out. The gateway
 reads the counts from the counter store and takes the reservation; this
 module only says what to ask for.
 
-Each IP's limits live under keys that name their window in the warmup time
-zone, so a new day or hour starts from zero without any reset job:
-
-    day:192.0.2.12:2026-11-21            the IP's total for the day
-    hour:192.0.2.12:2026-11-21T14        its pacing for one hour (warming IPs)
-    day:192.0.2.12:2026-11-21:google     its day for one provider group
-    throttle:192.0.2.12:2026-11-21T14:google   an hour under a health throttle
+Each IP's limits live under keys that name their window (``policy.keys``),
+so a new day or hour starts from zero without any reset job.
 """
 
 from __future__ import annotations
@@ -25,10 +20,12 @@ from zoneinfo import ZoneInfo
 
 from conf import PoolIp
 from conf.schema import WarmupSettings
-from policy import measures
+from policy import keys
 from policy.counters import Limit
-from policy.ipstate import IpRecord, initial
-from policy.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, IpState, Schedule, hourly_limit
+from policy.quota import measures
+from policy.quota.ipstate import IpRecord, initial
+from policy.quota.states import IpState
+from policy.quota.warmup import DEFAULT_GROUP, DEFAULT_SCHEDULES, Schedule, hourly_limit
 
 # Counters only have to outlive their window (the key names the window); the
 # margin covers a 25-hour day or a repeated hour when clocks go back.
@@ -189,18 +186,18 @@ class Planner:
         daily = _daily(ip, plan)
         if daily is None:
             return False, ()
-        out = [quota("daily", f"day:{ip.ip}:{today}", daily, DAY_TTL, end_of_day)]
+        out = [quota("daily", keys.day(ip.ip, today), daily, DAY_TTL, end_of_day)]
         if plan is None:
             return False, tuple(out)
         schedule, day = plan
         hours = sending_hours or self.settings.sending_hours
         hourly = hourly_limit(daily, hours, self.settings.burst)
-        hour_key = f"hour:{ip.ip}:{today}T{local.hour:02d}"
+        hour_key = keys.hour(ip.ip, today, local.hour)
         out.append(quota("hourly", hour_key, hourly, HOUR_TTL, end_of_hour))
         if group != DEFAULT_GROUP and group in schedule.groups:
             limit = schedule.limit(day, group)
             if limit is not None:
-                key = f"day:{ip.ip}:{today}:{group}"
+                key = keys.day(ip.ip, today, group)
                 out.append(quota("provider", key, limit, DAY_TTL, end_of_day))
         return True, tuple(out)
 
@@ -208,7 +205,7 @@ class Planner:
 def _throttled(ip: PoolIp, warming: bool, local: datetime, m: measures.Measure) -> Quota:
     """The hourly cap a health throttle puts on the IP toward its provider (or all)."""
     end_of_hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    key = f"throttle:{ip.ip}:{local.date()}T{local.hour:02d}:{m.provider}"
+    key = keys.throttle(ip.ip, local.date(), local.hour, m.provider)
     group = None if m.provider == measures.ALL else m.provider
     return Quota(Limit(key, m.hourly, HOUR_TTL), "throttle", ip.ip, warming, group, end_of_hour)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from . import bounce_reasons as reasons
-from .bounce_mime import Headers, clean
+from . import reasons
+from .mime import Headers, clean
 
 _SPACE_RE = re.compile(r"[ \t]+")
 

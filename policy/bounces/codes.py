@@ -1,7 +1,7 @@
 """Status codes, SMTP reply codes and the refused SMTP command in bounce text.
 
 The enhanced status code (RFC 3463) and reply code (RFC 5321) tables that
-``bounce_reasons`` maps to reasons, and the readers that find those codes
+``reasons`` maps to reasons, and the readers that find those codes
 and the command a remote server refused (``RCPT``, ``MAIL``, ``DATA`` ...).
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .bounce_dsn import address_in
+from .dsn import address_in
 
 # Inside an SNS envelope the notification is a JSON string, so its quotes
 # arrive escaped (\"notificationType\"): look for the bare names.

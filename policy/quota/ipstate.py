@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from conf import PoolIp
-from policy.warmup import IpEvent, IpState, Transition, transition, warmup_day
+from policy.quota.states import IpEvent, IpState, Transition, transition
+from policy.quota.warmup import warmup_day
+
+if TYPE_CHECKING:
+    from policy.store.protocols import IpStateStore
 
 IN_ROTATION = frozenset({IpState.WARMING, IpState.WARM})
 
@@ -114,15 +118,8 @@ def _transition(old: IpRecord, new: IpRecord, reason: str, actor: str, at: datet
     )
 
 
-class IpStore(Protocol):
-    async def ip_states(self) -> dict[str, IpRecord]: ...
-    async def save_ip(
-        self, record: IpRecord, change: Transition, expect: IpRecord | None
-    ) -> bool: ...
-
-
 async def change(
-    store: IpStore,
+    store: IpStateStore,
     ip: PoolIp,
     today: date,
     decide,  # (current record) -> (new record, transition)

@@ -11,7 +11,7 @@ How a message is read, in order:
 1. Newlines are normalised once, on the raw bytes (CRLF, CR-only, a mix of
    forms and CRLF converted twice all become LF; decoded base64 and
    quoted-printable parts get the same treatment), so no later stage
-   depends on the form; at most ``bounce_mime.MAX_SCAN_BYTES`` are looked
+   depends on the form; at most ``mime.MAX_SCAN_BYTES`` are looked
    at; an mbox file holding several messages is read message by message;
    the MIME structure is split without decoding the returned message's body.
 2. Complaints: an RFC 5965 ``message/feedback-report`` part, Microsoft JMRP
@@ -26,8 +26,8 @@ How a message is read, in order:
    out-of-office notices).
 
 For every recipient the enhanced status code and SMTP reply code are taken
-from the structure or the diagnostic (``bounce_codes``), and the reason is
-chosen by ``bounce_reasons.classify``.  When the text gives no enhanced code,
+from the structure or the diagnostic (``codes``), and the reason is
+chosen by ``reasons.classify``.  When the text gives no enhanced code,
 one is derived from the reply code and the reason (550 user unknown at RCPT
 gives 5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).  The stock
 "user unknown" with neither the refused command, nor an address-level status
@@ -90,19 +90,20 @@ from __future__ import annotations
 
 import re
 
-from . import bounce_codes as codes
-from . import bounce_reasons as reasons
-from .bounce_dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
-from .bounce_feedback import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
-from .bounce_mime import (
+from . import codes, reasons
+from .build import MAX_REPORTS, from_dsn, from_ses, from_text
+from .complaints import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
+from .dsn import address_in, has_dsn_fields, parse_fields
+from .mime import (
     Headers,
+    Part,
     decode_words,
     normalise,
     parse_message,
 )
-from .bounce_report import BounceReport, make_report, tracking_of
-from .bounce_ses import SesRecord, parse_ses
-from .bounce_text import (
+from .report import BounceReport, make_report, tracking_of
+from .ses import parse_ses
+from .text import (
     MAX_HUMAN,
     TextRecord,
     cut_original,
@@ -133,10 +134,8 @@ _EVIDENCE_RE = re.compile(
     r"送信|届きません|配信",
     re.IGNORECASE,
 )
-_MAX_REPORTS = 500
 _MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
 _MAX_MBOX = 20
-_STATUS_CODE_RE = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
 
 
 def parse(raw: bytes) -> list[BounceReport]:
@@ -150,129 +149,6 @@ def parse(raw: bytes) -> list[BounceReport]:
 def parse_for_score(raw: bytes) -> list[dict[str, object]]:
     """Adapter for the corpus scorer: plain dicts with the scorer's keys."""
     return [r.as_dict() for r in parse(raw)]
-
-
-def _status_of(field: str, diagnostic: str, action: str = "") -> str:
-    """The DSN ``Status`` field, unless the remote server's own answer in the
-    diagnostic carries a different code: that one is first-hand.  When the
-    two disagree on temporary versus permanent, a failed delivery takes the
-    permanent one (the remote refused for good, or the MTA gave up)."""
-    status = codes.find_status(field) if field else ""
-    in_diag = codes.find_status(diagnostic) if diagnostic else ""
-    if in_diag and (not status or in_diag[0] == status[0] or status.endswith(".0.0")):
-        return in_diag
-    if in_diag and status and action == "failed" and in_diag[0] == "5":
-        return in_diag
-    return status or in_diag
-
-
-def _from_dsn(
-    records: list[DsnRecord],
-    human: str,
-    subject: str,
-    exclude: set[str],
-    tracking: dict[str, str],
-) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    records = records[:_MAX_REPORTS]
-    rcpts = [r.recipient for r in records]
-    windows = {t.recipient: t.diagnostic for t in recipients_in(human, exclude, rcpts, strict=True)}
-    for rec in records[:_MAX_REPORTS]:
-        action = rec.action
-        diag = rec.diagnostic
-        window = windows.get(rec.recipient, "")
-        if not diag and window:
-            diag = window
-        status = _status_of(rec.status, diag, action)
-        reply = codes.find_reply_code(diag)
-        if action in ("delivered", "relayed", "expanded") or status.startswith("2"):
-            reason = "delivered"
-        else:
-            reason = reasons.classify(
-                status,
-                reply,
-                diag,
-                window + "\n" + subject,
-                codes.find_command(diag + window),
-                note=_STATUS_CODE_RE.sub("", rec.status, count=1),
-                notice=human,
-            )
-            if action == "delayed" and reasons.kind_of(reason) == "unknown":
-                reason = "expired"
-            if rec.diagnostic_type == "x-unix" and reasons.kind_of(reason) != "soft":
-                # The local delivery program failed (exit code or its own
-                # message); its status codes describe the program, not the
-                # address.
-                reason = "mailererror"
-        out.append(
-            make_report(
-                rec.recipient,
-                reason,
-                status=status,
-                reply_code=reply,
-                remote_mta=rec.remote_mta,
-                diagnostic=diag,
-                action=action or ("failed" if status.startswith("5") else ""),
-                tracking=tracking,
-            )
-        )
-    return out
-
-
-def _from_text(
-    records: list[TextRecord], human: str, subject: str, tracking: dict[str, str]
-) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    for rec in records[:_MAX_REPORTS]:
-        diag = rec.diagnostic
-        status = codes.find_status(diag)
-        reply = codes.find_reply_code(diag)
-        if not status and len(records) == 1:
-            status = codes.find_status(human)
-        reason = reasons.classify(
-            status, reply, diag, human + "\n" + subject, codes.find_command(diag), notice=human
-        )
-        out.append(
-            make_report(
-                rec.recipient,
-                reason,
-                status=status,
-                reply_code=reply,
-                diagnostic=diag,
-                action="delayed" if status.startswith("4") else "failed",
-                tracking=tracking,
-            )
-        )
-    return out
-
-
-def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    for rec in records[:_MAX_REPORTS]:
-        if rec.kind == "complaint":
-            reason, status, reply = "feedback", "", ""
-        else:
-            status = _status_of(rec.status, rec.diagnostic)
-            reply = codes.find_reply_code(rec.diagnostic)
-            if rec.kind == "delivery":
-                reason = "delivered"
-            else:
-                reason = reasons.classify(status, reply, rec.diagnostic)
-                if rec.subtype_reason and reasons.kind_of(reason) == "unknown":
-                    reason = rec.subtype_reason
-        out.append(
-            make_report(
-                rec.recipient,
-                reason,
-                status=status,
-                reply_code=reply,
-                diagnostic=rec.diagnostic,
-                feedback_type=rec.feedback_type,
-                action=rec.action,
-                tracking=tracking,
-            )
-        )
-    return out
 
 
 def _addresses_of(headers: Headers | None, *names: str) -> set[str]:
@@ -310,7 +186,7 @@ def _parse(raw: bytes) -> list[BounceReport]:
         messages = _MBOX_SPLIT_RE.split(text, maxsplit=_MAX_MBOX - 1)
         if len(messages) > 1:
             out = [r for m in messages for r in _parse_one(m)]
-            return out[:_MAX_REPORTS]
+            return out[:MAX_REPORTS]
     return _parse_one(text)
 
 
@@ -336,58 +212,29 @@ def _parse_one(text: str) -> list[BounceReport]:
                 diagnostic=c.diagnostic,
                 tracking=tracking,
             )
-            for c in complaints[:_MAX_REPORTS]
+            for c in complaints[:MAX_REPORTS]
         ]
 
     ses = parse_ses(human_full)
     if ses is not None:
-        return _from_ses(ses, tracking)
+        return from_ses(ses, tracking)
 
     human = cut_original(human_full)
     exclude = _addresses_of(h, "from", "to", "reply-to", "return-path")
     exclude |= _addresses_of(original, "from", "return-path", "sender", "reply-to")
 
-    dsn_body = ""
-    for p in root.walk():
-        if p.ctype in _DSN_TYPES:
-            dsn_body = p.body[:MAX_HUMAN]
-            break
-    if not dsn_body and has_dsn_fields(human_full):
-        # DSN fields written as text, or the report of a bounce that was
-        # itself returned (a bounce of a bounce).
-        dsn_body = human_full
+    dsn_body = _dsn_body(root, human_full)
     if dsn_body:
         _, records = parse_fields(dsn_body)
         if records:
-            return _from_dsn(
+            return from_dsn(
                 records, human, subject, exclude - {r.recipient for r in records}, tracking
             )
 
-    bounce_signal = (
-        root.ctype == "multipart/report"
-        or is_daemon(h)
-        or looks_like_bounce_subject(subject)
-        or "x-failed-recipients" in h
-    )
-    if bounce_signal:
-        preferred = failed_recipients_header(h.get("x-failed-recipients"))
-        evidence = bool(
-            preferred
-            or codes.find_status(human)
-            or codes.find_reply_code(human)
-            or _EVIDENCE_RE.search(human)
-            or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
-        )
-        records_t = recipients_in(human, exclude - set(preferred), preferred or None)
-        if not evidence:
-            # Without a code or a bounce phrase, a recipient counts only when
-            # the text that follows it states a delivery error.
-            records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
-        if records_t or evidence:
-            if not records_t:
-                records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
-            if records_t:
-                return _from_text(records_t, human, subject, tracking)
+    if _bounce_signal(root, subject):
+        found = _from_bounce_text(h, human, subject, exclude, original, tracking)
+        if found is not None:
+            return found
 
     auto = find_autoreply(root, subject)
     if auto is not None:
@@ -395,3 +242,57 @@ def _parse_one(text: str) -> list[BounceReport]:
             make_report(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)
         ]
     return []
+
+
+def _dsn_body(root: Part, human_full: str) -> str:
+    """The delivery-status fields: a message/delivery-status part, else DSN-style text."""
+    for p in root.walk():
+        if p.ctype in _DSN_TYPES:
+            if p.body:
+                return p.body[:MAX_HUMAN]
+            break
+    if has_dsn_fields(human_full):
+        # DSN fields written as text, or the report of a bounce that was
+        # itself returned (a bounce of a bounce).
+        return human_full
+    return ""
+
+
+def _bounce_signal(root: Part, subject: str) -> bool:
+    h = root.headers
+    return (
+        root.ctype == "multipart/report"
+        or is_daemon(h)
+        or looks_like_bounce_subject(subject)
+        or "x-failed-recipients" in h
+    )
+
+
+def _from_bounce_text(
+    h: Headers,
+    human: str,
+    subject: str,
+    exclude: set[str],
+    original: Headers | None,
+    tracking: dict[str, str],
+) -> list[BounceReport] | None:
+    """Reports from a bounce's plain text; None when it names no failed recipient."""
+    preferred = failed_recipients_header(h.get("x-failed-recipients"))
+    evidence = bool(
+        preferred
+        or codes.find_status(human)
+        or codes.find_reply_code(human)
+        or _EVIDENCE_RE.search(human)
+        or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
+    )
+    records_t = recipients_in(human, exclude - set(preferred), preferred or None)
+    if not evidence:
+        # Without a code or a bounce phrase, a recipient counts only when
+        # the text that follows it states a delivery error.
+        records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
+    if records_t or evidence:
+        if not records_t:
+            records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
+        if records_t:
+            return from_text(records_t, human, subject, tracking)
+    return None

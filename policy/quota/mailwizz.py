@@ -5,7 +5,7 @@ without penalty when its own delivery-server quota is used up. So Sluice's
 capacity is mirrored into MailWizz's `delivery_server` rows:
 
 - The capacity of a server is what the IPs it is mapped to can still take
-  (policy.operations.quotas: warmup day, IP state, limits, use so far), an
+  (policy.quota.operations.quotas: warmup day, IP state, limits, use so far), an
   IP-wide health throttle included, less a margin of each limit, shared
   evenly with the other servers mapped to the same IP. A kill switch leaves
   it none.
@@ -18,7 +18,7 @@ capacity is mirrored into MailWizz's `delivery_server` rows:
   server with a MailWizz warmup plan is left alone: MailWizz's hourly job
   would overwrite the quotas.
 
-Pure, but for `capacities`, which reads the stores as policy.operations does.
+Pure, but for `capacities`, which reads the stores as policy.quota.operations does.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from zoneinfo import ZoneInfo
 
 from conf import Settings
 from conf.mailwizz import MailwizzServer, MailwizzSyncSettings
-from policy import calendar, capacity, measures, operations, switches
-from policy.measures import Measure
-from policy.operations import IpQuota, Line, OperationsStore, Usage
+from policy import switches
+from policy.quota import calendar, capacity, measures, operations
+from policy.quota.measures import Measure
+from policy.quota.operations import IpQuota, Line, OperationsStore, Usage
 from policy.switches import Switch
 
 ACTIVE = ("active", "in-use")  # the statuses MailWizz picks a server in
@@ -85,7 +86,7 @@ def ip_windows(row: IpQuota, throttle: Line | None, hours_after: int) -> tuple[W
     """An IP's hour and day: its warmup limits, capped by an IP-wide health throttle.
 
     The day's room counts hourly pacing: a warming IP can send at most its
-    hourly limit in each hour left before midnight (policy.capacity).
+    hourly limit in each hour left before midnight (policy.quota.capacity).
     """
     hourly = _least(row.hourly.limit if row.hourly else None, row.daily.limit)
     hour_room = _least(row.hourly.remaining if row.hourly else None, row.daily.remaining)
@@ -297,7 +298,7 @@ def _shares(
 async def _throttles(
     held: measures.Measures, rows: Sequence[IpQuota], local: datetime, counters: Usage | None
 ) -> dict[str, Line]:
-    """The IP-wide health throttles on `rows` and their use this hour (policy.selection's keys).
+    """The IP-wide health throttles on `rows` and their use this hour (policy.keys).
 
     A throttle toward one provider group is not mirrored: MailWizz cannot
     pace one provider, and Sluice's 451 for that group stays the backstop.

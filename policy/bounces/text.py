@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .bounce_dsn import address_in
-from .bounce_mime import Headers, Part, parse_headers, split_head_body
+from .dsn import address_in
+from .mime import Headers, Part, parse_headers, split_head_body
 
 ADDR_RE = re.compile(
     r"(?<![\w.+=-])([A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{0,63}"

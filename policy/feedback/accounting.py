@@ -37,10 +37,11 @@ from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 
-from policy import bounce_codes, verp
-from policy.bounce_reasons import UNDEFINED, classify, kind_of
-from policy.bounce_report import BounceReport, make_report
-from policy.feedback import Feedback
+from policy.bounces import codes as bounce_codes
+from policy.bounces.reasons import UNDEFINED, classify, kind_of
+from policy.bounces.report import BounceReport, make_report
+from policy.feedback import verp
+from policy.feedback.decision import Feedback
 from policy.tokens import TokenKeys
 
 TYPES = ("d", "b", "rb", "rs", "t", "tq", "f")

@@ -8,30 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from conf import PoolIp, Settings
-from policy import calendar, capacity, health, ipstate, selection
-from policy.capacity import SendPlan
-from policy.health import Counts, Finding
-from policy.ipstate import IpRecord, IpStateError
+from policy import keys
+from policy.feedback import health
+from policy.feedback.health import Counts, Finding
 from policy.providers import GROUPS
-from policy.selection import Candidate, Planner
+from policy.quota import calendar, capacity, ipstate, selection
+from policy.quota.capacity import SendPlan
+from policy.quota.ipstate import IpRecord, IpStateError
+from policy.quota.selection import Candidate, Planner
+from policy.quota.states import IpEvent, Transition
+from policy.quota.warmup import DEFAULT_GROUP, Schedule, hourly_limit
+from policy.store.protocols import EventStore, FeedbackStore, IpStateStore, SwitchStore
 from policy.switches import GLOBAL, KINDS, Switch, SwitchError
-from policy.warmup import DEFAULT_GROUP, IpEvent, Schedule, Transition, hourly_limit
 
 IP_ACTIONS = ("pause", "resume", "quarantine", "clear", "rest", "restart", "set-day")
 
 
-class OperationsStore(ipstate.IpStore, Protocol):
-    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
-    async def set_switch(self, switch: Switch) -> None: ...
-    async def clear_switch(self, kind: str, target: str) -> bool: ...
-    async def feedback_counts(
-        self, since: float, until: float
-    ) -> list[tuple[str, str, str, int]]: ...
+class OperationsStore(IpStateStore, EventStore, SwitchStore, FeedbackStore, Protocol):
+    """IP states and switches to change, relayed and fed-back counts to read."""
 
 
 class Usage(Protocol):
@@ -122,8 +120,12 @@ class _Limits:
     daily: int | None
     hourly: int | None
     groups: dict[str, int | None]  # provider groups with a limit of their own
-    day_key: str  # policy.selection's names; a group's is the day's plus ":group"
+    day_key: str  # policy.keys' names, as selection's limits use them
     hour_key: str
+    today: date
+
+    def group_key(self, group: str) -> str:
+        return keys.day(self.ip.ip, self.today, group)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,6 @@ def _limits(
     settings: Settings, planner: Planner, pool: str, local: datetime, states: dict[str, IpRecord]
 ) -> list[_Limits]:
     today = local.date()
-    day, hour = today.isoformat(), f"{today.isoformat()}T{local.hour:02d}"
     hours = calendar.pool_sending_hours(settings, pool)
     out = []
     for ip in settings.pools[pool]:
@@ -158,8 +159,9 @@ def _limits(
                 daily=daily,
                 hourly=hourly,
                 groups=groups or {},
-                day_key=f"day:{ip.ip}:{day}",
-                hour_key=f"hour:{ip.ip}:{hour}",
+                day_key=keys.day(ip.ip, today),
+                hour_key=keys.hour(ip.ip, today, local.hour),
+                today=today,
             )
         )
     return out
@@ -179,9 +181,9 @@ async def _pool_use(
     local = planner.local(now, zone)
     limits = _limits(settings, planner, pool, local, states)
     if counters is not None:
-        keys = [k for x in limits for k in (x.day_key, x.hour_key)]
-        keys += [f"{x.day_key}:{g}" for x in limits for g in x.groups]
-        return _PoolUse(pool, local, limits, await counters.usage(keys))
+        names = [k for x in limits for k in (x.day_key, x.hour_key)]
+        names += [x.group_key(g) for x in limits for g in x.groups]
+        return _PoolUse(pool, local, limits, await counters.usage(names))
     used: dict[str, int] = {}
     start, _ = calendar.day_bounds(zone, local.date())
     hour_start = local.replace(minute=0, second=0, microsecond=0).timestamp()
@@ -191,7 +193,7 @@ async def _pool_use(
         used[x.hour_key] = _sent(await store.day_counts(x.ip.ip, hour_start, end))
         if x.groups:
             by_group = await store.provider_counts(x.ip.ip, start, end)
-            used |= {f"{x.day_key}:{g}": by_group.get(g, 0) for g in x.groups}
+            used |= {x.group_key(g): by_group.get(g, 0) for g in x.groups}
     return _PoolUse(pool, local, limits, used)
 
 
@@ -205,7 +207,7 @@ def _row(use: _PoolUse, x: _Limits) -> IpQuota:
         day=x.record.day if x.record is not None else 0,
         daily=Line(x.daily, used.get(x.day_key, 0)),
         hourly=Line(x.hourly, used.get(x.hour_key, 0)) if x.hourly is not None else None,
-        groups={g: Line(n, used.get(f"{x.day_key}:{g}", 0)) for g, n in x.groups.items()},
+        groups={g: Line(n, used.get(x.group_key(g), 0)) for g, n in x.groups.items()},
         hostname=x.ip.hostname,
         schedule=x.schedule.name if x.schedule is not None else None,
         schedule_days=x.schedule.days if x.schedule is not None else 0,

@@ -14,7 +14,7 @@ hook's secret as ``X-Sluice-Signature: t=<unix time>,v1=<hex>`` where the hex
 is HMAC-SHA256 over ``"<t>.<body>"`` (the receiver checks the time too, so
 a captured batch cannot be replayed later).
 
-MailWizz's API (``unsubscribe.mailwizz``, ``policy.mailwizz_api``): one
+MailWizz's API (``unsubscribe.mailwizz``, ``policy.feedback.mailwizz``): one
 item per unsubscribe or complaint, naming the address, sent on its own (a
 search, then the unsubscribes), never batched with others.
 
@@ -31,7 +31,7 @@ import json
 import random
 from datetime import UTC, datetime
 
-from policy.feedback import BOUNCED, COMPLAINED, Decision, Feedback
+from policy.feedback.decision import BOUNCED, COMPLAINED, Decision, Feedback
 
 MAILWIZZ = "mailwizz"
 MAILWIZZ_API = "mailwizz_api"

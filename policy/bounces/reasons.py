@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from .bounce_codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
-from .bounce_patterns import TEXT_PATTERNS
+from .codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
+from .patterns import TEXT_PATTERNS
 
 # Coarse classes.  ``hard`` reasons are the only ones that may suppress the
 # recipient; ``block`` reasons say something about the sending IP, domain or
@@ -260,34 +260,7 @@ def classify(
     if not reason:
         return UNDEFINED
     if reason == "userunknown" and command != "RCPT":
-        # Refused at RCPT, "unknown user" is the server's verdict on the
-        # address.  Elsewhere it is believed only when the status code
-        # agrees: after the message body was seen, or under a security or
-        # disabled-mailbox code, it is a recipient-side filter refusing
-        # this message (or a disabled mailbox, if the reporting MTA says so).
-        if from_text and sub != "1.1" and _BLIND_UNKNOWN_RE.search(raw):
-            return "filtered"
-        if sub == "2.1" and from_text:
-            return "suspend" if _match(_prepare(note)) == "suspend" else "filtered"
-        if sub.startswith("7.") or (
-            command == "DATA" and from_text and _STOCK_UNKNOWN_RE.search(text)
-        ):
-            return "filtered"
-        if (
-            notice is not None
-            and not command
-            and from_text
-            and not sub.startswith("1.")
-            and _STOCK_UNKNOWN_RE.search(text)
-            and not _ADDRESS_VERDICT_RE.search(note)
-            and not _ADDRESS_VERDICT_RE.search(notice[:_MAX_TEXT])
-        ):
-            # The stock wording with nothing to say when it was given: no
-            # refused command, no address-level status code, no statement by
-            # the reporting MTA that the address itself was refused.  Servers
-            # that filter after DATA use the same words, so it is not proof
-            # that the mailbox is gone.
-            return "filtered"
+        reason = _unknown_user(sub, raw, text, command, note, notice, from_text)
     if reason == "hostunknown" and (
         temporary or (not status.startswith("5") and _TRY_AGAIN_RE.search(text))
     ):
@@ -320,3 +293,36 @@ _STOCK_UNKNOWN_RE = re.compile(
     r"|does not exist",
     re.IGNORECASE,
 )
+
+
+def _unknown_user(
+    sub: str, raw: str, text: str, command: str, note: str, notice: str | None, from_text: bool
+) -> str:
+    """An unknown user not reported at RCPT: believed only when the status code agrees."""
+    # Refused at RCPT, "unknown user" is the server's verdict on the
+    # address.  Elsewhere it is believed only when the status code
+    # agrees: after the message body was seen, or under a security or
+    # disabled-mailbox code, it is a recipient-side filter refusing
+    # this message (or a disabled mailbox, if the reporting MTA says so).
+    if from_text and sub != "1.1" and _BLIND_UNKNOWN_RE.search(raw):
+        return "filtered"
+    if sub == "2.1" and from_text:
+        return "suspend" if _match(_prepare(note)) == "suspend" else "filtered"
+    if sub.startswith("7.") or (command == "DATA" and from_text and _STOCK_UNKNOWN_RE.search(text)):
+        return "filtered"
+    if (
+        notice is not None
+        and not command
+        and from_text
+        and not sub.startswith("1.")
+        and _STOCK_UNKNOWN_RE.search(text)
+        and not _ADDRESS_VERDICT_RE.search(note)
+        and not _ADDRESS_VERDICT_RE.search(notice[:_MAX_TEXT])
+    ):
+        # The stock wording with nothing to say when it was given: no
+        # refused command, no address-level status code, no statement by
+        # the reporting MTA that the address itself was refused.  Servers
+        # that filter after DATA use the same words, so it is not proof
+        # that the mailbox is gone.
+        return "filtered"
+    return "userunknown"

@@ -1,8 +1,8 @@
 """Bounces and complaints of a window against what was relayed: by reason, IP and provider.
 
 The store hands over recipients per (kind, ip, provider group, reply). A
-feedback event's reply is "<status> <reason>" (``policy.feedback.event``),
-so the reason is its last word, one of ``policy.bounce_reasons``' names;
+feedback event's reply is "<status> <reason>" (``policy.feedback.decision.event``),
+so the reason is its last word, one of ``policy.bounces.reasons``' names;
 anything else (an event written before that form, or by hand) counts as
 ``undefined`` rather than inventing a reason.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from policy.bounce_reasons import KIND_OF, UNDEFINED
+from policy.bounces.reasons import KIND_OF, UNDEFINED
 
 RELAYED, BOUNCED, COMPLAINED = "relayed", "bounced", "complained"
 
