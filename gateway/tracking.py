@@ -6,7 +6,8 @@ tenants: the caller supplies ``plan.make_token``.
 
 Only the bodies of text/html leaf parts (and text/plain ones, with
 ``rewrite_text``) change. The MIME tree is walked here on the raw bytes, using
-the boundaries from each Content-Type, and changed bodies are spliced back, so
+the boundaries from each Content-Type (``gateway.mime_leaves``), and changed
+bodies are spliced back, so
 headers, boundaries, other parts, preamble and epilogue stay byte-identical;
 serialising through the email package would reflow headers and cost more than
 the whole rewrite. A changed body is decoded with its transfer encoding and
@@ -40,16 +41,16 @@ or the URL without its scheme: "*.acme.com/account/*", "https://acme.com/*".
 
 from __future__ import annotations
 
-import binascii
 import fnmatch
 import html
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from gateway.mime_leaves import Leaf, collect, decode, encode, headers_at
 
 MakeToken = Callable[[str, int, str | None], str]
 
-_MAX_LINE = 998  # RFC 5321 line limit, without the CRLF
 _TOKEN_OK = re.compile(r"[A-Za-z0-9_-]+")
 _BASE_OK = re.compile(r"https?://[A-Za-z0-9.:\[\]/_~%-]+", re.I)
 
@@ -90,12 +91,12 @@ def rewrite(message: bytes, plan: TrackingPlan) -> bytes | None:
     newline = message.find(b"\n")
     eol = b"\r\n" if newline > 0 and message[newline - 1] == 0x0D else b"\n"
     want_plain = plan.rewrite_text and plan.clicks
-    leaves: list[_Leaf] = []
-    top = _headers_at(message, 0, len(message), eol)
+    leaves: list[Leaf] = []
+    top = headers_at(message, 0, len(message), eol)
     if top is None:
         return None
-    _collect(message, top, eol, want_plain, leaves)
-    decoded = [(leaf, text) for leaf in leaves if (text := _decode(message, leaf)) is not None]
+    collect(message, top, eol, want_plain, leaves)
+    decoded = [(leaf, text) for leaf in leaves if (text := decode(message, leaf)) is not None]
     if not decoded:
         return None
     if plan.skip_if_tracked and any(_MAILWIZZ_TRACKED.search(text) for _, text in decoded):
@@ -110,7 +111,7 @@ def rewrite(message: bytes, plan: TrackingPlan) -> bytes | None:
             new_text = _rewrite_plain(text, ctx)
         if new_text is None:
             continue
-        body = _encode(message, leaf, new_text, eol, plan.base_url)
+        body = encode(message, leaf, new_text, eol, plan.base_url)
         if body is not None:
             edits.append((leaf.start, leaf.end, body))
     if not edits:
@@ -122,173 +123,6 @@ def rewrite(message: bytes, plan: TrackingPlan) -> bytes | None:
         last = end
     out.append(message[last:])
     return b"".join(out)
-
-
-# --- the MIME walk, on bytes -------------------------------------------------
-
-_WANTED_HEADERS = re.compile(
-    rb"^(content-type|content-transfer-encoding|content-disposition|list-unsubscribe)"
-    rb"[ \t]*:(.*(?:\r?\n[ \t].*)*)",
-    re.I | re.M,
-)
-_PARAM = re.compile(r""";\s*([^\s;=]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))""")
-_ENCODINGS = frozenset(("", "7bit", "8bit", "binary", "quoted-printable", "base64"))
-# Charsets whose decode/encode round trip is exact by construction.
-_SAFE_CHARSETS = frozenset(("utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1"))
-# Changing a byte under these would break a signature or someone else's message.
-_OPAQUE = frozenset(("multipart/signed", "multipart/encrypted", "message/rfc822"))
-
-
-@dataclass(frozen=True)
-class _Entity:
-    headers: dict[str, str]
-    body_start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class _Leaf:
-    start: int
-    end: int
-    subtype: str
-    charset: str
-    encoding: str
-
-
-def _headers_at(data: bytes, start: int, end: int, eol: bytes) -> _Entity | None:
-    """Split an entity into its few interesting headers and the offset of its body."""
-    if data.startswith(eol, start):
-        return _Entity({}, start + len(eol), end)
-    blank = data.find(eol + eol, start, end)
-    if blank < 0:
-        return None
-    headers: dict[str, str] = {}
-    for m in _WANTED_HEADERS.finditer(data, start, blank + len(eol)):
-        name = m.group(1).decode("ascii").lower()
-        value = re.sub(rb"\r?\n", b"", m.group(2)).strip().decode("latin-1")
-        headers.setdefault(name, value)
-    return _Entity(headers, blank + 2 * len(eol), end)
-
-
-def _content_type(value: str) -> tuple[str, dict[str, str]]:
-    kind, _, rest = value.partition(";")
-    params = {}
-    for m in _PARAM.finditer(";" + rest):
-        quoted, bare = m.group(2), m.group(3)
-        raw = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
-        params.setdefault(m.group(1).lower(), raw)
-    return kind.strip().lower() or "text/plain", params
-
-
-def _collect(data: bytes, entity: _Entity, eol: bytes, plain: bool, out: list[_Leaf]) -> None:
-    ctype, params = _content_type(entity.headers.get("content-type", "text/plain"))
-    if ctype in _OPAQUE or entity.headers.get("content-disposition", "").lower().startswith(
-        "attachment"
-    ):
-        return
-    if ctype.startswith("multipart/"):
-        boundary = params.get("boundary")
-        if boundary:
-            for start, end in _parts(data, entity.body_start, entity.end, boundary.encode()):
-                child = _headers_at(data, start, end, eol)
-                if child is not None:
-                    _collect(data, child, eol, plain, out)
-        return
-    if ctype == "text/html" or (plain and ctype == "text/plain"):
-        encoding = entity.headers.get("content-transfer-encoding", "").lower()
-        if encoding in _ENCODINGS:
-            charset = params.get("charset", "us-ascii").strip().lower()
-            out.append(_Leaf(entity.body_start, entity.end, ctype[5:], charset, encoding))
-
-
-def _parts(data: bytes, start: int, end: int, boundary: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of each body part; a delimiter's leading line break belongs to it."""
-    marker = b"--" + boundary
-    part_start: int | None = None
-    at = data.find(marker, start, end)
-    while at >= 0:
-        after = at + len(marker)
-        line_end = data.find(b"\n", after, end)
-        line_end = end if line_end < 0 else line_end
-        rest = data[after:line_end].rstrip(b"\r")
-        closing = rest.startswith(b"--")
-        # A delimiter starts a line, and only "--" and white space may follow the boundary.
-        if data[at - 1] == 0x0A and not (rest[2:] if closing else rest).strip(b" \t"):
-            if part_start is not None:
-                part_end = at - 2 if data[at - 2 : at] == b"\r\n" else at - 1
-                yield part_start, max(part_start, part_end)
-            if closing:
-                return
-            part_start = min(line_end + 1, end)
-        at = data.find(marker, after, end)
-    if part_start is not None:  # no closing delimiter: the last part runs to the end
-        yield part_start, end
-
-
-def _decode(data: bytes, leaf: _Leaf) -> str | None:
-    raw = data[leaf.start : leaf.end]
-    try:
-        if leaf.encoding == "quoted-printable":
-            raw = binascii.a2b_qp(raw)
-        elif leaf.encoding == "base64":
-            raw = binascii.a2b_base64(raw)
-        # surrogateescape carries stray bytes (8-bit text labelled us-ascii) through unchanged.
-        text = raw.decode(leaf.charset, "surrogateescape")
-        # Only rewrite what re-encodes to the very same bytes; the rest stays as it came.
-        # (Stateful codecs such as ISO-2022-JP have more than one spelling of a text.)
-        if (
-            leaf.charset not in _SAFE_CHARSETS
-            and text.encode(leaf.charset, "surrogateescape") != raw
-        ):
-            return None
-    except (binascii.Error, LookupError, UnicodeError, ValueError):
-        return None
-    return text
-
-
-def _encode(data: bytes, leaf: _Leaf, text: str, eol: bytes, base_url: str) -> bytes | None:
-    try:
-        raw = text.encode(leaf.charset, "surrogateescape")
-    except (LookupError, UnicodeError):
-        return None
-    ended = data.endswith(eol, leaf.start, leaf.end)
-    if leaf.encoding == "base64":
-        flat = binascii.b2a_base64(raw, newline=False)
-        body = eol.join([flat[i : i + 76] for i in range(0, len(flat), 76)])
-        return body + eol if ended else body
-    if leaf.encoding == "quoted-printable":
-        if b"\r" in raw.replace(b"\r\n", b""):
-            return None  # a bare CR cannot be kept apart from line breaks by b2a_qp
-        # b2a_qp follows the text's first line break, or LF if there is none: normalise.
-        return binascii.b2a_qp(raw, istext=True).replace(b"\r\n", b"\n").replace(b"\n", eol)
-    if leaf.encoding == "7bit" and not raw.isascii():
-        return None
-    return _fold(raw, eol, base_url) if leaf.subtype == "html" else _fits(raw, eol)
-
-
-def _fits(raw: bytes, eol: bytes) -> bytes | None:
-    return raw if max(map(len, raw.split(eol))) <= _MAX_LINE else None
-
-
-def _fold(raw: bytes, eol: bytes, base_url: str) -> bytes | None:
-    """Keep 7bit/8bit HTML within 998 octets a line by breaking before rewritten hrefs.
-
-    Longer hrefs are what pushed the line over, and the space in front of an
-    attribute is markup whitespace, so a line break there changes nothing.
-    """
-    if _fits(raw, eol) is not None:
-        return raw
-    at = re.compile(rb"""\s(?=href\s*=\s*["']?""" + re.escape(base_url.encode()) + rb"/t/c/)", re.I)
-    lines: list[bytes] = []
-    for line in raw.split(eol):
-        while len(line) > _MAX_LINE:
-            cuts = [m.start() for m in at.finditer(line, 1) if m.start() <= _MAX_LINE]
-            if not cuts:
-                return None
-            lines.append(line[: cuts[-1]])
-            line = line[cuts[-1] + 1 :]
-        lines.append(line)
-    return eol.join(lines)
 
 
 # --- links --------------------------------------------------------------------
