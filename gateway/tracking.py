@@ -5,10 +5,10 @@ changed so the caller relays the original bytes. It knows nothing of keys or
 tenants: the caller supplies ``plan.make_token``.
 
 Only the bodies of text/html leaf parts (and text/plain ones, with
-``rewrite_text``) change. The MIME tree is walked here on the raw bytes, using
-the boundaries from each Content-Type (``gateway.mime_leaves``), and changed
-bodies are spliced back, so
-headers, boundaries, other parts, preamble and epilogue stay byte-identical;
+``rewrite_text``) change. The MIME tree is walked on the raw bytes
+(``gateway.mime_leaves``), using the boundaries from each Content-Type, and
+changed bodies are spliced back, so headers, boundaries, other parts, preamble
+and epilogue stay byte-identical;
 serialising through the email package would reflow headers and cost more than
 the whole rewrite. A changed body is decoded with its transfer encoding and
 charset and re-encoded with the same ones (quoted-printable and base64 lines
