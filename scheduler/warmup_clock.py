@@ -78,17 +78,7 @@ async def _judge(
     hold: Measure | None = None,
 ) -> Transition | None:
     if stored is None:
-        first = ipstate.initial(ip, today)
-        if first is None:  # its warmup starts on a later date
-            return None
-        first = replace(first, updated_at=now.timestamp())
-        reason = (
-            f"first seen: warming at day {first.day} (declared start {ip.warmup.started})"
-            if ip.warmup is not None
-            else "first seen: warm"
-        )
-        change = Transition(ip.ip, first.state, first.state, reason, ACTOR, now, 0, first.day)
-        return change if await store.save_ip(first, change, expect=None) else None
+        return await _first_seen(store, ip, today, now)
     warm = stored.state is IpState.WARM
     due = stored.state is IpState.WARMING and stored.as_of < today.isoformat()
     if not (warm or due):  # paused, quarantined, resting, or already judged today
@@ -128,6 +118,22 @@ async def _judge(
         return None  # another clock decided this day first
     log.info("warmup %s %s day %d -> %d: %s", ip.ip, decision.action, stored.day, new.day, reason)
     return change
+
+
+async def _first_seen(
+    store: ClockStore, ip: PoolIp, today: date, now: datetime
+) -> Transition | None:
+    first = ipstate.initial(ip, today)
+    if first is None:  # its warmup starts on a later date
+        return None
+    first = replace(first, updated_at=now.timestamp())
+    reason = (
+        f"first seen: warming at day {first.day} (declared start {ip.warmup.started})"
+        if ip.warmup is not None
+        else "first seen: warm"
+    )
+    change = Transition(ip.ip, first.state, first.state, reason, ACTOR, now, 0, first.day)
+    return change if await store.save_ip(first, change, expect=None) else None
 
 
 async def _idle_days(store: ClockStore, ip: str, zone: str, today: date) -> int | None:
