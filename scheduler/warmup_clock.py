@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Protocol
 
@@ -51,7 +51,7 @@ class ClockStore(Protocol):
 
 
 def thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(**asdict(settings.warmup.advance))
+    return Thresholds(**settings.warmup.advance.model_dump())
 
 
 async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Transition]:
