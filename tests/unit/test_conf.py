@@ -133,3 +133,49 @@ def test_settings_are_frozen():
     settings = conf.load(environ={})
     with pytest.raises(ValidationError, match="frozen"):
         settings.smtp.listen = "0.0.0.0:25"  # type: ignore[misc]
+
+
+def test_environment_values_take_the_type_of_their_field():
+    text = 'downstream: {port: "${PORT}", starttls: "${TLS}", helo: "${HELO}"}\n'
+    got = conf.parse(text, environ={"PORT": "2526", "TLS": "true", "HELO": "007"}).downstream
+    assert (got.port, got.starttls, got.helo) == (2526, True, "007")
+    # Written in the file, a quoted number stays text: more often a slip than a wish.
+    with pytest.raises(conf.ConfigError) as err:
+        conf.parse('downstream: {port: "2526"}\n', environ={})
+    assert err.value.problems == ["downstream.port: must be an integer, not a string (line 1)"]
+    # An unset variable is the one error of its field.
+    with pytest.raises(conf.ConfigError) as err:
+        conf.parse('downstream: {port: "${A}${B}"}\n', environ={})
+    assert err.value.problems == [
+        "downstream.port: environment variable A is not set (line 1)",
+        "downstream.port: environment variable B is not set (line 1)",
+    ]
+
+
+def test_errors_come_in_the_order_of_the_schema():
+    text = "log_level: loud\nsmtp:\n  timeout: 0\n  bogus: 1\n  listen: x\n"
+    with pytest.raises(conf.ConfigError) as err:
+        conf.parse(text, environ={})
+    assert [p.split(":")[0] for p in err.value.problems] == [
+        "smtp.bogus",
+        "smtp.listen",
+        "smtp.timeout",
+        "log_level",
+    ]
+
+
+def test_sections_compare_by_value_and_copy_with_changes():
+    # A reload compares sections to know what it must restart.
+    written = conf.parse("downstream: {host: 127.0.0.1, port: 25}\n", environ={})
+    default = conf.parse("redis: null\n", environ={})
+    assert written.downstream == default.downstream and written == default
+    assert hash(written.downstream) == hash(default.downstream)
+    moved = written.model_copy(update={"downstream": conf.DownstreamSettings(port=26)})
+    assert moved.downstream != written.downstream and moved.smtp == written.smtp
+
+
+def test_sections_built_in_code_are_checked_too():
+    with pytest.raises(ValidationError, match="credentials: a tenant needs credentials"):
+        conf.TenantSettings(name="acme", pool="p", sender_domains=("a.example",))
+    with pytest.raises(ValidationError, match="must be 1-65535"):
+        conf.DownstreamSettings(port=0)
