@@ -53,7 +53,8 @@ def parse(
         for error in exc.errors(include_url=False):
             problems += [(p, tree.line_of(p), t) for p, t in describe(error, Settings)]
     if problems:
-        # Keys given twice first, then in the schema's order, as before pydantic.
+        # Keys given twice first, then section by section as the schema declares
+        # them, so the list reads in a stable order whatever pydantic met first.
         problems.sort(key=lambda p: (p[2] != DUPLICATE, schema_rank(Settings, tree.data, p[0])))
         raise ConfigError(source, [f"{p}: {t} (line {n})" for p, n, t in problems])
     return settings

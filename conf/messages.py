@@ -51,7 +51,7 @@ def describe(error: ErrorDetails, root: type[BaseModel]) -> list[tuple[str, str]
     path = key_path(loc)
     if isinstance(error["input"], Unset):
         names = error["input"].names
-        return [(path, f"environment variable {name} is not set") for name in names]
+        return [(path or "(top)", f"environment variable {n} is not set") for n in names]
     if error["type"] == PROBLEMS:
         found: list[tuple[str, str]] = error["ctx"]["found"]
         return [(f"{path}.{rel}" if path else rel, text) for rel, text in found]
