@@ -31,7 +31,6 @@ import signal
 import socket
 import sys
 import tempfile
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -97,8 +96,8 @@ async def serve(port: int, database: str, redis_prefix: str, unshared: bool) -> 
 
         SharedReads.get = every_time  # each request computes its own answer
     settings = conf.parse(settings_text(), environ={})
-    token = conf.AdminToken("bench", digest(TOKEN), "viewer")
-    settings = replace(settings, http=conf.HttpSettings(admin_tokens=(token,)))
+    token = conf.AdminToken(name="bench", token_sha256=digest(TOKEN), role="viewer")
+    settings = settings.model_copy(update={"http": conf.HttpSettings(admin_tokens=(token,))})
     store = open_store(database)
     await store.open()
     now = datetime.now(UTC)

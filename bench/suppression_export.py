@@ -27,7 +27,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from procs import free_port, reset_peak, status_kb, terminate
@@ -95,8 +94,9 @@ async def serve(port: int, url: str) -> None:
     from policy.store import open_store
 
     settings = conf.parse(CONFIG, environ={})
-    token = conf.AdminToken("bench", digest(TOKEN), "viewer")
-    settings = replace(settings, http=replace(settings.http, admin_tokens=(token,)))
+    token = conf.AdminToken(name="bench", token_sha256=digest(TOKEN), role="viewer")
+    http = settings.http.model_copy(update={"admin_tokens": (token,)})
+    settings = settings.model_copy(update={"http": http})
     store = open_store(url)
     await store.open()
     app = make_app({}, ctx=AdminContext(settings=lambda: settings, store=store))

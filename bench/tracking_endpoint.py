@@ -41,7 +41,13 @@ TARGET = 3000.0
 def tenants() -> tuple[TenantSettings, ...]:
     tracking = TrackingSettings(base_url="http://127.0.0.1", secrets=(SECRET,))
     return (
-        TenantSettings(name="bench", pool="p", sender_domains=("b.example",), tracking=tracking),
+        TenantSettings(
+            name="bench",
+            pool="p",
+            trusted_networks=("127.0.0.1/32",),
+            sender_domains=("b.example",),
+            tracking=tracking,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Protocol
 
@@ -43,7 +43,7 @@ class ClockStore(Protocol):
 
 
 def thresholds(settings: Settings) -> Thresholds:
-    return Thresholds(**asdict(settings.warmup.advance))
+    return Thresholds(**settings.warmup.advance.model_dump())
 
 
 async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Transition]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import aiohttp
 
@@ -74,9 +73,8 @@ async def test_sessions_end_on_sign_out_and_with_their_token(store):
         sid, _ = await _sign_in(http, "operator")
         current = with_tokens(settings())
         kept = tuple(t for t in current.http.admin_tokens if t.name != "operator")
-        server.ctx.settings = lambda: replace(
-            current, http=replace(current.http, admin_tokens=kept)
-        )
+        fewer = current.http.model_copy(update={"admin_tokens": kept})
+        server.ctx.settings = lambda: current.model_copy(update={"http": fewer})
         r = await http.get("/", headers={"Cookie": f"{COOKIE}={sid}"}, allow_redirects=False)
         assert r.headers["Location"] == "/login"
 

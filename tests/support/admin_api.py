@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
@@ -21,8 +21,12 @@ TOKENS["viewer"] = "viewer-secret-token"
 
 def with_tokens(settings: Settings) -> Settings:
     """``settings`` with one admin token per role, named after the role."""
-    tokens = tuple(AdminToken(role, digest(token), role) for role, token in TOKENS.items())
-    return replace(settings, http=replace(settings.http, admin_tokens=tokens))
+    tokens = tuple(
+        AdminToken(name=role, token_sha256=digest(token), role=role)
+        for role, token in TOKENS.items()
+    )
+    http = settings.http.model_copy(update={"admin_tokens": tokens})
+    return settings.model_copy(update={"http": http})
 
 
 @dataclass

@@ -114,7 +114,7 @@ def test_header_policies_and_sender_id_are_checked():
 def test_the_example_documents_every_new_key():
     text = EXAMPLE.read_text()
     for cls in (TrackingSettings, UnsubscribeSettings, FeedbackIdSettings):
-        for name in cls.__dataclass_fields__:
+        for name in cls.model_fields:
             assert f"{name}:" in text, f"{cls.__name__}.{name} is not in the example"
     for block in ("tracking:", "unsubscribe:", "feedback_id:"):
         assert f"    {block}" in text

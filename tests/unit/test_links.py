@@ -17,7 +17,13 @@ KEYS = {"acme": TokenKeys([ACME]), "beta": TokenKeys([BETA])}
 
 def tenant(name: str, secrets: tuple[str, ...] | None) -> TenantSettings:
     tracking = TrackingSettings(base_url="https://t.x", secrets=secrets) if secrets else None
-    return TenantSettings(name=name, pool="p", sender_domains=("x.example",), tracking=tracking)
+    return TenantSettings(
+        name=name,
+        pool="p",
+        trusted_networks=("127.0.0.1/32",),
+        sender_domains=("x.example",),
+        tracking=tracking,
+    )
 
 
 def test_a_token_verifies_only_under_the_tenant_it_names():

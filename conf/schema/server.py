@@ -1,0 +1,108 @@
+"""The listeners and the way out: SMTP in, HTTP (admin and public), downstream MTA."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from conf.schema.base import Section
+from conf.schema.rules import (
+    ExistingFile,
+    HostPort,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    Sha256Hex,
+)
+
+
+class TlsSettings(Section):
+    cert_file: ExistingFile
+    key_file: ExistingFile
+
+
+class SmtpSettings(Section):
+    listen: HostPort = "127.0.0.1:2525"
+    hostname: str = "localhost"
+    max_message_size: PositiveInt = 26_214_400
+    max_connections: PositiveInt = 500
+    max_connections_per_client: PositiveInt = 50
+    # Processes sharing the listening port with SO_REUSEPORT.
+    workers: PositiveInt = 1
+    tls: TlsSettings | None = None
+    # Idle time allowed between client commands (RFC 5321 §4.5.3.2 asks 5 minutes).
+    timeout: PositiveFloat = 300.0
+    # SIGTERM: how long in-flight transactions may take to finish.
+    drain_timeout: PositiveFloat = 30.0
+    # Bare CR or LF in DATA: rewrite to CRLF, or refuse with 550 5.5.2.
+    line_endings: Literal["normalize", "reject"] = "normalize"
+    # Failed AUTH attempts per client address before it is turned away for auth_lockout seconds.
+    auth_failure_limit: PositiveInt = 5
+    auth_lockout: PositiveFloat = 300.0
+    max_recipients: PositiveInt = 1000
+    # The listener for DSNs, complaints and mailto: unsubscribes to the tenants'
+    # bounce domains (e.g. "0.0.0.0:25"); null: not started.
+    inbound_listen: HostPort | None = None
+    # The host name senders (MailWizz) connect to, when it is not smtp.hostname
+    # (a load balancer or a NAT in front); absent: smtp.hostname.
+    advertised_host: str | None = None
+
+
+class AdminToken(Section):
+    name: str  # who, in the audit log
+    # The SHA-256 of the bearer token: the file never holds the token itself.
+    token_sha256: Sha256Hex
+    # viewer reads; operator also acts on IPs, switches and suppression; admin also reloads.
+    role: Literal["admin", "operator", "viewer"] = "viewer"
+
+
+class HttpSettings(Section):
+    admin_listen: HostPort = "127.0.0.1:8025"
+    public_listen: HostPort = "127.0.0.1:8080"
+    # Bearer tokens of the admin API and the status page; none: both refuse everyone.
+    admin_tokens: tuple[AdminToken, ...] = ()
+    # Failed logins per client address before each further try waits auth_lockout seconds.
+    auth_failure_limit: PositiveInt = 5
+    auth_lockout: PositiveFloat = 60.0
+    # Seconds a status-page login lasts.
+    session_ttl: PositiveFloat = 43200.0
+
+    def problems(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        names: set[str] = set()
+        for i, token in enumerate(self.admin_tokens):
+            if token.name in names:
+                out.append((f"admin_tokens[{i}].name", f"duplicate token name {token.name!r}"))
+            names.add(token.name)
+        return out
+
+
+class DownstreamSettings(Section):
+    # When set, messages go to this outbox folder instead of an MTA (dry run).
+    sink: str | None = None
+    # Where a dry-run switch sends a tenant's messages instead of the MTA.
+    dry_run_outbox: str = "var/dry-run"
+    host: str = "127.0.0.1"
+    port: Port = 25
+    pool_size: PositiveInt = 20
+    # Seconds one relay may take, from taking a connection to the reply to ".".
+    timeout: PositiveFloat = 60.0
+    connect_timeout: PositiveFloat = 5.0
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    helo: str | None = None
+    # Circuit breaker: consecutive connection failures that open it, and the
+    # seconds it stays open before one probe is let through.
+    breaker_failures: PositiveInt = 5
+    breaker_reset: PositiveFloat = 5.0
+    # Idle pooled connections older than this are closed rather than reused.
+    max_idle: PositiveFloat = 30.0
+
+
+class PolicySettings(Section):
+    # Each process re-reads switches, IP states and new suppressions this often:
+    # a kill switch takes effect everywhere within this many seconds.
+    refresh: PositiveFloat = 0.5
+    # With the store unreachable, mail flows on the cached policy this long,
+    # then waits (451 4.3.0) rather than risk mailing a suppressed address.
+    max_stale: PositiveFloat = 300.0

@@ -1,0 +1,108 @@
+"""The whole configuration, and the rules that span its sections."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from conf.schema.base import Section
+from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
+from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
+from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
+from conf.schema.tenant import TenantSettings
+from conf.schema.warmup import BUILTIN_SCHEDULES, PoolIp, WarmupSettings
+
+Problems = list[tuple[str, str]]
+
+
+class Settings(Section):
+    smtp: SmtpSettings = SmtpSettings()
+    http: HttpSettings = HttpSettings()
+    database: DatabaseUrl = "sqlite:///var/sluice.db"
+    redis: RedisUrl | None = None
+    # Redis keys of this deployment start with this prefix (several may share one Redis).
+    redis_prefix: str = "sluice:"
+    # Seconds a counter call may wait on Redis before the recipient gets 451 4.3.0.
+    # Refused connections fail at once; this bounds a Redis that hangs.
+    redis_timeout: PositiveFloat = 1.0
+    downstream: DownstreamSettings = DownstreamSettings()
+    tenants: tuple[TenantSettings, ...] = ()
+    pools: dict[str, tuple[PoolIp, ...]] = Field(default_factory=dict)
+    warmup: WarmupSettings = WarmupSettings()
+    policy: PolicySettings = PolicySettings()
+    feedback: FeedbackSettings = FeedbackSettings()
+    powermta: PowerMtaSettings = PowerMtaSettings()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    def problems(self) -> Problems:
+        out = _tenant_problems(self) + _pool_problems(self) + _shared_pool_problems(self)
+        if self.smtp.workers > 1 and self.redis is None:
+            out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
+        return out
+
+
+def _tenant_problems(settings: Settings) -> Problems:
+    out = []
+    names: set[str] = set()
+    users: set[str] = set()
+    for i, tenant in enumerate(settings.tenants):
+        if tenant.name in names:
+            out.append((f"tenants[{i}].name", f"duplicate tenant {tenant.name!r}"))
+        names.add(tenant.name)
+        if tenant.pool not in settings.pools:
+            out.append((f"tenants[{i}].pool", f"no pool named {tenant.pool!r} in pools"))
+        for j, cred in enumerate(tenant.credentials):
+            if cred.username in users:
+                where = f"tenants[{i}].credentials[{j}].username"
+                out.append((where, f"username {cred.username!r} is used twice"))
+            users.add(cred.username)
+    return out
+
+
+def _pool_problems(settings: Settings) -> Problems:
+    out = []
+    known = (*BUILTIN_SCHEDULES, *settings.warmup.schedules)
+    for name, ips in settings.pools.items():
+        if not ips:
+            out.append((f"pools.{name}", "a pool needs at least one IP"))
+        seen: set[str] = set()
+        for k, ip in enumerate(ips):
+            if ip.vmta in seen:
+                out.append((f"pools.{name}[{k}].vmta", f"duplicate VMTA {ip.vmta!r}"))
+            seen.add(ip.vmta)
+            if ip.warmup is not None and ip.warmup.schedule not in known:
+                where = f"pools.{name}[{k}].warmup.schedule"
+                text = f"no schedule named {ip.warmup.schedule!r} (known: {', '.join(known)})"
+                out.append((where, text))
+    return out
+
+
+def _shared_pool_problems(settings: Settings) -> Problems:
+    """Tenants sharing a pool share its IPs' "today" and their hourly pacing."""
+    out = []
+    zones: dict[str, tuple[str, int]] = {}
+    pacing: dict[str, tuple[float, int]] = {}
+    for i, tenant in enumerate(settings.tenants):
+        # One IP, one "today": its quota keys and warmup days follow one zone.
+        zone = tenant.timezone or settings.warmup.timezone
+        first = zones.setdefault(tenant.pool, (zone, i))
+        hours = tenant.sending_hours or settings.warmup.sending_hours
+        first_hours = pacing.setdefault(tenant.pool, (hours, i))
+        if first_hours[0] != hours:
+            out.append(
+                (
+                    f"tenants[{i}].sending_hours",
+                    f"pool {tenant.pool!r} is shared with tenants[{first_hours[1]}], which"
+                    f" sends over {first_hours[0]:g} hours: tenants sharing a pool share it",
+                )
+            )
+        if first[0] != zone:
+            out.append(
+                (
+                    f"tenants[{i}].timezone",
+                    f"pool {tenant.pool!r} is shared with tenants[{first[1]}], whose"
+                    f" time zone is {first[0]!r}: tenants sharing a pool share a zone",
+                )
+            )
+    return out
