@@ -32,7 +32,7 @@ from gateway.runtime import Runtime
 from gateway.workers import Workers
 from policy.bus import Bus
 from policy.store import Store
-from scheduler import warmup_clock
+from scheduler import mailwizz_sync, warmup_clock
 from scheduler.feedback_service import FeedbackService
 from scheduler.supervisor import Supervisor
 
@@ -101,6 +101,9 @@ class Daemon:
         feedback = FeedbackService(store, self.current, bus=self.bus)
         feedback.schedule(tasks)
         warmup_clock.schedule(tasks, self.current, store, runtime.utc_now)
+        if s.mailwizz is not None:  # MailWizz's delivery-server quotas (scheduler/mailwizz_sync)
+            sync = mailwizz_sync.MailwizzSync(store, self.relay().counters)
+            mailwizz_sync.schedule(tasks, self.current, sync)
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

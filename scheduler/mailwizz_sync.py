@@ -30,17 +30,19 @@ from prometheus_client import Counter, Gauge
 from pymysql.constants import CLIENT
 
 from conf import Settings
-from conf.mailwizz import MailwizzSyncSettings
+from conf.schema.mailwizz import MailwizzSyncSettings
 from policy import audit
 from policy.audit import AuditEntry
 from policy.quota import calendar, operations
 from policy.quota import mailwizz as mailwizz_quota
 from policy.quota.mailwizz import Capacity, ClockCheck, Decision, ServerRow
 from policy.quota.operations import Usage
+from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.mailwizz_sync")
 
 ACTOR = "mailwizz-sync"
+TASK = "mailwizz-sync"  # its supervisor task and sluice_task_* label
 ACTION = "mailwizz.quota"
 
 QUOTA = Gauge(
@@ -353,3 +355,23 @@ def _change(row: ServerRow, d: Decision) -> str:
 
 def _target(server_id: int) -> str:
     return f"mailwizz-server:{server_id}"
+
+
+def schedule(
+    tasks: Supervisor, settings: Callable[[], Settings], sync: MailwizzSync
+) -> MailwizzSync:
+    """Run a round every ``mailwizz.interval`` seconds while the section is configured.
+
+    Settings are read each round, so a reload changes the mapping, the margin
+    and the interval; a section removed by a reload stops the writes.
+    """
+
+    async def round_() -> None:
+        cfg = settings().mailwizz
+        if cfg is not None:
+            await sync.sync_once(settings(), cfg)
+
+    first = settings().mailwizz
+    assert first is not None
+    tasks.every(TASK, lambda: (settings().mailwizz or first).interval, round_)
+    return sync

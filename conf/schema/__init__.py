@@ -8,6 +8,7 @@ annotated types (conf.schema.rules); rules across fields are each section's
 
 from conf.schema.base import EnvText, Section, Unset
 from conf.schema.feedback import FeedbackSettings, HealthSettings, PowerMtaSettings
+from conf.schema.mailwizz import MailwizzServer, MailwizzSyncSettings
 from conf.schema.rules import split_hostport
 from conf.schema.server import (
     AdminToken,
@@ -54,6 +55,8 @@ __all__ = [
     "HttpSettings",
     "IpWarmup",
     "MailwizzApiSettings",
+    "MailwizzServer",
+    "MailwizzSyncSettings",
     "PolicySettings",
     "PoolIp",
     "PowerMtaSettings",

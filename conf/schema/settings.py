@@ -8,6 +8,8 @@ from pydantic import Field
 
 from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
+from conf.schema.mailwizz import MailwizzSyncSettings
+from conf.schema.mailwizz import problems as mailwizz_problems
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
 from conf.schema.tenant import TenantSettings
@@ -33,12 +35,16 @@ class Settings(Section):
     policy: PolicySettings = PolicySettings()
     feedback: FeedbackSettings = FeedbackSettings()
     powermta: PowerMtaSettings = PowerMtaSettings()
+    # MailWizz delivery servers whose quotas Sluice keeps (scheduler/mailwizz_sync.py).
+    mailwizz: MailwizzSyncSettings | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:
         out = _tenant_problems(self) + _pool_problems(self) + _shared_pool_problems(self)
         if self.smtp.workers > 1 and self.redis is None:
             out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
+        if self.mailwizz is not None:
+            out += [(f"mailwizz.{k}", text) for k, text in mailwizz_problems(self.mailwizz, self)]
         return out
 
 

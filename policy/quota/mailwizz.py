@@ -31,7 +31,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from conf import Settings
-from conf.mailwizz import MailwizzServer, MailwizzSyncSettings
+from conf.schema.mailwizz import MailwizzServer, MailwizzSyncSettings
 from policy import switches
 from policy.quota import calendar, capacity, measures, operations
 from policy.quota.measures import Measure

@@ -89,7 +89,7 @@ def _with_database(url: str, database: str) -> str:
 async def _connect(url: str, database: str | None = None) -> Any:
     import aiomysql
 
-    from conf.mailwizz import MysqlDsn
+    from conf.schema.mailwizz import MysqlDsn
 
     dsn = MysqlDsn.parse(url)
     return await aiomysql.connect(

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 import conf
-from conf.mailwizz import MailwizzSyncSettings
+from conf.schema.mailwizz import MailwizzSyncSettings
 from policy.events import Event
 from policy.quota import operations
 from scheduler.mailwizz_sync import ACTION, ACTOR, MailwizzSync, MailwizzUnavailable, grants
@@ -52,12 +52,13 @@ pools:
 
 
 def mapping(db, *servers: dict, margin: float = 0.0, **kw) -> MailwizzSyncSettings:
-    return MailwizzSyncSettings(
-        database=db.url,
-        servers=servers or [{"server_id": 3, "tenant": "acme"}],
-        margin=margin,
+    data = {
+        "database": db.url,
+        "servers": servers or [{"server_id": 3, "tenant": "acme"}],
+        "margin": margin,
         **kw,
-    )
+    }
+    return MailwizzSyncSettings.model_validate(data, strict=False)
 
 
 class Clocks:
@@ -224,10 +225,13 @@ async def test_database_unreachable_fails_the_round_and_the_next_one_retries(
     s, clocks = settings(), Clocks()
     await mailwizz_db.add_server(3)
     port = _closed_port()
-    down = MailwizzSyncSettings(
-        database=f"mysql://sluice_sync:secret@127.0.0.1:{port}/mailwizz",
-        servers=[{"server_id": 3, "tenant": "acme"}],
-        timeout=2,
+    down = MailwizzSyncSettings.model_validate(
+        {
+            "database": f"mysql://sluice_sync:secret@127.0.0.1:{port}/mailwizz",
+            "servers": [{"server_id": 3, "tenant": "acme"}],
+            "timeout": 2,
+        },
+        strict=False,
     )
     sync = syncer(store, clocks)
     failures = (
@@ -252,10 +256,13 @@ async def test_a_database_that_accepts_and_never_answers_times_out(store):
     s, clocks = settings(), Clocks()
     silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = silent.sockets[0].getsockname()[1]
-    cfg = MailwizzSyncSettings(
-        database=f"mysql://u@127.0.0.1:{port}/mailwizz",
-        servers=[{"server_id": 3, "tenant": "acme"}],
-        timeout=0.5,
+    cfg = MailwizzSyncSettings.model_validate(
+        {
+            "database": f"mysql://u@127.0.0.1:{port}/mailwizz",
+            "servers": [{"server_id": 3, "tenant": "acme"}],
+            "timeout": 0.5,
+        },
+        strict=False,
     )
     try:
         started = time.monotonic()

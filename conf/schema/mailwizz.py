@@ -3,7 +3,7 @@
 MailWizz never retries a 4xx, so the quota has to stop it before Sluice
 refuses: each delivery server that relays through Sluice is mapped to a
 tenant (its whole pool, or some of the pool's IPs), and the sync task
-(scheduler/mailwizz_sync.py) writes that capacity into MailWizz's
+(`scheduler/mailwizz_sync.py`) writes that capacity into MailWizz's
 ``delivery_server`` table. A pydantic model: each key is checked here;
 that a tenant exists and an IP is in its pool needs the whole settings
 (``problems``).
@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
+
+from conf.schema.base import Section
 
 if TYPE_CHECKING:
     from conf.schema import Settings
@@ -26,10 +28,8 @@ TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")  # as conf.schema's tena
 OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
 
-class MailwizzServer(BaseModel):
+class MailwizzServer(Section):
     """One MailWizz delivery server (its `server_id`) and what of Sluice's it may use."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     server_id: Annotated[int, Field(strict=True, gt=0, lt=2**31)]
     tenant: str
@@ -57,10 +57,8 @@ class MailwizzServer(BaseModel):
         return value
 
 
-class MailwizzSyncSettings(BaseModel):
+class MailwizzSyncSettings(Section):
     """mailwizz: {database, table_prefix, servers, margin, interval, time_zone, timeout}."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     # mysql://user:password@host[:port]/database of MailWizz (e.g. with ${MW_DB_PASSWORD}).
     database: Annotated[str, Field(repr=False)]  # its password stays out of logs
@@ -89,13 +87,12 @@ class MailwizzSyncSettings(BaseModel):
         parts.port  # noqa: B018 - raises ValueError on a bad port
         return value
 
-    @model_validator(mode="after")
-    def _unique_servers(self) -> MailwizzSyncSettings:
+    def problems(self) -> list[tuple[str, str]]:
         ids = [s.server_id for s in self.servers]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
-            raise ValueError(f"server_id listed twice: {', '.join(map(str, twice))}")
-        return self
+            return [("servers", f"server_id listed twice: {', '.join(map(str, twice))}")]
+        return []
 
     def dsn(self) -> MysqlDsn:
         return MysqlDsn.parse(self.database)
