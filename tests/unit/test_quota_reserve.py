@@ -15,8 +15,8 @@ from policy.quota.states import IpState
 
 # 2026-11-20 was day 1 of "ramp" (standard schedule: 75 a day, 6 an hour on day 2).
 NOW = datetime(2026, 11, 21, 13, 30, tzinfo=UTC)
-WARM = PoolIp("192.0.2.10", "warm", "h")
-RAMP = PoolIp("192.0.2.12", "ramp", "h", warmup=IpWarmup(started="2026-11-20"))
+WARM = PoolIp(ip="192.0.2.10", vmta="warm", hostname="h")
+RAMP = PoolIp(ip="192.0.2.12", vmta="ramp", hostname="h", warmup=IpWarmup(started="2026-11-20"))
 SETTINGS = WarmupSettings(timezone="Europe/Paris")
 
 
