@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
+from pydantic import Field
 
 import conf
 from admin import api
+from admin.api_models import Body, Out
+from admin.openapi import route
 from tests.support.admin_api import TOKENS, serve_admin
 
 
@@ -22,16 +25,32 @@ pools:
     )
 
 
-async def _echo(request: web.Request) -> web.Response:
-    body = await api.json_body(request)
-    count = api.field_of(body, "count", int, check=lambda v: None if v > 0 else "must be > 0")
-    api.no_other_fields(body, ["count"])
-    await api.audit(request, "test.echo", "x", None, {"count": count})
-    return web.json_response({"count": count, "by": api.principal(request).name})
+class Echo(Body):
+    count: int = Field(gt=0)
+
+
+class Echoed(Out):
+    count: int
+    by: str
+
+
+async def _echo(request: web.Request, body: Echo) -> Echoed:
+    await api.audit(request, "test.echo", "x", None, {"count": body.count})
+    return Echoed(count=body.count, by=api.principal(request).name)
 
 
 def add_test_route(app: web.Application) -> None:
-    api.route(app, "POST", "/api/test/echo", _echo, role="operator", summary="t", tag="t")
+    route(
+        app,
+        "POST",
+        "/api/test/echo",
+        _echo,
+        role="operator",
+        summary="t",
+        tag="t",
+        body=Echo,
+        responses={200: Echoed},
+    )
 
 
 async def test_auth_roles_audit_and_validation(store, monkeypatch):
