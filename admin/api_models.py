@@ -113,7 +113,7 @@ async def read_body(request: web.Request, model: type[Body], required: bool) -> 
         return model()
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")

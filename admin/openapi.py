@@ -106,8 +106,8 @@ def route(
 def _lists(query: type[Query] | None) -> frozenset[str]:
     if query is None:
         return frozenset()
-    hints = typing.get_type_hints(query)
-    return frozenset(n for n in query.model_fields if "list[" in str(hints[n]))
+    fields = query.model_fields
+    return frozenset(n for n, f in fields.items() if typing.get_origin(f.annotation) is list)
 
 
 def _endpoint(op: Operation, handler: Callable[..., Awaitable[Any]]) -> Callable:
@@ -220,7 +220,9 @@ def _query_params(query: type[Query] | None) -> list[dict[str, Any]]:
     schema = query.model_json_schema()
     out = []
     for name, prop in schema["properties"].items():
-        prop = _without_null({k: v for k, v in prop.items() if k != "title"})
+        # An absent value's default of None is no value a query can hold either.
+        prop = {k: v for k, v in prop.items() if k != "title" and (k, v) != ("default", None)}
+        prop = _without_null(prop)
         param: dict[str, Any] = {"name": name, "in": "query", "required": False}
         # Every reader takes an empty value for an absent one (api_models.Blank).
         param["allowEmptyValue"] = True
