@@ -168,7 +168,14 @@ class AddEntries(Body):
     tenant: str = Field(description='"" or "global": the global list')
     address: Address | SkipJsonSchema[None] = None
     addresses: (
-        Annotated[list[Address], Field(min_length=1, max_length=MAX_ADDRESSES)]
+        Annotated[
+            list[Address],
+            Field(
+                min_length=1,
+                max_length=MAX_ADDRESSES,
+                description=f"1 to {MAX_ADDRESSES}; more: POST /api/suppression/import",
+            ),
+        ]
         | SkipJsonSchema[None]
     ) = None
     reason: Reason | None = "manual"
