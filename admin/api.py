@@ -1,19 +1,18 @@
-"""The admin API's frame: context, routes with their OpenAPI, authentication, errors.
+"""The admin API's frame: context, authentication, roles, errors and the audit log.
 
-A route is declared once with ``route()``: the handler, the role it needs
-and its OpenAPI operation go in together, so the description served at
-``/api/openapi.json`` cannot miss a route. Every error is JSON:
+Routes are declared in ``admin.openapi`` (``route()``: handler, role and
+the models of its input and answers, from which the checks and the
+description at ``/api/openapi.json`` both come); the models' bases and the
+readers are in ``admin.api_models``. Every error is JSON:
 ``{"error": {"code": ..., "message": ..., "field": ...}}``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +56,6 @@ class AdminContext:
 
 
 CONTEXT = web.AppKey("admin_context", AdminContext)
-SPEC = web.AppKey("openapi_paths", dict)
 ROLE_OF = web.AppKey("route_roles", dict)  # (method, path template) -> role
 # Paths under /api/ with their own authentication (or none).
 OPEN_PATHS = web.AppKey("open_paths", set)
@@ -85,123 +83,6 @@ def context(request: web.Request) -> AdminContext:
 
 def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
-
-
-# -- routes and their description ---------------------------------------------
-
-ERROR_SCHEMA = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "field": {"type": "string"},
-            },
-        }
-    },
-}
-
-
-def route(
-    app: web.Application,
-    method: str,
-    path: str,
-    handler: Handler,
-    *,
-    role: str | None,
-    summary: str,
-    tag: str,
-    responses: dict[int, dict] | None = None,
-    body: dict | None = None,
-    query: Sequence[dict] = (),
-    content_type: str = "application/json",
-    body_required: bool = True,
-) -> None:
-    """Add a route and its OpenAPI operation.
-
-    ``responses`` maps status to a JSON schema (or ``{"content": ...}`` for
-    non-JSON answers); ``body`` is the request body's JSON schema; ``query``
-    holds OpenAPI parameter objects (``body_required`` False: the body may be
-    left out). ``role`` None: the route authenticates itself (or needs nothing).
-    """
-    app.router.add_route(method, path, handler)
-    app.setdefault(SPEC, {})
-    app.setdefault(ROLE_OF, {})
-    app.setdefault(OPEN_PATHS, set())
-    if role is None:
-        app[OPEN_PATHS].add((method, path))
-    else:
-        app[ROLE_OF][(method, path)] = role
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _path_names(path)
-    ]
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "tags": [tag],
-        "operationId": f"{method.lower()}_{path.strip('/').replace('/', '_')}".replace(
-            "{", ""
-        ).replace("}", ""),
-        "parameters": params + list(query),
-        "responses": {},
-    }
-    if role is not None:
-        operation["security"] = [{"bearer": []}]
-        operation["description"] = f"Needs the {role} role."
-    for status, schema in (responses or {200: {"type": "object"}}).items():
-        content = schema.get("content") or {"application/json": {"schema": schema}}
-        operation["responses"][str(status)] = {"description": _reason(status), "content": content}
-    # A body past the listener's client_max_size is refused with 413 before the handler.
-    errors = [400, 404, 413, 422] if body is not None else [400, 404]
-    if role is not None:
-        errors += [401, 403, 429]
-    for status in errors:
-        operation["responses"].setdefault(
-            str(status),
-            {
-                "description": _reason(status),
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            },
-        )
-    if body is not None:
-        operation["requestBody"] = {
-            "required": body_required,
-            "content": {content_type: {"schema": body}},
-        }
-    app[SPEC].setdefault(path, {})[method.lower()] = operation
-
-
-def _path_names(path: str) -> list[str]:
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
-
-
-def _reason(status: int) -> str:
-    return HTTPStatus(status).phrase
-
-
-def openapi(app: web.Application) -> dict:
-    return {
-        "openapi": "3.0.3",
-        "info": {
-            "title": "Sluice admin API",
-            "version": "1",
-            "description": "Warmup, quotas, suppression, kill switches and events of a Sluice"
-            " gateway. Bearer tokens are declared in http.admin_tokens.",
-        },
-        "paths": app.get(SPEC, {}),
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": ERROR_SCHEMA},
-        },
-    }
-
-
-async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(openapi(request.app))
 
 
 # -- authentication and errors -------------------------------------------------
@@ -264,92 +145,6 @@ def _authorize(request: web.Request, role: str | None) -> Principal:
     return found
 
 
-# -- request reading -----------------------------------------------------------
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object, or 400 naming what is wrong with it."""
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return body
-
-
-_MISSING = object()
-
-
-def field_of(
-    body: dict[str, Any],
-    name: str,
-    kind: type | tuple[type, ...],
-    default: Any = _MISSING,
-    check: Callable[[Any], str | None] | None = None,
-) -> Any:
-    """One field of a JSON body, checked; 422 naming the field otherwise."""
-    if name not in body or body[name] is None:
-        if default is _MISSING:
-            raise ApiError(422, "missing_field", f"{name} is required", name)
-        return default
-    value = body[name]
-    # JSON has no int/bool distinction Python would respect: True is not a number here.
-    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-        raise ApiError(422, "invalid_field", f"{name} must be {_kind(kind)}", name)
-    if not isinstance(value, kind):
-        raise ApiError(422, "invalid_field", f"{name} must be {_kind(kind)}", name)
-    if check is not None and (problem := check(value)):
-        raise ApiError(422, "invalid_field", f"{name} {problem}", name)
-    return value
-
-
-def no_other_fields(body: dict[str, Any], known: Sequence[str]) -> None:
-    for name in body:
-        if name not in known:
-            raise ApiError(
-                422, "unknown_field", f"unknown field {name!r} (known: {', '.join(known)})", name
-            )
-
-
-def _kind(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
-    names |= {list: "a list", dict: "an object"}
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an integer", name) from None
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be {low}-{high}", name)
-    return value
-
-
-def query_float(request: web.Request, name: str) -> float | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError:
-        try:
-            return datetime.fromisoformat(raw).timestamp()
-        except ValueError:
-            raise ApiError(
-                400,
-                "invalid_parameter",
-                f"{name} must be a Unix time or an ISO 8601 time",
-                name,
-            ) from None
-
-
 def tenant_of(request: web.Request, name: str = "tenant") -> str:
     """A tenant named in the path, or 404 listing the known ones."""
     tenant = request.match_info[name]
@@ -366,17 +161,6 @@ async def audit(request: web.Request, action: str, target: str, before: Any, aft
     """Record a change made through this request."""
     entry = audit_log.entry(principal(request).name, action, target, before, after)
     await context(request).store.record_audit(entry)
-
-
-def query_param(name: str, kind: str = "string", description: str = "", **schema: Any) -> dict:
-    """An OpenAPI query parameter object."""
-    # The readers (query_int, query_float, listing.text) take an empty value for an absent one.
-    param: dict[str, Any] = {"name": name, "in": "query", "required": False}
-    param["allowEmptyValue"] = True
-    param["schema"] = {"type": kind, **schema}
-    if description:
-        param["description"] = description
-    return param
 
 
 @dataclass(frozen=True)

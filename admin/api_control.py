@@ -6,24 +6,14 @@ process sees a change within `policy.refresh` seconds.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
-from admin.api import (
-    ApiError,
-    Page,
-    audit,
-    context,
-    field_of,
-    json_body,
-    no_other_fields,
-    principal,
-    query_int,
-    query_param,
-    route,
-)
-from admin.ip_json import ERROR_REF
+from admin.api import ApiError, Page, audit, context, principal
+from admin.api_models import Blank, Body, Error, Out, Query, Text
+from admin.openapi import route
 from conf import Settings
 from policy.quota import operations
 from policy.switches import GLOBAL, Switch, SwitchError
@@ -32,18 +22,20 @@ from policy.switches import GLOBAL, Switch, SwitchError
 KINDS = {"pause": "pause", "dry-run": "dry_run"}
 MAX_REASON = 500
 
-SWITCH_SCHEMA = {
-    "type": "object",
-    "required": ["kind", "tenant", "reason", "actor", "at", "description"],
-    "properties": {
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "tenant": {"type": "string", "nullable": True, "description": "null: every tenant."},
-        "reason": {"type": "string"},
-        "actor": {"type": "string"},
-        "at": {"type": "number", "description": "Unix time it was turned on."},
-        "description": {"type": "string"},
-    },
-}
+Kind = Literal["pause", "dry-run"]
+
+
+class SwitchOut(Out):
+    kind: Kind
+    tenant: str | None = Field(description="null: every tenant.")
+    reason: str
+    actor: str
+    at: float = Field(description="Unix time it was turned on.")
+    description: str
+
+
+class Switches(Out):
+    switches: list[SwitchOut]
 
 
 def switch_json(s: Switch) -> dict[str, Any]:
@@ -57,9 +49,9 @@ def switch_json(s: Switch) -> dict[str, Any]:
     }
 
 
-async def list_switches(request: web.Request) -> web.Response:
+async def list_switches(request: web.Request) -> dict[str, Any]:
     switches = await context(request).store.switches()
-    return web.json_response({"switches": [switch_json(s) for s in switches]})
+    return {"switches": [switch_json(s) for s in switches]}
 
 
 def _kind_of(request: web.Request) -> str:
@@ -71,33 +63,30 @@ def _kind_of(request: web.Request) -> str:
     return KINDS[kind]
 
 
-def _reason_check(value: str) -> str | None:
-    return None if len(value) <= MAX_REASON else f"must be at most {MAX_REASON} characters"
+class Flip(Body):
+    """May be left out: then every tenant, with no reason."""
+
+    tenant: str | None = Field(None, description="One tenant; absent or null: every tenant.")
+    reason: str | None = Field("", max_length=MAX_REASON)
 
 
-async def switch_on(request: web.Request) -> web.Response:
-    return await _flip(request, on=True)
+async def switch_on(request: web.Request, body: Flip) -> dict[str, Any]:
+    return await _flip(request, body, on=True)
 
 
-async def switch_off(request: web.Request) -> web.Response:
-    return await _flip(request, on=False)
+async def switch_off(request: web.Request, body: Flip) -> dict[str, Any]:
+    return await _flip(request, body, on=False)
 
 
-async def _flip(request: web.Request, *, on: bool) -> web.Response:
+async def _flip(request: web.Request, body: Flip, *, on: bool) -> dict[str, Any]:
     kind = _kind_of(request)
-    body = await json_body(request) if request.body_exists else {}
-    no_other_fields(body, ["tenant", "reason"])
     ctx = context(request)
     settings = ctx.settings()
     known = [t.name for t in settings.tenants]
-    tenant = field_of(
-        body,
-        "tenant",
-        str,
-        None,
-        check=lambda v: None if v in known else f"is not a tenant (known: {', '.join(known)})",
-    )
-    reason = field_of(body, "reason", str, "", check=_reason_check)
+    tenant, reason = body.tenant, body.reason or ""
+    if tenant is not None and tenant not in known:
+        message = f"tenant is not a tenant (known: {', '.join(known)})"
+        raise ApiError(422, "invalid_field", message, "tenant")
     target = operations.switch_target(settings, tenant)
     before = next((s for s in await ctx.store.switches() if s.key == (kind, target)), None)
     try:
@@ -119,43 +108,21 @@ async def _flip(request: web.Request, *, on: bool) -> web.Response:
         previous,
         current if on else {"on": False, "reason": reason},
     )
-    return web.json_response(
-        {
-            "kind": kind.replace("_", "-"),
-            "tenant": tenant,
-            "on": on,
-            "switch": current,
-            "previous": previous,
-        }
-    )
+    return {
+        "kind": kind.replace("_", "-"),
+        "tenant": tenant,
+        "on": on,
+        "switch": current,
+        "previous": previous,
+    }
 
 
-FLIP_BODY = {
-    "type": "object",
-    "additionalProperties": False,
-    "description": "May be left out: then every tenant, with no reason.",
-    "properties": {
-        # null is taken for absent (api.field_of).
-        "tenant": {
-            "type": "string",
-            "nullable": True,
-            "description": "One tenant; absent or null: every tenant.",
-        },
-        "reason": {"type": "string", "maxLength": MAX_REASON, "nullable": True},
-    },
-}
-
-FLIP_SCHEMA = {
-    "type": "object",
-    "required": ["kind", "tenant", "on", "switch", "previous"],
-    "properties": {
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "tenant": {"type": "string", "nullable": True},
-        "on": {"type": "boolean"},
-        "switch": {**SWITCH_SCHEMA, "nullable": True, "description": "null once off."},
-        "previous": {**SWITCH_SCHEMA, "nullable": True, "description": "null: it was off."},
-    },
-}
+class Flipped(Out):
+    kind: Kind
+    tenant: str | None
+    on: bool
+    switch: SwitchOut | None = Field(description="null once off.")
+    previous: SwitchOut | None = Field(description="null: it was off.")
 
 
 # -- configuration ---------------------------------------------------------------
@@ -169,7 +136,11 @@ def _outline(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def reload_config(request: web.Request) -> web.Response:
+class Reloaded(Out):
+    status: Literal["reloaded"]
+
+
+async def reload_config(request: web.Request) -> Reloaded:
     ctx = context(request)
     if ctx.reload is None:
         raise ApiError(503, "reload_unavailable", "this process cannot reload its configuration")
@@ -179,53 +150,47 @@ async def reload_config(request: web.Request) -> web.Response:
         await audit(request, "config.reload", "config", before, {"rejected": refused})
         raise ApiError(422, "config_rejected", refused)
     await audit(request, "config.reload", "config", before, _outline(ctx.settings()))
-    return web.json_response({"status": "reloaded"})
+    return Reloaded(status="reloaded")
 
 
 # -- audit log ---------------------------------------------------------------------
 
 
-async def audit_log(request: web.Request) -> web.Response:
-    limit = query_int(request, "limit", 50, 1, 500)
-    cursor = query_int(request, "cursor", 0, 0, 2**62)
-    actor = request.query.get("actor", "")
-    action = request.query.get("action", "")
+class AuditQuery(Query):
+    cursor: Annotated[int, Blank] = Field(
+        0, ge=0, le=2**62, description="next_cursor of the previous page"
+    )
+    limit: Annotated[int, Blank] = Field(50, ge=1, le=500, description="at most this many (1-500)")
+    actor: Text = Field(None, description="only this token's changes")
+    action: Text = Field(None, description="only this action, e.g. ip.pause")
+
+
+async def audit_log(request: web.Request, query: AuditQuery) -> dict[str, Any]:
+    limit = query.limit
     # One more than asked says whether a next page exists.
-    entries = await context(request).store.audit_entries(limit + 1, cursor, actor, action)
+    entries = await context(request).store.audit_entries(
+        limit + 1, query.cursor, query.actor or "", query.action or ""
+    )
     page = entries[:limit]
     more = len(entries) > limit
-    return web.json_response(
-        Page([e.as_dict() for e in page], str(page[-1].id) if more else None).as_dict()
+    return Page([e.as_dict() for e in page], str(page[-1].id) if more else None).as_dict()
+
+
+class AuditEntry(Out):
+    id: int
+    actor: str
+    action: str
+    target: str
+    before: Any = Field(description="The state the change found (any JSON).")
+    after: Any = Field(description="The state it left (any JSON).")
+    at: float = Field(description="Unix time.")
+
+
+class AuditPage(Out):
+    items: list[AuditEntry] = Field(description="Newest first.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor for the next (older) page; null: no more."
     )
-
-
-AUDIT_SCHEMA = {
-    "type": "object",
-    "required": ["items", "next_cursor"],
-    "properties": {
-        "items": {
-            "type": "array",
-            "description": "Newest first.",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "integer"},
-                    "actor": {"type": "string"},
-                    "action": {"type": "string"},
-                    "target": {"type": "string"},
-                    "before": {"description": "The state the change found (any JSON)."},
-                    "after": {"description": "The state it left (any JSON)."},
-                    "at": {"type": "number", "description": "Unix time."},
-                },
-            },
-        },
-        "next_cursor": {
-            "type": "string",
-            "nullable": True,
-            "description": "Pass as cursor for the next (older) page; null: no more.",
-        },
-    },
-}
 
 
 def add_routes(app: web.Application) -> None:
@@ -237,13 +202,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="The kill switches that are on",
         tag="switches",
-        responses={
-            200: {
-                "type": "object",
-                "required": ["switches"],
-                "properties": {"switches": {"type": "array", "items": SWITCH_SCHEMA}},
-            }
-        },
+        responses={200: Switches},
     )
     for state, handler in (("on", switch_on), ("off", switch_off)):
         route(
@@ -254,9 +213,9 @@ def add_routes(app: web.Application) -> None:
             role="operator",
             summary=f"Turn a kill switch (pause or dry-run) {state}, for one tenant or all",
             tag="switches",
-            body=FLIP_BODY,
+            body=Flip,
             body_required=False,
-            responses={200: FLIP_SCHEMA},
+            responses={200: Flipped},
         )
     route(
         app,
@@ -267,15 +226,7 @@ def add_routes(app: web.Application) -> None:
         summary="Load the configuration file again, as SIGHUP does (422 config_rejected:"
         " the running one stays)",
         tag="configuration",
-        responses={
-            200: {
-                "type": "object",
-                "required": ["status"],
-                "properties": {"status": {"type": "string", "enum": ["reloaded"]}},
-            },
-            422: ERROR_REF,
-            503: ERROR_REF,
-        },
+        responses={200: Reloaded, 422: Error, 503: Error},
     )
     route(
         app,
@@ -285,11 +236,6 @@ def add_routes(app: web.Application) -> None:
         role="admin",
         summary="The audit log of changes made through the API, newest first",
         tag="audit",
-        query=[
-            query_param("cursor", "string", "next_cursor of the previous page"),
-            query_param("limit", "integer", "at most this many (1-500)", default=50),
-            query_param("actor", "string", "only this token's changes"),
-            query_param("action", "string", "only this action, e.g. ip.pause"),
-        ],
-        responses={200: AUDIT_SCHEMA},
+        query=AuditQuery,
+        responses={200: AuditPage},
     )

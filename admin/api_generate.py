@@ -8,16 +8,19 @@ DNS records of a domain's DKIM keys.
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import Field
 
 from admin import dkim_records, mailwizz_server, powermta_config
-from admin.api import ApiError, context, route, tenant_of
+from admin.api import ApiError, context, tenant_of
 from admin.api_ips import quota_rows
+from admin.api_models import Error, Out, Raw
+from admin.ip_json import MaybeCount
+from admin.openapi import route
 
 TAG = "generate"
-ERROR_REF = {"$ref": "#/components/schemas/Error"}
-MAYBE_COUNT = {"type": "integer", "minimum": 0, "nullable": True}
 
 
 async def powermta_config_text(request: web.Request) -> web.Response:
@@ -30,83 +33,70 @@ async def powermta_config_text(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
-async def mailwizz_delivery_server(request: web.Request) -> web.Response:
+async def mailwizz_delivery_server(request: web.Request) -> dict[str, Any]:
     tenant = tenant_of(request)
     ctx = context(request)
     settings = ctx.settings()
     rows = await quota_rows(ctx, ctx.clock(), tenant=tenant)
-    return web.json_response(mailwizz_server.delivery_server(settings, tenant, rows))
+    return mailwizz_server.delivery_server(settings, tenant, rows)
 
 
-async def dkim_dns(request: web.Request) -> web.Response:
+async def dkim_dns(request: web.Request) -> dict[str, Any]:
     settings = context(request).settings()
     domain = dkim_records.normalise(request.match_info["domain"])
     found = await asyncio.to_thread(dkim_records.records, settings, domain)
     if not found:
         known = ", ".join(dkim_records.known_domains(settings)) or "none"
         raise ApiError(404, "unknown_domain", f"no DKIM key for {domain!r} (known: {known})")
-    return web.json_response({"domain": domain, "records": found})
+    return {"domain": domain, "records": found}
 
 
-HEADER_SCHEMA = {
-    "type": "object",
-    "properties": {"name": {"type": "string"}, "value": {"type": "string"}},
-}
+class Header(Out):
+    name: str
+    value: str
 
-MAILWIZZ_SCHEMA = {
-    "type": "object",
-    "required": ["tenant", "hostname", "port", "protocol", "usernames", "from_domains"],
-    "properties": {
-        "tenant": {"type": "string"},
-        "type": {"type": "string", "enum": ["smtp"]},
-        "hostname": {
-            "type": "string",
-            "description": "smtp.advertised_host, else smtp.hostname.",
-        },
-        "port": {"type": "integer"},
-        "protocol": {"type": "string", "enum": ["starttls", "none"]},
-        "usernames": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "The tenant's SMTP AUTH logins; passwords are never shown.",
-        },
-        "from_domains": {"type": "array", "items": {"type": "string"}},
-        "hourly_quota": {
-            **MAYBE_COUNT,
-            "description": "What the pool can still take this hour (null: no limit).",
-        },
-        "daily_quota": {
-            **MAYBE_COUNT,
-            "description": "What the pool can still take today (null: no limit).",
-        },
-        "capacity": {"type": "object"},
-        "limits": {"type": "object"},
-        "additional_headers": {"type": "array", "items": HEADER_SCHEMA},
-        "headers_read": {"type": "array", "items": {"type": "object"}},
-        "notes": {"type": "array", "items": {"type": "string"}},
-    },
-}
 
-RECORD_SCHEMA = {
-    "type": "object",
-    "required": ["selector", "name", "type", "tenants"],
-    "properties": {
-        "selector": {"type": "string"},
-        "name": {"type": "string", "description": "selector._domainkey.domain"},
-        "type": {"type": "string", "enum": ["TXT"]},
-        "value": {"type": "string", "description": "v=DKIM1; k=...; p=..."},
-        "strings": {
-            "type": "array",
-            "items": {"type": "string", "maxLength": 255},
-            "description": "The value as the character-strings of one TXT record.",
-        },
-        "zone": {"type": "string", "description": "A zone-file line."},
-        "key_type": {"type": "string", "enum": ["rsa", "ed25519"]},
-        "key_file": {"type": "string"},
-        "tenants": {"type": "array", "items": {"type": "string"}},
-        "error": {"type": "string", "description": "Why the key file gave no value."},
-    },
-}
+class DeliveryServer(Out):
+    tenant: str
+    type: Literal["smtp"] = "smtp"
+    hostname: str = Field(description="smtp.advertised_host, else smtp.hostname.")
+    port: int
+    protocol: Literal["starttls", "none"]
+    usernames: list[str] = Field(
+        description="The tenant's SMTP AUTH logins; passwords are never shown."
+    )
+    from_domains: list[str]
+    hourly_quota: MaybeCount = Field(
+        None, description="What the pool can still take this hour (null: no limit)."
+    )
+    daily_quota: MaybeCount = Field(
+        None, description="What the pool can still take today (null: no limit)."
+    )
+    capacity: dict[str, Any] = {}
+    limits: dict[str, Any] = {}
+    additional_headers: list[Header] = []
+    headers_read: list[dict[str, Any]] = []
+    notes: list[str] = []
+
+
+class DkimRecord(Out):
+    selector: str
+    name: str = Field(description="selector._domainkey.domain")
+    type: Literal["TXT"]
+    value: str | None = Field(None, description="v=DKIM1; k=...; p=...")
+    strings: list[Annotated[str, Field(max_length=255)]] | None = Field(
+        None, description="The value as the character-strings of one TXT record."
+    )
+    zone: str | None = Field(None, description="A zone-file line.")
+    key_type: Literal["rsa", "ed25519"] | None = None
+    key_file: str | None = None
+    tenants: list[str]
+    error: str | None = Field(None, description="Why the key file gave no value.")
+
+
+class DkimRecords(Out):
+    domain: str
+    records: list[DkimRecord]
 
 
 def add_routes(app: web.Application) -> None:
@@ -118,10 +108,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="The PowerMTA configuration for Sluice's pools, source and accounting",
         tag=TAG,
-        responses={
-            200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-            409: ERROR_REF,
-        },
+        responses={200: Raw("text/plain"), 409: Error},
     )
     route(
         app,
@@ -131,7 +118,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="What to enter in a tenant's MailWizz SMTP delivery server, quotas as of now",
         tag=TAG,
-        responses={200: MAILWIZZ_SCHEMA, 503: ERROR_REF},
+        responses={200: DeliveryServer, 503: Error},
     )
     route(
         app,
@@ -141,13 +128,5 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="The DNS TXT records of a domain's DKIM keys",
         tag=TAG,
-        responses={
-            200: {
-                "type": "object",
-                "properties": {
-                    "domain": {"type": "string"},
-                    "records": {"type": "array", "items": RECORD_SCHEMA},
-                },
-            }
-        },
+        responses={200: DkimRecords},
     )

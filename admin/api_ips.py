@@ -7,24 +7,15 @@ commands are: the API reads and changes exactly what they do.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
+from pydantic import Field, model_validator
 
 from admin import ip_json
-from admin.api import (
-    AdminContext,
-    ApiError,
-    audit,
-    context,
-    field_of,
-    json_body,
-    no_other_fields,
-    principal,
-    query_int,
-    query_param,
-    route,
-)
+from admin.api import AdminContext, ApiError, audit, context, principal
+from admin.api_models import Body, Error, Out, Query, problem
+from admin.openapi import route
 from conf import Settings
 from policy.counters import CounterUnavailable
 from policy.quota import calendar, operations
@@ -55,11 +46,10 @@ def usage_source(ctx: AdminContext) -> str:
     return "counters" if ctx.counters is not None else "events"
 
 
-USAGE_SCHEMA = {
-    "type": "string",
-    "enum": ["counters", "events"],
-    "description": "counters: live, reservations in flight included; events: what was relayed.",
-}
+Usage = Literal["counters", "events"]
+USAGE_FIELD = Field(
+    description="counters: live, reservations in flight included; events: what was relayed."
+)
 
 
 def ip_of(request: web.Request) -> tuple[str, str]:
@@ -79,7 +69,7 @@ def pool_tenants(settings: Settings, pool: str) -> list[str]:
 # -- pools and IPs -------------------------------------------------------------------
 
 
-async def list_pools(request: web.Request) -> web.Response:
+async def list_pools(request: web.Request) -> dict[str, Any]:
     ctx = context(request)
     settings, now = ctx.settings(), ctx.clock()
     rows = await quota_rows(ctx, now)
@@ -100,9 +90,7 @@ async def list_pools(request: web.Request) -> web.Response:
                 "ips": ips,
             }
         )
-    return web.json_response(
-        {"pools": pools, "usage_source": usage_source(ctx), "as_of": now.isoformat()}
-    )
+    return {"pools": pools, "usage_source": usage_source(ctx), "as_of": now.isoformat()}
 
 
 async def ip_view(ctx: AdminContext, ip: str, pool: str, now: datetime) -> dict[str, Any]:
@@ -118,26 +106,21 @@ async def ip_view(ctx: AdminContext, ip: str, pool: str, now: datetime) -> dict[
     }
 
 
-async def get_ip(request: web.Request) -> web.Response:
+async def get_ip(request: web.Request) -> dict[str, Any]:
     ip, pool = ip_of(request)
     ctx = context(request)
-    return web.json_response(await ip_view(ctx, ip, pool, ctx.clock()))
+    return await ip_view(ctx, ip, pool, ctx.clock())
 
 
-TRANSITION_SCHEMA = {
-    "type": "object",
-    "required": ["ip", "from_state", "to_state", "from_day", "to_day", "reason", "actor", "at"],
-    "properties": {
-        "ip": {"type": "string"},
-        "from_state": {"type": "string"},
-        "to_state": {"type": "string"},
-        "from_day": {"type": "integer", "description": "Warmup day before; 0: not warming."},
-        "to_day": {"type": "integer"},
-        "reason": {"type": "string"},
-        "actor": {"type": "string"},
-        "at": {"type": "number", "description": "Unix time."},
-    },
-}
+class TransitionOut(Out):
+    ip: str
+    from_state: str
+    to_state: str
+    from_day: int = Field(description="Warmup day before; 0: not warming.")
+    to_day: int
+    reason: str
+    actor: str
+    at: float = Field(description="Unix time.")
 
 
 def transition_json(t: Transition) -> dict[str, Any]:
@@ -153,33 +136,38 @@ def transition_json(t: Transition) -> dict[str, Any]:
     }
 
 
-async def ip_history(request: web.Request) -> web.Response:
+class HistoryQuery(Query):
+    limit: int = Field(50, ge=1, le=500, description="at most this many (1-500)")
+
+
+class History(Out):
+    ip: str
+    items: list[TransitionOut]
+
+
+async def ip_history(request: web.Request, query: HistoryQuery) -> dict[str, Any]:
     ip, _ = ip_of(request)
-    limit = query_int(request, "limit", 50, 1, 500)
-    history = await context(request).store.ip_history(ip, limit)
-    return web.json_response({"ip": ip, "items": [transition_json(t) for t in history]})
+    history = await context(request).store.ip_history(ip, query.limit)
+    return {"ip": ip, "items": [transition_json(t) for t in history]}
 
 
-def _reason_check(value: str) -> str | None:
-    return None if len(value) <= MAX_REASON else f"must be at most {MAX_REASON} characters"
+class IpAction(Body):
+    action: Literal[IP_ACTIONS]  # type: ignore[valid-type]
+    day: int | None = Field(None, ge=1, description="The warmup day, for set-day.")
+    reason: str | None = Field("", max_length=MAX_REASON)
+
+    @model_validator(mode="after")
+    def _day_with_set_day(self) -> IpAction:
+        if self.action == "set-day" and self.day is None:
+            raise problem("day", "day is required for set-day", "missing_field")
+        if self.action != "set-day" and self.day is not None:
+            raise problem("day", "day only goes with the set-day action")
+        return self
 
 
-async def ip_act(request: web.Request) -> web.Response:
+async def ip_act(request: web.Request, body: IpAction) -> dict[str, Any]:
     ip, pool = ip_of(request)
-    body = await json_body(request)
-    no_other_fields(body, ["action", "day", "reason"])
-    action = field_of(
-        body,
-        "action",
-        str,
-        check=lambda v: None if v in IP_ACTIONS else f"must be one of {', '.join(IP_ACTIONS)}",
-    )
-    day = field_of(body, "day", int, None, check=lambda v: None if v >= 1 else "must be 1 or more")
-    if action == "set-day" and day is None:
-        raise ApiError(422, "missing_field", "day is required for set-day", "day")
-    if action != "set-day" and day is not None:
-        raise ApiError(422, "invalid_field", "day only goes with the set-day action", "day")
-    reason = field_of(body, "reason", str, "", check=_reason_check)
+    action, day, reason = body.action, body.day, body.reason or ""
     ctx = context(request)
     now = ctx.clock()
     try:
@@ -202,59 +190,31 @@ async def ip_act(request: web.Request) -> web.Response:
         {"state": change.from_state.value, "day": change.from_day},
         {"state": change.to_state.value, "day": change.to_day, "reason": change.reason},
     )
-    return web.json_response(
-        {"transition": transition_json(change), "ip": await ip_view(ctx, ip, pool, now)}
-    )
+    return {"transition": transition_json(change), "ip": await ip_view(ctx, ip, pool, now)}
 
 
-ACTION_BODY = {
-    "type": "object",
-    "required": ["action"],
-    "additionalProperties": False,
-    "properties": {
-        "action": {"type": "string", "enum": list(IP_ACTIONS)},
-        # null is taken for absent (api.field_of), in every optional field.
-        "day": {
-            "type": "integer",
-            "minimum": 1,
-            "nullable": True,
-            "description": "The warmup day, for set-day.",
-        },
-        "reason": {"type": "string", "maxLength": MAX_REASON, "nullable": True},
-    },
-}
+class IpDetail(ip_json.IpWithRates):
+    tenants: list[str]
+    timezone: str
+    usage_source: Usage = USAGE_FIELD
 
-IP_DETAIL_SCHEMA = {
-    **ip_json.IP_WITH_RATES_SCHEMA,
-    "properties": {
-        **ip_json.IP_WITH_RATES_SCHEMA["properties"],
-        "tenants": {"type": "array", "items": {"type": "string"}},
-        "timezone": {"type": "string"},
-        "usage_source": USAGE_SCHEMA,
-    },
-}
 
-POOLS_SCHEMA = {
-    "type": "object",
-    "required": ["pools", "usage_source", "as_of"],
-    "properties": {
-        "pools": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name", "timezone", "tenants", "ips"],
-                "properties": {
-                    "name": {"type": "string"},
-                    "timezone": {"type": "string"},
-                    "tenants": {"type": "array", "items": {"type": "string"}},
-                    "ips": {"type": "array", "items": ip_json.IP_WITH_RATES_SCHEMA},
-                },
-            },
-        },
-        "usage_source": USAGE_SCHEMA,
-        "as_of": ip_json.TIME,
-    },
-}
+class IpChanged(Out):
+    transition: TransitionOut
+    ip: IpDetail
+
+
+class Pool(Out):
+    name: str
+    timezone: str
+    tenants: list[str]
+    ips: list[ip_json.IpWithRates]
+
+
+class Pools(Out):
+    pools: list[Pool]
+    usage_source: Usage = USAGE_FIELD
+    as_of: ip_json.IsoTime
 
 
 def add_routes(app: web.Application) -> None:
@@ -266,7 +226,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Every pool with its tenants and IPs: state, warmup day, today's use, rates",
         tag=TAG,
-        responses={200: POOLS_SCHEMA, 503: ip_json.ERROR_REF},
+        responses={200: Pools, 503: Error},
     )
     route(
         app,
@@ -276,7 +236,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="One IP: state, warmup day, today's use, rates",
         tag=TAG,
-        responses={200: IP_DETAIL_SCHEMA, 503: ip_json.ERROR_REF},
+        responses={200: IpDetail, 503: Error},
     )
     route(
         app,
@@ -286,17 +246,8 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="The IP's state transitions, newest first",
         tag=TAG,
-        query=[query_param("limit", "integer", "at most this many (1-500)", default=50)],
-        responses={
-            200: {
-                "type": "object",
-                "required": ["ip", "items"],
-                "properties": {
-                    "ip": {"type": "string"},
-                    "items": {"type": "array", "items": TRANSITION_SCHEMA},
-                },
-            }
-        },
+        query=HistoryQuery,
+        responses={200: History},
     )
     route(
         app,
@@ -306,14 +257,6 @@ def add_routes(app: web.Application) -> None:
         role="operator",
         summary="Pause, resume, quarantine, clear, rest, restart an IP or set its warmup day",
         tag=TAG,
-        body=ACTION_BODY,
-        responses={
-            200: {
-                "type": "object",
-                "required": ["transition", "ip"],
-                "properties": {"transition": TRANSITION_SCHEMA, "ip": IP_DETAIL_SCHEMA},
-            },
-            409: ip_json.ERROR_REF,
-            503: ip_json.ERROR_REF,
-        },
+        body=IpAction,
+        responses={200: IpChanged, 409: Error, 503: Error},
     )

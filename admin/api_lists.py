@@ -14,11 +14,16 @@ walks the rows back from the cursor, so narrow it with ``since``/``until``.
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import AfterValidator, ConfigDict, Field
 
 from admin import api, api_suppression, api_suppression_csv
 from admin import listing as ls
+from admin.api_models import Blank, MaybeTime, Out, Text
+from admin.openapi import route
+from policy.feedback import stats as feedback_stats
 from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
 from policy.feedback import stats as feedback_stats
@@ -31,14 +36,14 @@ DEFAULT_WINDOW = 86400.0  # statistics: the last 24 hours unless told otherwise
 TAG = "events"
 
 
-def _page(items: list[dict], limit: int, kind: str) -> web.Response:
+def _page(items: list[dict], limit: int, kind: str) -> dict[str, Any]:
     page = items[:limit]
     cursor = ls.encode_cursor(kind, [page[-1]["id"]]) if len(items) > limit else None
-    return web.json_response(api.Page(page, cursor).as_dict())
+    return api.Page(page, cursor).as_dict()
 
 
-def _before_id(request: web.Request, kind: str) -> int:
-    key = ls.decode_cursor(request, kind, 1)
+def _before_id(raw: str | None, kind: str) -> int:
+    key = ls.decode_cursor(raw, kind, 1)
     if key is None:
         return 0
     if not isinstance(key[0], int) or isinstance(key[0], bool) or key[0] < 1:
@@ -46,114 +51,116 @@ def _before_id(request: web.Request, kind: str) -> int:
     return key[0]
 
 
-def _recipient(request: web.Request) -> str | None:
-    value = ls.text(request, "recipient")
+def _one_recipient(value: str | None) -> str | None:
     if value is not None and ("," in value or "@" not in value):
-        raise api.ApiError(
-            400, "invalid_parameter", "recipient must be one email address", "recipient"
-        )
+        raise ValueError("must be one email address")
     return value
 
 
-def _ip(request: web.Request) -> str | None:
-    value = ls.text(request, "ip")
-    if value is not None:
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise api.ApiError(
-                400, "invalid_parameter", "ip must be an IPv4 or IPv6 address", "ip"
-            ) from None
-    return value
+def _address(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
 
 
-async def list_events(request: web.Request) -> web.Response:
-    since, until = ls.window(request)
+Recipient = Annotated[Text, AfterValidator(_one_recipient)]
+
+
+class Filters(ls.Window, ls.Paged):
+    tenant: Text = None
+    recipient: Recipient = Field(None, description="one recipient, whole, any case")
+    campaign: Text = Field(None, description="the job (X-Job) of the message")
+
+
+class EventsQuery(Filters):
+    kind: list[Literal[EVENT_KINDS]] = Field(  # type: ignore[valid-type]
+        [], description="repeat or comma-separate"
+    )
+    ip: Annotated[Text, AfterValidator(_address)] = Field(None, description="the sending IP")
+
+
+class EngagementQuery(Filters):
+    kind: list[Literal[ENGAGEMENT_KINDS]] = Field(  # type: ignore[valid-type]
+        [], description="repeat or comma-separate"
+    )
+    classification: Annotated[Literal[HUMAN, MACHINE] | None, Blank] = None
+
+
+async def list_events(request: web.Request, query: EventsQuery) -> dict[str, Any]:
     filters = EventFilter(
-        tenant=ls.text(request, "tenant"),
-        kinds=ls.choices(request, "kind", EVENT_KINDS),
-        recipient=_recipient(request),
-        job=ls.text(request, "campaign"),
-        ip=_ip(request),
-        since=since,
-        until=until,
+        tenant=query.tenant,
+        kinds=tuple(query.kind),
+        recipient=query.recipient,
+        job=query.campaign,
+        ip=query.ip,
+        since=query.since,
+        until=query.until,
     )
-    limit = ls.limit_of(request)
-    before = _before_id(request, "e")
-    rows = await api.context(request).store.event_page(filters, before, limit + 1)
-    return _page(rows, limit, "e")
+    before = _before_id(query.cursor, "e")
+    rows = await api.context(request).store.event_page(filters, before, query.limit + 1)
+    return _page(rows, query.limit, "e")
 
 
-async def list_engagement(request: web.Request) -> web.Response:
-    since, until = ls.window(request)
+async def list_engagement(request: web.Request, query: EngagementQuery) -> dict[str, Any]:
     filters = EngagementFilter(
-        tenant=ls.text(request, "tenant"),
-        kinds=ls.choices(request, "kind", ENGAGEMENT_KINDS),
-        recipient=_recipient(request),
-        job=ls.text(request, "campaign"),
-        classification=ls.one_of(request, "classification", (HUMAN, MACHINE)),
-        since=since,
-        until=until,
+        tenant=query.tenant,
+        kinds=tuple(query.kind),
+        recipient=query.recipient,
+        job=query.campaign,
+        classification=query.classification,
+        since=query.since,
+        until=query.until,
     )
-    limit = ls.limit_of(request)
-    before = _before_id(request, "g")
-    rows = await api.context(request).store.engagement_page(filters, before, limit + 1)
-    return _page(rows, limit, "g")
+    before = _before_id(query.cursor, "g")
+    rows = await api.context(request).store.engagement_page(filters, before, query.limit + 1)
+    return _page(rows, query.limit, "g")
 
 
-async def feedback_statistics(request: web.Request) -> web.Response:
-    since, until = ls.window(request)
+class StatsQuery(ls.Window):
+    since: MaybeTime = Field(None, description="default: 24 hours before until")
+    until: MaybeTime = Field(None, description="default: now")
+    tenant: Text = None
+
+
+async def feedback_statistics(request: web.Request, query: StatsQuery) -> dict[str, Any]:
+    since, until = query.since, query.until
     if until is None:
         until = api.context(request).clock().timestamp()
     if since is None:
         since = until - DEFAULT_WINDOW
     if until <= since:
         raise api.ApiError(400, "invalid_parameter", "until must be after since", "until")
-    tenant = ls.text(request, "tenant")
-    rows = await api.context(request).store.feedback_breakdown(since, until, tenant)
-    body = {"since": since, "until": until, "tenant": tenant, **feedback_stats.summarize(rows)}
-    return web.json_response(body)
+    rows = await api.context(request).store.feedback_breakdown(since, until, query.tenant)
+    summary = feedback_stats.summarize(rows)
+    return {"since": since, "until": until, "tenant": query.tenant, **summary}
 
 
-def _rows_schema(properties: dict) -> dict:
-    return {
-        "type": "object",
-        "properties": {
-            "items": {"type": "array", "items": {"type": "object", "properties": properties}},
-            "next_cursor": {"type": "string", "nullable": True},
-        },
-    }
+class Tally(Out):
+    model_config = ConfigDict(extra="allow")
+    relayed: int
+    bounced: int
+    complained: int
+    bounce_rate: float | None = Field(None, description="bounced / relayed")
+    complaint_rate: float | None = Field(None, description="complained / relayed")
 
 
-RATES = {
-    "relayed": {"type": "integer"},
-    "bounced": {"type": "integer"},
-    "complained": {"type": "integer"},
-    "bounce_rate": {"type": "number", "nullable": True, "description": "bounced / relayed"},
-    "complaint_rate": {"type": "number", "nullable": True, "description": "complained / relayed"},
-}
-STATS = {
-    "type": "object",
-    "properties": {
-        "since": {"type": "number"},
-        "until": {"type": "number"},
-        "tenant": {"type": "string", "nullable": True},
-        "totals": {"type": "object", "properties": RATES},
-        "by_reason": {"type": "array", "items": {"type": "object"}},
-        "by_ip": {"type": "array", "items": {"type": "object", "properties": RATES}},
-        "by_provider": {"type": "array", "items": {"type": "object", "properties": RATES}},
-    },
-}
-TENANT_PARAM = api.query_param("tenant")
-CAMPAIGN_PARAM = api.query_param("campaign", description="the job (X-Job) of the message")
-RECIPIENT_PARAM = api.query_param("recipient", description="one recipient, whole, any case")
-PAGING = [ls.SINCE_PARAM, ls.UNTIL_PARAM, ls.CURSOR_PARAM, ls.LIMIT_PARAM]
+class Stats(Out):
+    since: float
+    until: float
+    tenant: str | None
+    totals: Tally
+    by_reason: list[dict[str, Any]]
+    by_ip: list[Tally]
+    by_provider: list[Tally]
 
 
 def add_routes(app: web.Application) -> None:
     api_suppression.add_routes(app)
     api_suppression_csv.add_routes(app)
-    api.route(
+    route(
         app,
         "GET",
         "/api/events",
@@ -161,19 +168,10 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Relay and feedback events, newest first",
         tag=TAG,
-        responses={200: _rows_schema({"id": {"type": "integer"}, "kind": {"type": "string"}})},
-        query=[
-            TENANT_PARAM,
-            api.query_param(
-                "kind", description=f"repeat or comma-separate: {', '.join(EVENT_KINDS)}"
-            ),
-            RECIPIENT_PARAM,
-            CAMPAIGN_PARAM,
-            api.query_param("ip", description="the sending IP"),
-            *PAGING,
-        ],
+        query=EventsQuery,
+        responses={200: ls.Rows},
     )
-    api.route(
+    route(
         app,
         "GET",
         "/api/engagement",
@@ -181,19 +179,10 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Opens, clicks and unsubscribes, newest first",
         tag=TAG,
-        responses={200: _rows_schema({"id": {"type": "integer"}, "kind": {"type": "string"}})},
-        query=[
-            TENANT_PARAM,
-            api.query_param(
-                "kind", description=f"repeat or comma-separate: {', '.join(ENGAGEMENT_KINDS)}"
-            ),
-            RECIPIENT_PARAM,
-            CAMPAIGN_PARAM,
-            api.query_param("classification", enum=[HUMAN, MACHINE]),
-            *PAGING,
-        ],
+        query=EngagementQuery,
+        responses={200: ls.Rows},
     )
-    api.route(
+    route(
         app,
         "GET",
         "/api/stats/feedback",
@@ -201,10 +190,6 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Bounces and complaints against relayed mail, by reason, IP and provider group",
         tag=TAG,
-        responses={200: STATS},
-        query=[
-            TENANT_PARAM,
-            api.query_param("since", description="default: 24 hours before until"),
-            api.query_param("until", description="default: now"),
-        ],
+        query=StatsQuery,
+        responses={200: Stats},
     )

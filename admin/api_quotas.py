@@ -7,25 +7,19 @@ means the gateway will take it today.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from pydantic import Field
 
 from admin import ip_json
-from admin.api import (
-    AdminContext,
-    ApiError,
-    context,
-    field_of,
-    json_body,
-    no_other_fields,
-    route,
-    tenant_of,
-)
-from admin.api_ips import USAGE_SCHEMA, quota_rows, usage_source
+from admin.api import AdminContext, ApiError, context, tenant_of
+from admin.api_ips import USAGE_FIELD, Usage, quota_rows, usage_source
+from admin.api_models import Body, Error, Out, encode
+from admin.ip_json import Count, IsoTime, MaybeCount
+from admin.openapi import route
 from admin.shared_reads import SharedReads
 from policy.counters import CounterUnavailable
 from policy.providers import GROUPS
@@ -43,15 +37,11 @@ def _day_ends(zone: str, now: datetime) -> datetime:
     return datetime.fromtimestamp(end, local.tzinfo)
 
 
-OUT_SCHEMA = {
-    "type": "array",
-    "description": "The pool's IPs the gateway does not use now, and why.",
-    "items": {
-        "type": "object",
-        "required": ["ip", "reason"],
-        "properties": {"ip": {"type": "string"}, "reason": {"type": "string"}},
-    },
-}
+class OutOfRotation(Out):
+    """One of the pool's IPs the gateway does not use now, and why."""
+
+    ip: str
+    reason: str
 
 
 async def tenant_quotas(request: web.Request) -> web.Response:
@@ -59,7 +49,7 @@ async def tenant_quotas(request: web.Request) -> web.Response:
     ctx = context(request)
 
     async def answer() -> bytes:
-        return json.dumps(await quotas_json(ctx, tenant)).encode()
+        return encode(Quotas.model_validate(await quotas_json(ctx, tenant)))
 
     # Pollers of one tenant share a computation (and its encoding) no older than they are.
     body = await request.app[SHARED].get(("quotas", tenant), answer)
@@ -91,32 +81,25 @@ async def quotas_json(ctx: AdminContext, tenant: str) -> dict[str, Any]:
     }
 
 
-QUOTAS_SCHEMA = {
-    "type": "object",
-    "required": ["tenant", "pool", "capacity", "used", "remaining", "ips"],
-    "properties": {
-        "tenant": {"type": "string"},
-        "pool": {"type": "string"},
-        "timezone": {"type": "string", "description": "The zone of the pool's quota days."},
-        "date": {"type": "string", "format": "date", "description": "Today, in that zone."},
-        "day_ends_at": {**ip_json.TIME, "description": "When the daily limits start again."},
-        "capacity": {
-            **ip_json.MAYBE_COUNT,
-            "description": "Today's daily limits of the IPs in rotation, added up;"
-            " null when one of them has no limit.",
-        },
-        "used": {**ip_json.COUNT, "description": "Used today on the IPs in rotation."},
-        "remaining": {
-            **ip_json.MAYBE_COUNT,
-            "description": "What the daily limits leave today (null: no limit); the check"
-            " also applies hourly pacing and provider groups.",
-        },
-        "in_rotation": {"type": "array", "items": {"type": "string"}},
-        "out_of_rotation": OUT_SCHEMA,
-        "ips": {"type": "array", "items": ip_json.IP_SCHEMA},
-        "usage_source": USAGE_SCHEMA,
-    },
-}
+class Quotas(Out):
+    tenant: str
+    pool: str
+    timezone: str = Field(description="The zone of the pool's quota days.")
+    date: str = Field(description="Today, in that zone.", json_schema_extra={"format": "date"})
+    day_ends_at: IsoTime = Field(description="When the daily limits start again.")
+    capacity: MaybeCount = Field(
+        description="Today's daily limits of the IPs in rotation, added up;"
+        " null when one of them has no limit."
+    )
+    used: Count = Field(description="Used today on the IPs in rotation.")
+    remaining: MaybeCount = Field(
+        description="What the daily limits leave today (null: no limit); the check"
+        " also applies hourly pacing and provider groups."
+    )
+    in_rotation: list[str]
+    out_of_rotation: list[OutOfRotation]
+    ips: list[ip_json.IpQuotaOut]
+    usage_source: Usage = USAGE_FIELD
 
 
 def _share(share: Share) -> dict[str, Any]:
@@ -149,22 +132,16 @@ def plan_json(plan: SendPlan) -> dict[str, Any]:
     }
 
 
-def _emails_check(value: int) -> str | None:
-    if 1 <= value <= MAX_EMAILS:
-        return None
-    return f"must be a positive integer (at most {MAX_EMAILS})"
+class CheckIn(Body):
+    emails_to_send: int = Field(ge=1, le=MAX_EMAILS)
+    provider_group: Literal[GROUPS] | None = Field(  # type: ignore[valid-type]
+        None, description="Every recipient at this provider: its limits apply too."
+    )
 
 
-def _group_check(value: str) -> str | None:
-    return None if value in GROUPS else f"must be one of {', '.join(GROUPS)}"
-
-
-async def check(request: web.Request) -> web.Response:
+async def check(request: web.Request, body: CheckIn) -> dict[str, Any]:
     tenant = tenant_of(request)
-    body = await json_body(request)
-    no_other_fields(body, ["emails_to_send", "provider_group"])
-    emails = field_of(body, "emails_to_send", int, check=_emails_check)
-    group = field_of(body, "provider_group", str, None, check=_group_check)
+    emails, group = body.emails_to_send, body.provider_group
     ctx = context(request)
     try:
         plan = await operations.send_plan(
@@ -178,89 +155,56 @@ async def check(request: web.Request) -> web.Response:
         )
     except CounterUnavailable as exc:
         raise ApiError(503, "counters_unavailable", f"quota counters unavailable: {exc}") from None
-    return web.json_response(
-        {
-            "tenant": tenant,
-            "emails_to_send": emails,
-            "provider_group": group,
-            **plan_json(plan),
-            "usage_source": usage_source(ctx),
-        }
+    return {
+        "tenant": tenant,
+        "emails_to_send": emails,
+        "provider_group": group,
+        **plan_json(plan),
+        "usage_source": usage_source(ctx),
+    }
+
+
+class ShareOut(Out):
+    ip: str
+    vmta: str
+    warming: bool
+    emails: Count
+    room_today: MaybeCount
+    this_hour: Count = Field(description="Of emails, before the hour ends.")
+    done_by: IsoTime | None = Field(
+        None, description="When hourly pacing lets its last one go; null: this hour."
     )
 
 
-CHECK_BODY = {
-    "type": "object",
-    "required": ["emails_to_send"],
-    "additionalProperties": False,
-    "properties": {
-        "emails_to_send": {"type": "integer", "minimum": 1, "maximum": MAX_EMAILS},
-        "provider_group": {
-            "type": "string",
-            "enum": [*GROUPS, None],  # null is taken for absent (api.field_of)
-            "nullable": True,
-            "description": "Every recipient at this provider: its limits apply too.",
-        },
-    },
-}
-
-CHECK_SCHEMA = {
-    "type": "object",
-    "required": ["fits", "capacity", "shortfall", "allocation", "capacity_frees_at", "pacing"],
-    "properties": {
-        "tenant": {"type": "string"},
-        "emails_to_send": ip_json.COUNT,
-        "provider_group": {"type": "string", "nullable": True},
-        "fits": {"type": "boolean", "description": "All of them can go today."},
-        "capacity": {
-            **ip_json.MAYBE_COUNT,
-            "description": "What can still go today under the daily, provider and hourly"
-            " limits (null: no limit).",
-        },
-        "placed": ip_json.COUNT,
-        "shortfall": {**ip_json.COUNT, "description": "What does not fit today."},
-        "allocation": {
-            "type": "array",
-            "description": "Per IP in rotation, in the order the gateway uses them:"
-            " warming IPs first, then warm ones, most room first.",
-            "items": {
-                "type": "object",
-                "required": ["ip", "vmta", "warming", "emails", "room_today", "this_hour"],
-                "properties": {
-                    "ip": {"type": "string"},
-                    "vmta": {"type": "string"},
-                    "warming": {"type": "boolean"},
-                    "emails": ip_json.COUNT,
-                    "room_today": ip_json.MAYBE_COUNT,
-                    "this_hour": {
-                        **ip_json.COUNT,
-                        "description": "Of emails, before the hour ends.",
-                    },
-                    "done_by": {
-                        **ip_json.TIME,
-                        "nullable": True,
-                        "description": "When hourly pacing lets its last one go; null: this hour.",
-                    },
-                },
-            },
-        },
-        "out_of_rotation": OUT_SCHEMA,
-        "capacity_frees_at": {**ip_json.TIME, "description": "The next local midnight."},
-        "pacing": {
-            "type": "object",
-            "properties": {
-                "binds": {"type": "boolean", "description": "Hourly limits spread the batch."},
-                "this_hour": ip_json.COUNT,
-                "next_hour_at": ip_json.TIME,
-                "done_by": {**ip_json.TIME, "nullable": True},
-            },
-        },
-        "usage_source": USAGE_SCHEMA,
-    },
-}
+class Pacing(Out):
+    binds: bool = Field(description="Hourly limits spread the batch.")
+    this_hour: Count
+    next_hour_at: IsoTime
+    done_by: IsoTime | None = None
 
 
-async def tenant_ip_quota(request: web.Request) -> web.Response:
+class Checked(Out):
+    tenant: str
+    emails_to_send: Count
+    provider_group: str | None
+    fits: bool = Field(description="All of them can go today.")
+    capacity: MaybeCount = Field(
+        description="What can still go today under the daily, provider and hourly"
+        " limits (null: no limit)."
+    )
+    placed: Count
+    shortfall: Count = Field(description="What does not fit today.")
+    allocation: list[ShareOut] = Field(
+        description="Per IP in rotation, in the order the gateway uses them:"
+        " warming IPs first, then warm ones, most room first."
+    )
+    out_of_rotation: list[OutOfRotation]
+    capacity_frees_at: IsoTime = Field(description="The next local midnight.")
+    pacing: Pacing
+    usage_source: Usage = USAGE_FIELD
+
+
+async def tenant_ip_quota(request: web.Request) -> dict[str, Any]:
     tenant = tenant_of(request)
     ip = request.match_info["ip"]
     ctx = context(request)
@@ -269,30 +213,21 @@ async def tenant_ip_quota(request: web.Request) -> web.Response:
     if ip not in [p.ip for p in settings.pools[pool]]:
         raise ApiError(404, "unknown_ip", f"no IP {ip} in pool {pool!r} of tenant {tenant!r}")
     [row] = [r for r in await quota_rows(ctx, now, pool=pool) if r.ip == ip]
-    return web.json_response(
-        ip_json.ip_quota(row)
-        | {
-            "tenant": tenant,
-            "day_ends_at": _day_ends(calendar.pool_zone(settings, pool), now).isoformat(),
-            "usage_source": usage_source(ctx),
-        }
-    )
+    return ip_json.ip_quota(row) | {
+        "tenant": tenant,
+        "day_ends_at": _day_ends(calendar.pool_zone(settings, pool), now).isoformat(),
+        "usage_source": usage_source(ctx),
+    }
 
 
-IP_QUOTA_SCHEMA = {
-    **ip_json.IP_SCHEMA,
-    "properties": {
-        **ip_json.IP_SCHEMA["properties"],
-        "tenant": {"type": "string"},
-        "day_ends_at": ip_json.TIME,
-        "usage_source": USAGE_SCHEMA,
-    },
-}
+class IpQuotaToday(ip_json.IpQuotaOut):
+    tenant: str
+    day_ends_at: IsoTime
+    usage_source: Usage = USAGE_FIELD
 
 
 def add_routes(app: web.Application) -> None:
     app[SHARED] = SharedReads()
-    unavailable = {503: ip_json.ERROR_REF}
     route(
         app,
         "GET",
@@ -301,7 +236,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="The tenant's capacity and remaining today, per IP and in total",
         tag=TAG,
-        responses={200: QUOTAS_SCHEMA, **unavailable},
+        responses={200: Quotas, 503: Error},
     )
     route(
         app,
@@ -311,8 +246,8 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Whether a batch fits today, and on which IPs",
         tag=TAG,
-        body=CHECK_BODY,
-        responses={200: CHECK_SCHEMA, **unavailable},
+        body=CheckIn,
+        responses={200: Checked, 503: Error},
     )
     route(
         app,
@@ -322,5 +257,5 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="One IP of the tenant's pool: limits and use today",
         tag=TAG,
-        responses={200: IP_QUOTA_SCHEMA, **unavailable},
+        responses={200: IpQuotaToday, 503: Error},
     )

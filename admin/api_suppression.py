@@ -10,76 +10,59 @@ finds a whole domain), ``since``/``until`` (when the entry was created).
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from admin import api
 from admin import listing as ls
+from admin.api_models import Blank, Body, Out, Text, problem
+from admin.openapi import route
 from policy.store.admin_sql import SuppressionFilter
 from policy.suppression import GLOBAL, REASONS, Suppression, normalize
 
 MAX_ADDRESSES = 1000  # per POST; a larger set goes through the CSV import
 ADDRESS = re.compile(r"^[^@\s,;<>()\[\]\"]+@[^@\s,;<>()\[\]\"]+\.[^@\s,;<>()\[\]\".]+$")
 TAG = "suppression"
+Reason = Literal[REASONS]  # type: ignore[valid-type]
 
-ENTRY = {
-    "type": "object",
-    "properties": {
-        "tenant": {"type": "string", "description": '"" for the global list'},
-        "address": {"type": "string"},
-        "reason": {"type": "string", "enum": list(REASONS)},
-        "source": {"type": "string"},
-        "created": {"type": "number", "description": "Unix time"},
-        "expires": {"type": "number", "nullable": True, "description": "Unix time; null: never"},
-        "active": {"type": "boolean", "description": "false once expired"},
-    },
-}
-PAGE = {
-    "type": "object",
-    "properties": {
-        "items": {"type": "array", "items": ENTRY},
-        "next_cursor": {"type": "string", "nullable": True},
-    },
-}
-ADD_BODY = {
-    "type": "object",
-    "required": ["tenant"],
-    "additionalProperties": False,
-    "oneOf": [{"required": ["address"]}, {"required": ["addresses"]}],
-    "properties": {
-        "tenant": {"type": "string", "description": '"" or "global": the global list'},
-        "address": {"type": "string"},
-        "addresses": {
-            "type": "array",
-            "items": {"type": "string"},
-            "minItems": 1,
-            "maxItems": MAX_ADDRESSES,
-        },
-        # null is taken for absent (api.field_of).
-        "reason": {
-            "type": "string",
-            "enum": [*REASONS, None],
-            "nullable": True,
-            "default": "manual",
-        },
-        "expires": {
-            "oneOf": [{"type": "number", "nullable": True}, {"type": "string"}],
-            "description": "Unix time or ISO 8601; absent or null: until removed",
-        },
-    },
-}
-FILTER_PARAMS = [
-    api.query_param("tenant", description='a tenant; "" or "global": the global list'),
-    api.query_param("reason", enum=list(REASONS)),
-    api.query_param("source", description='a prefix of the source: "dsn" finds "dsn:..."'),
-    api.query_param("q", description="a substring of the address, any case"),
-    ls.SINCE_PARAM,
-    ls.UNTIL_PARAM,
-]
+
+class Entry(Out):
+    tenant: str = Field(description='"" for the global list')
+    address: str
+    reason: Reason
+    source: str
+    created: float = Field(description="Unix time")
+    expires: float | None = Field(description="Unix time; null: never")
+    active: bool = Field(description="false once expired")
+
+
+class EntryPage(Out):
+    items: list[Entry]
+    next_cursor: str | None
+
+
+class Filters(ls.Window):
+    tenant: str | None = Field(None, description='a tenant; "" or "global": the global list')
+    reason: Annotated[Reason | None, Blank] = None
+    source: Text = Field(None, description='a prefix of the source: "dsn" finds "dsn:..."')
+    q: Text = Field(None, description="a substring of the address, any case")
+
+
+class ListQuery(Filters, ls.Paged):
+    pass
 
 
 def entry_dict(e: Suppression, now: float) -> dict:
@@ -94,15 +77,14 @@ def entry_dict(e: Suppression, now: float) -> dict:
     }
 
 
-def filters_of(request: web.Request) -> SuppressionFilter:
-    since, until = ls.window(request)
+def filters_of(query: Filters) -> SuppressionFilter:
     return SuppressionFilter(
-        tenant=ls.list_tenant(request.query.get("tenant")),
-        reason=ls.one_of(request, "reason", REASONS),
-        source=ls.text(request, "source"),
-        q=ls.text(request, "q"),
-        since=since,
-        until=until,
+        tenant=ls.list_tenant(query.tenant),
+        reason=query.reason,
+        source=query.source,
+        q=query.q,
+        since=query.since,
+        until=query.until,
     )
 
 
@@ -110,10 +92,10 @@ def _now(request: web.Request) -> float:
     return api.context(request).clock().timestamp()
 
 
-async def list_entries(request: web.Request) -> web.Response:
-    filters = filters_of(request)
-    limit = ls.limit_of(request)
-    after = ls.decode_cursor(request, "s", 2)
+async def list_entries(request: web.Request, query: ListQuery) -> dict[str, Any]:
+    filters = filters_of(query)
+    limit = query.limit
+    after = ls.decode_cursor(query.cursor, "s", 2)
     key = (str(after[0]), str(after[1])) if after else None
     rows = await api.context(request).store.suppression_page(filters, key, limit + 1)
     now = _now(request)
@@ -121,10 +103,10 @@ async def list_entries(request: web.Request) -> web.Response:
     cursor = None
     if len(rows) > limit:
         cursor = ls.encode_cursor("s", [page[-1].tenant, page[-1].address])
-    return web.json_response(api.Page([entry_dict(e, now) for e in page], cursor).as_dict())
+    return api.Page([entry_dict(e, now) for e in page], cursor).as_dict()
 
 
-async def get_entry(request: web.Request) -> web.Response:
+async def get_entry(request: web.Request) -> dict[str, Any]:
     tenant = ls.list_tenant(request.match_info["tenant"]) or GLOBAL
     address = normalize(request.match_info["address"])
     entry = await api.context(request).store.suppression_entry(tenant, address)
@@ -133,7 +115,7 @@ async def get_entry(request: web.Request) -> web.Response:
         raise api.ApiError(
             404, "not_suppressed", f"{address} is not on the {ls.list_name(tenant)} list"
         )
-    return web.json_response(entry_dict(entry, now))
+    return entry_dict(entry, now)
 
 
 def writable_tenant(request: web.Request, value: str, field: str, status: int = 422) -> str:
@@ -159,50 +141,81 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def _addresses(body: dict) -> list[str]:
-    if ("address" in body) == ("addresses" in body):
-        raise api.ApiError(
-            422, "missing_field", "give address or addresses (one of them)", "address"
-        )
-    if "address" in body:
-        named = [("address", api.field_of(body, "address", str))]
-    else:
-        values = api.field_of(body, "addresses", list)
-        if not 1 <= len(values) <= MAX_ADDRESSES:
-            raise api.ApiError(
-                422,
-                "invalid_field",
-                f"addresses must hold 1 to {MAX_ADDRESSES} addresses"
-                " (more: POST /api/suppression/import)",
-                "addresses",
-            )
-        named = [(f"addresses[{i}]", value) for i, value in enumerate(values)]
-    out = []
-    for field, value in named:
-        if not isinstance(value, str):
-            raise api.ApiError(422, "invalid_field", f"{field} must be a string", field)
-        address = normalize(value)
-        if problem := address_problem(address):
-            raise api.ApiError(422, "invalid_field", f"{field}: {problem}", field)
-        out.append(address)
-    return list(dict.fromkeys(out))
+def _checked(value: str) -> str:
+    address = normalize(value)
+    if problem_ := address_problem(address):
+        raise ValueError(problem_)
+    return address
 
 
-def _expires(body: dict, now: float) -> float | None:
-    value = api.field_of(body, "expires", (int, float, str), default=None)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise api.ApiError(
-                422, "invalid_field", "expires must be a Unix time or an ISO 8601 time", "expires"
-            ) from None
-        value = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    if not math.isfinite(value) or value <= now:
-        raise api.ApiError(422, "invalid_field", "expires must be in the future", "expires")
-    return float(value)
+def _expiry(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a Unix time or an ISO 8601 time") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+Address = Annotated[str, AfterValidator(_checked)]
+
+
+class AddEntries(Body):
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["address"]}, {"required": ["addresses"]}]}
+    )
+    tenant: str = Field(description='"" or "global": the global list')
+    address: Address | SkipJsonSchema[None] = None
+    addresses: (
+        Annotated[
+            list[Address],
+            Field(
+                min_length=1,
+                max_length=MAX_ADDRESSES,
+                description=f"1 to {MAX_ADDRESSES}; more: POST /api/suppression/import",
+            ),
+        ]
+        | SkipJsonSchema[None]
+    ) = None
+    reason: Reason | None = "manual"
+    expires: Annotated[
+        float | None,
+        Field(allow_inf_nan=False),
+        BeforeValidator(_expiry),
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}],
+                "description": "Unix time or ISO 8601; absent or null: until removed",
+            }
+        ),
+    ] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_of_address_or_addresses(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("address" in data) == ("addresses" in data):
+            raise problem("address", "give address or addresses (one of them)", "missing_field")
+        return data
+
+    @model_validator(mode="after")
+    def _some_address(self) -> AddEntries:
+        if self.address is None and self.addresses is None:
+            raise problem("address", "give address or addresses (one of them)", "missing_field")
+        return self
+
+    def all_addresses(self) -> list[str]:
+        given = [self.address] if self.address is not None else self.addresses or []
+        return list(dict.fromkeys(given))
+
+
+class Added(Out):
+    suppressed: int
+    entries: list[Entry]
+
+
+class Removed(Out):
+    removed: Entry
 
 
 def _target(tenant: str, addresses: Sequence[str]) -> str:
@@ -210,20 +223,14 @@ def _target(tenant: str, addresses: Sequence[str]) -> str:
     return f"{name}:{addresses[0]}" if len(addresses) == 1 else f"{name}:{len(addresses)} addresses"
 
 
-async def add_entries(request: web.Request) -> web.Response:
-    body = await api.json_body(request)
-    api.no_other_fields(body, ["tenant", "address", "addresses", "reason", "expires"])
-    tenant = writable_tenant(request, api.field_of(body, "tenant", str), "tenant")
-    addresses = _addresses(body)
-    reason = api.field_of(
-        body,
-        "reason",
-        str,
-        default="manual",
-        check=lambda v: None if v in REASONS else f"must be one of {', '.join(REASONS)}",
-    )
+async def add_entries(request: web.Request, body: AddEntries) -> dict[str, Any]:
+    tenant = writable_tenant(request, body.tenant, "tenant")
+    addresses = body.all_addresses()
+    reason = body.reason or "manual"
     now = _now(request)
-    expires = _expires(body, now)
+    expires = body.expires
+    if expires is not None and expires <= now:
+        raise api.ApiError(422, "invalid_field", "expires must be in the future", "expires")
     source = f"api:{api.principal(request).name}"
     entries = [Suppression(tenant, a, reason, source, now, expires) for a in addresses]
     store = api.context(request).store
@@ -237,10 +244,10 @@ async def add_entries(request: web.Request) -> web.Response:
         [entry_dict(before[a], now) for a in addresses if a in before],
         after,
     )
-    return web.json_response({"suppressed": len(entries), "entries": after})
+    return {"suppressed": len(entries), "entries": after}
 
 
-async def remove_entry(request: web.Request) -> web.Response:
+async def remove_entry(request: web.Request) -> dict[str, Any]:
     tenant = ls.list_tenant(request.match_info["tenant"]) or GLOBAL
     address = normalize(request.match_info["address"])
     store = api.context(request).store
@@ -252,11 +259,10 @@ async def remove_entry(request: web.Request) -> web.Response:
         )
     removed = entry_dict(entry, _now(request))
     await api.audit(request, "suppression.remove", _target(tenant, [address]), removed, None)
-    return web.json_response({"removed": removed})
+    return {"removed": removed}
 
 
 def add_routes(app: web.Application) -> None:
-    route = api.route
     route(
         app,
         "GET",
@@ -265,8 +271,8 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Suppression entries, in (tenant, address) order, a page at a time",
         tag=TAG,
-        responses={200: PAGE},
-        query=[*FILTER_PARAMS, ls.CURSOR_PARAM, ls.LIMIT_PARAM],
+        query=ListQuery,
+        responses={200: EntryPage},
     )
     route(
         app,
@@ -276,7 +282,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary='One address\'s entry ("global": the global list); 404 when not suppressed',
         tag=TAG,
-        responses={200: ENTRY},
+        responses={200: Entry},
     )
     route(
         app,
@@ -286,8 +292,8 @@ def add_routes(app: web.Application) -> None:
         role="operator",
         summary="Suppress addresses for a tenant or globally",
         tag=TAG,
-        body=ADD_BODY,
-        responses={200: {"type": "object"}},
+        body=AddEntries,
+        responses={200: Added},
     )
     route(
         app,
@@ -297,5 +303,5 @@ def add_routes(app: web.Application) -> None:
         role="operator",
         summary="Remove an address from a list",
         tag=TAG,
-        responses={200: {"type": "object", "properties": {"removed": ENTRY}}},
+        responses={200: Removed},
     )

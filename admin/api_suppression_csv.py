@@ -14,16 +14,19 @@ import csv
 import io
 import logging
 import re
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
 
 from admin import api
 from admin import api_suppression as sup
 from admin import listing as ls
+from admin.api_models import Blank, Error, Out, Query, Raw
+from admin.openapi import route
 from policy.suppression import (
     CSV_COLUMNS,
     GLOBAL,
-    REASONS,
     Suppression,
     SuppressionError,
     csv_text,
@@ -36,7 +39,15 @@ MAX_PROBLEMS = 1000  # bad CSV lines listed in one answer
 # Rows per page: the admin listener shares the SMTP side's event loop, and a
 # page is formatted without a pause (about 10 ms for 1,000 rows).
 EXPORT_BATCH = 1000
-CSV_CONTENT = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+class ImportQuery(Query):
+    tenant: str = Field(GLOBAL, description="the list of rows naming none (default global)")
+    reason: Annotated[sup.Reason, Blank] = Field("manual", description="default manual")
+
+
+class Imported(Out):
+    imported: int
 
 
 def _line_problems(message: str) -> list[dict]:
@@ -80,13 +91,13 @@ def _read(
     return entries, problems
 
 
-async def import_csv(request: web.Request) -> web.Response:
+async def import_csv(request: web.Request, query: ImportQuery) -> web.Response | Imported:
     if request.content_type not in ("text/csv", "text/plain"):
         raise api.ApiError(
             415, "unsupported_media_type", "send the CSV with Content-Type: text/csv", "body"
         )
-    tenant = sup.writable_tenant(request, request.query.get("tenant", GLOBAL), "tenant", 400)
-    reason = ls.one_of(request, "reason", REASONS) or "manual"
+    tenant = sup.writable_tenant(request, query.tenant, "tenant", 400)
+    reason = query.reason
     raw = await request.read()
     try:
         text = raw.decode("utf-8-sig")
@@ -118,7 +129,7 @@ async def import_csv(request: web.Request) -> web.Response:
         None,
         {"count": count, "default_tenant": tenant, "default_reason": reason},
     )
-    return web.json_response({"imported": count})
+    return Imported(imported=count)
 
 
 def _csv_chunk(entries: list[Suppression], header: bool) -> bytes:
@@ -128,8 +139,8 @@ def _csv_chunk(entries: list[Suppression], header: bool) -> bytes:
     return (text if header else text.split("\n", 1)[1]).encode()
 
 
-async def export_csv(request: web.Request) -> web.StreamResponse:
-    filters = sup.filters_of(request)
+async def export_csv(request: web.Request, query: sup.Filters) -> web.StreamResponse:
+    filters = sup.filters_of(query)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -163,7 +174,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    route = api.route
     route(
         app,
         "GET",
@@ -172,8 +182,8 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Suppression entries as CSV (the import's format), streamed",
         tag=sup.TAG,
-        responses={200: CSV_CONTENT},
-        query=sup.FILTER_PARAMS,
+        query=sup.Filters,
+        responses={200: Raw("text/csv")},
     )
     route(
         app,
@@ -183,14 +193,7 @@ def add_routes(app: web.Application) -> None:
         role="operator",
         summary="Import a CSV (header naming at least address): all rows or none",
         tag=sup.TAG,
-        body={"type": "string"},
-        content_type="text/csv",
-        query=[
-            api.query_param("tenant", description="the list of rows naming none (default global)"),
-            api.query_param("reason", enum=list(REASONS), description="default manual"),
-        ],
-        responses={
-            200: {"type": "object", "properties": {"imported": {"type": "integer"}}},
-            415: {"$ref": "#/components/schemas/Error"},
-        },
+        body=Raw("text/csv"),
+        query=ImportQuery,
+        responses={200: Imported, 415: Error},
     )

@@ -9,27 +9,31 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import Field
 
-from admin.api import context, route, tenant_of
+from admin.api import context, tenant_of
+from admin.api_models import Out
+from admin.openapi import route
 from conf import Settings, TenantSettings
 
-TENANT_SCHEMA = {
-    "type": "object",
-    "description": "What a tenant is configured to do; never its secrets.",
-    "required": ["name", "pool", "sender_domains", "timezone", "sending_hours"],
-    "properties": {
-        "name": {"type": "string"},
-        "pool": {"type": "string"},
-        "sender_domains": {"type": "array", "items": {"type": "string"}},
-        "timezone": {"type": "string", "description": "Where its quota days start."},
-        "sending_hours": {"type": "number"},
-        "bounce_domain": {"type": "string", "nullable": True},
-        "tracking": {"type": "boolean", "description": "Opens or clicks are tracked."},
-        "unsubscribe": {"type": "boolean", "description": "Sluice sets List-Unsubscribe."},
-        "feedback_id": {"type": "boolean", "description": "Sluice sets Feedback-ID."},
-        "mailwizz": {"type": "boolean", "description": "Feedback is posted to MailWizz."},
-    },
-}
+
+class Tenant(Out):
+    """What a tenant is configured to do; never its secrets."""
+
+    name: str
+    pool: str
+    sender_domains: list[str]
+    timezone: str = Field(description="Where its quota days start.")
+    sending_hours: float
+    bounce_domain: str | None = None
+    tracking: bool = Field(description="Opens or clicks are tracked.")
+    unsubscribe: bool = Field(description="Sluice sets List-Unsubscribe.")
+    feedback_id: bool = Field(description="Sluice sets Feedback-ID.")
+    mailwizz: bool = Field(description="Feedback is posted to MailWizz.")
+
+
+class Tenants(Out):
+    tenants: list[Tenant]
 
 
 def tenant_json(settings: Settings, t: TenantSettings) -> dict[str, Any]:
@@ -47,16 +51,16 @@ def tenant_json(settings: Settings, t: TenantSettings) -> dict[str, Any]:
     }
 
 
-async def list_tenants(request: web.Request) -> web.Response:
+async def list_tenants(request: web.Request) -> dict[str, Any]:
     settings = context(request).settings()
-    return web.json_response({"tenants": [tenant_json(settings, t) for t in settings.tenants]})
+    return {"tenants": [tenant_json(settings, t) for t in settings.tenants]}
 
 
-async def get_tenant(request: web.Request) -> web.Response:
+async def get_tenant(request: web.Request) -> dict[str, Any]:
     name = tenant_of(request)
     settings = context(request).settings()
     tenant = next(t for t in settings.tenants if t.name == name)
-    return web.json_response(tenant_json(settings, tenant))
+    return tenant_json(settings, tenant)
 
 
 def add_routes(app: web.Application) -> None:
@@ -68,13 +72,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Every tenant: pool, domains, time zone, features (no secrets)",
         tag="tenants",
-        responses={
-            200: {
-                "type": "object",
-                "required": ["tenants"],
-                "properties": {"tenants": {"type": "array", "items": TENANT_SCHEMA}},
-            }
-        },
+        responses={200: Tenants},
     )
     route(
         app,
@@ -84,5 +82,5 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="One tenant",
         tag="tenants",
-        responses={200: TENANT_SCHEMA},
+        responses={200: Tenant},
     )

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants, status_page
 from admin import metrics as scrape_metrics
+from admin import openapi as description
 from admin.api_generate import add_routes as add_generate_routes
 
 Check = Callable[[], Awaitable[None]]
@@ -76,19 +77,20 @@ def make_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
-    app[api.SPEC] = {}
+    app[description.DESCRIPTION] = description.Description()
     app[api.ROLE_OF] = {}
     app[api.OPEN_PATHS] = set()
     if ctx is not None:
         app[api.CONTEXT] = ctx
-        api.route(
+        description.route(
             app,
             "GET",
             "/api/openapi.json",
-            api.openapi_json,
+            description.openapi_json,
             role=None,
             summary="This description",
             tag="meta",
+            responses={200: description.Raw("application/json", {"type": "object"})},
         )
         for add_routes in API_MODULES:
             add_routes(app)
@@ -96,7 +98,7 @@ def make_app(
     return app
 
 
-# Each adds its routes with api.route(); order is the order of the description.
+# Each adds its routes with admin.openapi.route(); order is the order of the description.
 API_MODULES: list = [
     api_tenants.add_routes,
     api_ips.add_routes,

@@ -1,4 +1,4 @@
-"""The JSON of an IP's quota lines, state and rates, with the schemas that describe it.
+"""The JSON of an IP's quota lines, state and rates, with the models that describe it.
 
 Shared by the pools, IPs and quotas routes, so one IP reads the same
 wherever the API shows it.
@@ -8,147 +8,108 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
+from admin.api_models import Out
 from policy.feedback.health import ALL, Counts, Finding
 from policy.quota.measures import Measure
 from policy.quota.operations import IpQuota, Line
 
-COUNT = {"type": "integer", "minimum": 0}
-MAYBE_COUNT = {"type": "integer", "minimum": 0, "nullable": True}
-TIME = {"type": "string", "format": "date-time"}
-# A route's error answer beyond the ones api.route adds on its own (409, 503).
-ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+Count = Annotated[int, Field(ge=0)]
+# A limit's figure; None: there is no limit.
+MaybeCount = Annotated[int | None, Field(ge=0)]
+Rate = float | None
+# An ISO 8601 time as the answers write it (datetime.isoformat, the zone's offset kept).
+IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+State = Literal["warming", "warm", "paused", "quarantined", "resting", "not started"]
 
-LINE_SCHEMA = {
-    "type": "object",
-    "description": "A limit and its use; limit and remaining are null when there is no limit.",
-    "required": ["limit", "used", "remaining"],
-    "properties": {"limit": MAYBE_COUNT, "used": COUNT, "remaining": MAYBE_COUNT},
-}
 
-IP_SCHEMA = {
-    "type": "object",
-    "required": [
-        "ip",
-        "vmta",
-        "hostname",
-        "pool",
-        "state",
-        "in_rotation",
-        "out_of_rotation",
-        "warmup",
-        "daily",
-        "hourly",
-        "groups",
-    ],
-    "properties": {
-        "ip": {"type": "string"},
-        "vmta": {"type": "string"},
-        "hostname": {"type": "string"},
-        "pool": {"type": "string"},
-        "state": {
-            "type": "string",
-            "enum": ["warming", "warm", "paused", "quarantined", "resting", "not started"],
-        },
-        "in_rotation": {"type": "boolean"},
-        "out_of_rotation": {
-            "type": "string",
-            "nullable": True,
-            "description": "Why the gateway does not use the IP now; null when it does.",
-        },
-        "warmup": {
-            "type": "object",
-            "nullable": True,
-            "description": "Day N of M of the schedule; null when the IP is warm.",
-            "required": ["schedule", "day", "days"],
-            "properties": {
-                "schedule": {"type": "string"},
-                "day": {"type": "integer", "minimum": 1},
-                "days": {"type": "integer", "minimum": 1},
-            },
-        },
-        "daily": LINE_SCHEMA,
-        "hourly": {**LINE_SCHEMA, "nullable": True, "description": "Warming IPs only."},
-        "groups": {
-            "type": "object",
-            "description": "Provider groups with a limit of their own today.",
-            "additionalProperties": LINE_SCHEMA,
-        },
-    },
-}
+class LineOut(Out):
+    """A limit and its use; limit and remaining are null when there is no limit."""
 
-WINDOW_SCHEMA = {
-    "type": "object",
-    "description": "Recipients in the window and the rates over those relayed (null: none).",
-    "required": ["relayed", "bounced", "complained", "delayed"],
-    "properties": {
-        "relayed": COUNT,
-        "bounced": COUNT,
-        "complained": COUNT,
-        "delayed": COUNT,
-        "bounce_rate": {"type": "number", "nullable": True},
-        "complaint_rate": {"type": "number", "nullable": True},
-        "deferral_rate": {"type": "number", "nullable": True},
-    },
-}
+    limit: MaybeCount
+    used: Count
+    remaining: MaybeCount
 
-RATES_SCHEMA = {
-    "type": "object",
-    "required": ["1h", "24h", "providers", "alerts", "measures"],
-    "properties": {
-        "1h": WINDOW_SCHEMA,
-        "24h": WINDOW_SCHEMA,
-        "providers": {
-            "type": "object",
-            "description": "The same per provider group that had traffic in the last 24 h.",
-            "additionalProperties": {
-                "type": "object",
-                "properties": {"1h": WINDOW_SCHEMA, "24h": WINDOW_SCHEMA},
-            },
-        },
-        "alerts": {
-            "type": "array",
-            "description": "Health thresholds (feedback.health) crossed, quarantines first.",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "window": {"type": "string"},
-                    "provider": {"type": "string"},
-                    "metric": {"type": "string", "enum": ["bounce", "complaint", "deferral"]},
-                    "rate": {"type": "number"},
-                    "sample": COUNT,
-                    "action": {"type": "string", "enum": ["hold", "throttle", "quarantine"]},
-                    "message": {"type": "string"},
-                },
-            },
-        },
-        "measures": {
-            "type": "array",
-            "description": "Health holds and throttles in force (feedback.health).",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "kind": {"type": "string", "enum": ["hold", "throttle"]},
-                    "provider": {"type": "string"},
-                    "hourly": {
-                        "type": "integer",
-                        "description": "A throttle's cap per hour (0 for a hold).",
-                    },
-                    "reason": {"type": "string"},
-                    "since": {"type": "number"},
-                    "until": {"type": "number"},
-                },
-            },
-        },
-    },
-}
 
-IP_WITH_RATES_SCHEMA = {
-    **IP_SCHEMA,
-    "required": [*IP_SCHEMA["required"], "rates"],
-    "properties": {**IP_SCHEMA["properties"], "rates": RATES_SCHEMA},
-}
+class Warmup(Out):
+    schedule: str
+    day: int = Field(ge=1)
+    days: int = Field(ge=1)
+
+
+class IpQuotaOut(Out):
+    ip: str
+    vmta: str
+    hostname: str
+    pool: str
+    state: State
+    in_rotation: bool
+    out_of_rotation: str | None = Field(
+        description="Why the gateway does not use the IP now; null when it does."
+    )
+    warmup: Warmup | None = Field(
+        description="Day N of M of the schedule; null when the IP is warm."
+    )
+    daily: LineOut
+    hourly: LineOut | None = Field(description="Warming IPs only.")
+    groups: dict[str, LineOut] = Field(
+        description="Provider groups with a limit of their own today."
+    )
+
+
+class Window(Out):
+    """Recipients in the window and the rates over those relayed (null: none)."""
+
+    relayed: Count
+    bounced: Count
+    complained: Count
+    delayed: Count
+    bounce_rate: Rate = None
+    complaint_rate: Rate = None
+    deferral_rate: Rate = None
+
+
+class Windows(Out):
+    last_hour: Window = Field(alias="1h")
+    last_day: Window = Field(alias="24h")
+
+
+class Alert(Out):
+    window: str
+    provider: str
+    metric: Literal["bounce", "complaint", "deferral"]
+    rate: float
+    sample: Count
+    action: Literal["hold", "throttle", "quarantine"]
+    message: str
+
+
+class MeasureOut(Out):
+    kind: Literal["hold", "throttle"]
+    provider: str
+    hourly: int = Field(description="A throttle's cap per hour (0 for a hold).")
+    reason: str
+    since: float
+    until: float
+
+
+class Rates(Windows):
+    providers: dict[str, Windows] = Field(
+        description="The same per provider group that had traffic in the last 24 h."
+    )
+    alerts: list[Alert] = Field(
+        description="Health thresholds (feedback.health) crossed, quarantines first."
+    )
+    measures: list[MeasureOut] = Field(
+        description="Health holds and throttles in force (feedback.health)."
+    )
+
+
+class IpWithRates(IpQuotaOut):
+    rates: Rates
 
 
 def line(value: Line | None) -> dict[str, Any] | None:
@@ -176,11 +137,11 @@ def ip_quota(row: IpQuota) -> dict[str, Any]:
     }
 
 
-Windows = Mapping[str, Mapping[tuple[str, str], Counts]]
+WindowTables = Mapping[str, Mapping[tuple[str, str], Counts]]
 
 
 def rates(
-    ip: str, windows: Windows, findings: list[Finding], active: Sequence[Measure] = ()
+    ip: str, windows: WindowTables, findings: list[Finding], active: Sequence[Measure] = ()
 ) -> dict[str, Any]:
     """The IP's counts and rates per window, per provider group, the thresholds crossed
     and the holds and throttles they put in force."""

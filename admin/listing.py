@@ -11,22 +11,47 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from aiohttp import web
+from pydantic import ConfigDict, Field, model_validator
 
 from admin import api
+from admin.api_models import Blank, MaybeTime, Out, Query, Text, problem
 from policy.suppression import GLOBAL
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 GLOBAL_NAME = "global"  # how the global list ("") is named where "" cannot be written
 
-LIMIT_PARAM = api.query_param(
-    "limit", "integer", f"page size (default {DEFAULT_LIMIT})", minimum=1, maximum=MAX_LIMIT
-)
-CURSOR_PARAM = api.query_param("cursor", description="next_cursor of the previous page")
-SINCE_PARAM = api.query_param("since", description="from this time (Unix seconds or ISO 8601)")
-UNTIL_PARAM = api.query_param("until", description="before this time (Unix seconds or ISO 8601)")
+
+class Window(Query):
+    since: MaybeTime = Field(None, description="from this time (Unix seconds or ISO 8601)")
+    until: MaybeTime = Field(None, description="before this time (Unix seconds or ISO 8601)")
+
+    @model_validator(mode="after")
+    def _until_after_since(self) -> Window:
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise problem("until", "until must be after since")
+        return self
+
+
+class Paged(Query):
+    cursor: Text = Field(None, description="next_cursor of the previous page")
+    limit: Annotated[int, Blank] = Field(
+        DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"page size (default {DEFAULT_LIMIT})"
+    )
+
+
+class Row(Out):
+    """A row of a list: its id and kind, and what else its kind records."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    kind: str
+
+
+class Rows(Out):
+    items: list[Row]
+    next_cursor: str | None
 
 
 def encode_cursor(kind: str, key: list[Any]) -> str:
@@ -34,9 +59,8 @@ def encode_cursor(kind: str, key: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(request: web.Request, kind: str, arity: int) -> list[Any] | None:
-    """The key in the ``cursor`` parameter (None: first page); 400 for another list's or junk."""
-    raw = request.query.get("cursor", "")
+def decode_cursor(raw: str | None, kind: str, arity: int) -> list[Any] | None:
+    """The key in a ``cursor`` parameter (None: first page); 400 for another list's or junk."""
     if not raw:
         return None
     try:
@@ -48,47 +72,6 @@ def decode_cursor(request: web.Request, kind: str, arity: int) -> list[Any] | No
             400, "invalid_parameter", "cursor is not a next_cursor of this list", "cursor"
         )
     return value[1:]
-
-
-def limit_of(request: web.Request) -> int:
-    return api.query_int(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-
-
-def text(request: web.Request, name: str) -> str | None:
-    """A query parameter; None when absent or empty."""
-    value = request.query.get(name, "").strip()
-    return value or None
-
-
-def choices(request: web.Request, name: str, known: tuple[str, ...]) -> tuple[str, ...]:
-    """A parameter given repeatedly or as a comma list, each value one of ``known``."""
-    values = [v.strip() for raw in request.query.getall(name, []) for v in raw.split(",")]
-    values = [v for v in values if v]
-    for value in values:
-        if value not in known:
-            raise api.ApiError(
-                400,
-                "invalid_parameter",
-                f"{name} {value!r} is not one of {', '.join(known)}",
-                name,
-            )
-    return tuple(dict.fromkeys(values))
-
-
-def one_of(request: web.Request, name: str, known: tuple[str, ...]) -> str | None:
-    value = text(request, name)
-    if value is not None and value not in known:
-        raise api.ApiError(
-            400, "invalid_parameter", f"{name} must be one of {', '.join(known)}", name
-        )
-    return value
-
-
-def window(request: web.Request) -> tuple[float | None, float | None]:
-    since, until = api.query_float(request, "since"), api.query_float(request, "until")
-    if since is not None and until is not None and until <= since:
-        raise api.ApiError(400, "invalid_parameter", "until must be after since", "until")
-    return since, until
 
 
 def list_tenant(value: str | None) -> str | None:

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import web
 
 from admin import api
+from admin.api_models import Out, Raw
+from admin.openapi import route
 
 log = logging.getLogger("sluice.admin.webhooks")
 
@@ -28,11 +30,16 @@ TOKEN = web.AppKey("powermta_token", object)
 MAX_BODY = 32 * 1024 * 1024
 
 
+class Ingested(Out):
+    records: int
+    feedback: int
+
+
 def add_powermta(app: web.Application, ingest: Ingest, token: Callable[[], str | None]) -> None:
     """Route the PowerMTA webhook on ``app``; ``token`` is read per request (reloads)."""
     app[INGEST] = ingest
     app[TOKEN] = token
-    api.route(
+    route(
         app,
         "POST",
         "/api/webhooks/powermta",
@@ -40,17 +47,15 @@ def add_powermta(app: web.Application, ingest: Ingest, token: Callable[[], str |
         role=None,  # its own token: feedback.webhook_token
         summary="PowerMTA accounting records (JSON or NDJSON), as its HTTP accounting posts",
         tag="feedback",
-        body={"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
-        responses={
-            200: {
-                "type": "object",
-                "properties": {"records": {"type": "integer"}, "feedback": {"type": "integer"}},
-            }
-        },
+        body=Raw(
+            "application/json",
+            {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]},
+        ),
+        responses={200: Ingested},
     )
 
 
-async def powermta(request: web.Request) -> web.Response:
+async def powermta(request: web.Request) -> web.Response | Ingested:
     expected = request.app[TOKEN]()
     if not expected:
         raise web.HTTPNotFound()
@@ -65,7 +70,7 @@ async def powermta(request: web.Request) -> web.Response:
     except ValueError as exc:
         return api.error_response(400, "invalid_records", str(exc))
     used = await request.app[INGEST](records)
-    return web.json_response({"records": len(records), "feedback": used})
+    return Ingested(records=len(records), feedback=used)
 
 
 async def _body(request: web.Request) -> bytes:

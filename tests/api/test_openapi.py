@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from schemathesis.specs.openapi.definitions import OPENAPI_30_VALIDATOR  # the spec's meta-schema
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR  # the spec's meta-schema
 
 import conf
 from policy.engagement import Engagement
@@ -249,8 +249,8 @@ async def test_answers_once_found_wrong_are_as_described(server):
 
 async def test_the_description_is_valid_openapi_3(server):
     spec = await _description(server)
-    assert spec["openapi"].startswith("3.0.")
-    problems = [f"{e.instance_path}: {e.message}" for e in OPENAPI_30_VALIDATOR.iter_errors(spec)]
+    assert spec["openapi"].startswith("3.1.")
+    problems = [f"{e.instance_path}: {e.message}" for e in OPENAPI_31_VALIDATOR.iter_errors(spec)]
     assert problems == []
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
