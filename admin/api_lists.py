@@ -23,7 +23,6 @@ from admin import api, api_suppression, api_suppression_csv
 from admin import listing as ls
 from admin.api_models import Blank, MaybeTime, Out, Text
 from admin.openapi import route
-from policy.feedback import stats as feedback_stats
 from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
 from policy.feedback import stats as feedback_stats
