@@ -92,9 +92,11 @@ import re
 
 from . import codes, reasons
 from .complaints import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
+from .decide import Decision, decide
 from .dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
 from .mime import (
     Headers,
+    Part,
     decode_words,
     normalise,
     parse_message,
@@ -135,6 +137,8 @@ _EVIDENCE_RE = re.compile(
 _MAX_REPORTS = 500
 _MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
 _MAX_MBOX = 20
+_MAX_NESTING = 2
+_DAEMON_FROM_RE = re.compile(r"mailer-daemon|mail delivery (?:subsystem|system)", re.IGNORECASE)
 _STATUS_CODE_RE = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
 
 
@@ -185,9 +189,9 @@ def _from_dsn(
         status = _status_of(rec.status, diag, action)
         reply = codes.find_reply_code(diag)
         if action in ("delivered", "relayed", "expanded") or status.startswith("2"):
-            reason = "delivered"
+            decision = Decision("delivered", "delivered", action or status)
         else:
-            reason = reasons.classify(
+            decision = decide(
                 status,
                 reply,
                 diag,
@@ -196,17 +200,18 @@ def _from_dsn(
                 note=_STATUS_CODE_RE.sub("", rec.status, count=1),
                 notice=human,
             )
-            if action == "delayed" and reasons.kind_of(reason) == "unknown":
-                reason = "expired"
-            if rec.diagnostic_type == "x-unix" and reasons.kind_of(reason) != "soft":
+            if action == "delayed" and reasons.kind_of(decision.reason) in ("unknown", "hard"):
+                # A delay notice is never a permanent failure.
+                decision = Decision("expired", "delay", f"Action: delayed {status}".strip())
+            if rec.diagnostic_type == "x-unix" and reasons.kind_of(decision.reason) != "soft":
                 # The local delivery program failed (exit code or its own
                 # message); its status codes describe the program, not the
                 # address.
-                reason = "mailererror"
+                decision = Decision("mailererror", "x-unix", diag[:160])
         out.append(
             make_report(
                 rec.recipient,
-                reason,
+                decision,
                 status=status,
                 reply_code=reply,
                 remote_mta=rec.remote_mta,
@@ -226,19 +231,22 @@ def _from_text(
         diag = rec.diagnostic
         status = codes.find_status(diag)
         reply = codes.find_reply_code(diag)
-        if not status and len(records) == 1:
+        # The notice as a whole speaks for a recipient only when it names no
+        # other: a reason from another recipient's block is never borrowed.
+        alone = len(records) == 1
+        if not status and alone:
             status = codes.find_status(human)
-        reason = reasons.classify(
-            status, reply, diag, human + "\n" + subject, codes.find_command(diag), notice=human
-        )
+        context = (human + "\n" + subject) if alone else subject
+        decision = decide(status, reply, diag, context, codes.find_command(diag), notice=human)
+        delayed = status.startswith("4") or decision.rule == "delay"
         out.append(
             make_report(
                 rec.recipient,
-                reason,
+                decision,
                 status=status,
                 reply_code=reply,
                 diagnostic=diag,
-                action="delayed" if status.startswith("4") else "failed",
+                action="delayed" if delayed else "failed",
                 tracking=tracking,
             )
         )
@@ -249,20 +257,21 @@ def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[Bounce
     out: list[BounceReport] = []
     for rec in records[:_MAX_REPORTS]:
         if rec.kind == "complaint":
-            reason, status, reply = "feedback", "", ""
+            status, reply = "", ""
+            decision = Decision("feedback", "complaint", rec.feedback_type)
         else:
             status = _status_of(rec.status, rec.diagnostic)
             reply = codes.find_reply_code(rec.diagnostic)
             if rec.kind == "delivery":
-                reason = "delivered"
+                decision = Decision("delivered", "delivered", "SES delivery")
             else:
-                reason = reasons.classify(status, reply, rec.diagnostic)
-                if rec.subtype_reason and reasons.kind_of(reason) == "unknown":
-                    reason = rec.subtype_reason
+                decision = decide(status, reply, rec.diagnostic)
+                if rec.subtype_reason and reasons.kind_of(decision.reason) == "unknown":
+                    decision = Decision(rec.subtype_reason, "ses-type", rec.subtype_reason)
         out.append(
             make_report(
                 rec.recipient,
-                reason,
+                decision,
                 status=status,
                 reply_code=reply,
                 diagnostic=rec.diagnostic,
@@ -313,7 +322,32 @@ def _parse(raw: bytes) -> list[BounceReport]:
     return _parse_one(text)
 
 
-def _parse_one(text: str) -> list[BounceReport]:
+def _is_bounce(headers: Headers | None) -> bool:
+    """Whether the returned message is itself a delivery notice: sent by a
+    mail system (null return path, a daemon's From) and shaped or titled as
+    a notice.  Both are needed: test messages and forwards borrow either."""
+    if headers is None:
+        return False
+    null_sender = headers.get("return-path").strip() == "<>"
+    if not (null_sender or _DAEMON_FROM_RE.search(headers.get("from"))):
+        return False
+    return headers.get("content-type").lower().startswith(
+        "multipart/report"
+    ) or looks_like_bounce_subject(decode_words(headers.get("subject")))
+
+
+def _returned(root: Part, depth: int) -> list[BounceReport]:
+    """The reports of a returned message that is itself a bounce (a bounce
+    of a bounce): its failed recipients are the ones that matter."""
+    if depth >= _MAX_NESTING:
+        return []
+    for p in root.walk():
+        if p.ctype in ("message/rfc822", "message/global") and p.body.strip():
+            return _parse_one(p.body.lstrip("\n"), depth + 1)
+    return []
+
+
+def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
     if not text.strip():
         return []
     root = parse_message(text)
@@ -330,7 +364,7 @@ def _parse_one(text: str) -> list[BounceReport]:
         return [
             make_report(
                 c.recipient,
-                "feedback",
+                Decision("feedback", "complaint", c.feedback_type),
                 feedback_type=c.feedback_type,
                 diagnostic=c.diagnostic,
                 tracking=tracking,
@@ -345,6 +379,10 @@ def _parse_one(text: str) -> list[BounceReport]:
     human = cut_original(human_full)
     exclude = _addresses_of(h, "from", "to", "reply-to", "return-path")
     exclude |= _addresses_of(original, "from", "return-path", "sender", "reply-to")
+    # When the returned message is itself a bounce, its addressees are the
+    # original sender: never the failed recipient of this notice.
+    nested = _addresses_of(original, "to", "cc") if _is_bounce(original) else set()
+    exclude |= nested
 
     dsn_body = ""
     for p in root.walk():
@@ -357,6 +395,9 @@ def _parse_one(text: str) -> list[BounceReport]:
         dsn_body = human_full
     if dsn_body:
         _, records = parse_fields(dsn_body)
+        if nested and records and all(r.recipient in nested for r in records):
+            return _returned(root, depth)
+        records = [r for r in records if r.recipient not in nested]
         if records:
             return _from_dsn(
                 records, human, subject, exclude - {r.recipient for r in records}, tracking
@@ -369,7 +410,9 @@ def _parse_one(text: str) -> list[BounceReport]:
         or "x-failed-recipients" in h
     )
     if bounce_signal:
-        preferred = failed_recipients_header(h.get("x-failed-recipients"))
+        preferred = [
+            a for a in failed_recipients_header(h.get("x-failed-recipients")) if a not in nested
+        ]
         evidence = bool(
             preferred
             or codes.find_status(human)
@@ -383,6 +426,8 @@ def _parse_one(text: str) -> list[BounceReport]:
             # the text that follows it states a delivery error.
             records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
         if records_t or evidence:
+            if not records_t and nested:
+                return _returned(root, depth)
             if not records_t:
                 records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
             if records_t:
@@ -391,6 +436,11 @@ def _parse_one(text: str) -> list[BounceReport]:
     auto = find_autoreply(root, subject)
     if auto is not None:
         return [
-            make_report(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)
+            make_report(
+                auto.recipient,
+                Decision("vacation", "autoreply", auto.diagnostic[:160]),
+                diagnostic=auto.diagnostic,
+                tracking=tracking,
+            )
         ]
     return []

@@ -43,6 +43,18 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        # A list manager or the recipient's own preferences refused the post.
+        "filtered",
+        re.compile(
+            r"awaits? (?:the )?moderator|moderator(?:'s)? approval|\bnon-?member|members[- ]only"
+            r"|not a (?:list )?member|not subscribed to|posting (?:is )?restricted"
+            r"|restricted to (?:list )?members|list is moderated"
+            r"|recipient(?:'s)? preferences|refused by (?:the )?recipient"
+            r"|does not wish to receive",
+            _I,
+        ),
+    ),
+    (
         "virusdetected",
         re.compile(
             r"\bvirus|malware|infected|trojan|\bworm\b|malicious (?:content|attachment)", _I
@@ -183,7 +195,9 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
         "notaccept",
         re.compile(
-            r"does not accept (?:any )?(?:e-?)?mail|null mx|not accepting (?:any )?(?:e-?)?mail"
+            # ... but "does not accept mail from <you>" refuses the sender.
+            r"(?:does not|doesn'?t) accept (?:any )?(?:e-?)?mail(?! from)|null mx|rfc ?7505"
+            r"|not accepting (?:any )?(?:e-?)?mail(?! from)"
             r"|no mail service|(?:does not|doesn'?t) receive (?:e-?)?mail",
             _I,
         ),
@@ -200,6 +214,21 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"(?:host|domain|mx)|dns error|domain[^.\n]{0,20}could not be found"
             r"|invalid domain|bad domain|domain (?:is )?(?:invalid|disabled|not hosted)"
             r"|domain (?:is )?not reachable|\b[a-z0-9-]+(?:\.[a-z0-9-]+)+\.? does not exist",
+            _I,
+        ),
+    ),
+    (
+        # Words of a block or a policy with no more precise cause beside them.
+        "blocked",
+        re.compile(r"\bblocked\b|\bblacklisted\b|\bbanned\b|\bdenylist", _I),
+    ),
+    ("policyviolation", re.compile(r"\bpolic(?:y|ies)\b", _I)),
+    (
+        # Volume limits per sender: rate, not the recipient.
+        "speeding",
+        re.compile(
+            r"too many (?:recipients|messages|mails|emails) (?:this|per|in the last|in an?) "
+            r"(?:hour|day|minute)|frequency limit|sending (?:limit|quota)",
             _I,
         ),
     ),
@@ -332,3 +361,41 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+
+# Entries whose words are too general to overrule a specific status code
+# (a 5.1.1 with "timed out" or "security" somewhere in its text stays 5.1.1):
+# transport, protocol and local-system wording, and the broad "sender" and
+# "filtered" entries at the end of the list.
+_GENERAL = frozenset(
+    {
+        "expired",
+        "networkerror",
+        "securityerror",
+        "failedstarttls",
+        "mailererror",
+        "syntaxerror",
+        "contenterror",
+        "systemerror",
+    }
+)
+_LAST_ADDRESS = max(i for i, (r, _) in enumerate(TEXT_PATTERNS) if r == "userunknown")
+WEAK = frozenset(
+    i
+    for i, (r, _) in enumerate(TEXT_PATTERNS)
+    if r in _GENERAL or (i > _LAST_ADDRESS and r in ("rejected", "filtered"))
+)
+
+# The sender's own HELO name, sender domain or MAIL FROM refused: the sending
+# side's problem whatever code comes with it ("Sender address rejected:
+# Domain not found" is not the recipient's unknown host).
+SENDER_SIDE_RE = re.compile(
+    r"\b(?:helo|ehlo)\b(?: name| hostname| host| command| greeting| argument)?[^.\n]{0,30}"
+    r"(?:rejected|refused|invalid|not found|unknown|denied|not allowed|bogus|forged|mismatch)"
+    r"|(?:invalid|bad|bogus|forged) (?:helo|ehlo)"
+    r"|sender (?:address|domain)[^.\n]{0,30}(?:rejected|refused|not found|unknown|invalid"
+    r"|denied|does not exist|not resolv|not exist)"
+    r"|domain of sender address|sender verify failed|sender verification"
+    r"|(?:mail from|envelope sender|envelope from|return[- ]path)[^.\n]{0,30}"
+    r"(?:rejected|refused|invalid|denied|unknown|not accepted|does not exist|not found)"
+    r"|unroutable sender|sender domain (?:must|does not|not)"
+)
