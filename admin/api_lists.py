@@ -115,6 +115,22 @@ async def feedback_statistics(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+EVENT_PROPERTIES = {
+    "id": {"type": "integer"},
+    "kind": {"type": "string"},
+    "detail": {
+        "type": "object",
+        "description": "how a bounce was read: rule, evidence (the text it fired on) and"
+        " confidence (low: a code alone or text not the recipient's own)",
+        "properties": {
+            "rule": {"type": "string"},
+            "evidence": {"type": "string"},
+            "confidence": {"type": "string", "enum": ["high", "low"]},
+        },
+    },
+}
+
+
 def _rows_schema(properties: dict) -> dict:
     return {
         "type": "object",
@@ -161,7 +177,7 @@ def add_routes(app: web.Application) -> None:
         role="viewer",
         summary="Relay and feedback events, newest first",
         tag=TAG,
-        responses={200: _rows_schema({"id": {"type": "integer"}, "kind": {"type": "string"}})},
+        responses={200: _rows_schema(EVENT_PROPERTIES)},
         query=[
             TENANT_PARAM,
             api.query_param(

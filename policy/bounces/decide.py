@@ -38,6 +38,7 @@ permanent code, decided at RCPT or later: when in doubt, soft.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -127,6 +128,7 @@ def _temporary(status: str, reply_code: str, text: str) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=32)
 def decide(
     status: str,
     reply_code: str,
@@ -145,7 +147,8 @@ def decide(
     ``note`` is the reporting MTA's comment on the status code (``Status:
     5.2.1 (mailbox disabled)``); ``notice`` is the whole readable notice,
     read only for the reporting MTA's own verdict that the address was
-    refused (``None``: a record of the relay's own MTA).
+    refused (``None``: a record of the relay's own MTA).  Memoised: a
+    notice that repeats one block for many recipients is read once.
     """
     sub = _subject(status) if status else ""
     raw = text[:_MAX_TEXT]

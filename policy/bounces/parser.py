@@ -138,6 +138,7 @@ _MAX_REPORTS = 500
 _MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
 _MAX_MBOX = 20
 _MAX_NESTING = 2
+_MAX_WINDOW = 4000
 _DAEMON_FROM_RE = re.compile(r"mailer-daemon|mail delivery (?:subsystem|system)", re.IGNORECASE)
 _STATUS_CODE_RE = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
 
@@ -183,7 +184,8 @@ def _from_dsn(
     for rec in records[:_MAX_REPORTS]:
         action = rec.action
         diag = rec.diagnostic
-        window = windows.get(rec.recipient, "")
+        # A recipient's own block is short; a longer one is repetition.
+        window = windows.get(rec.recipient, "")[:_MAX_WINDOW]
         if not diag and window:
             diag = window
         status = _status_of(rec.status, diag, action)
