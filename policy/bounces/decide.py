@@ -163,7 +163,7 @@ def _first_reading(status: str, sub: str, reply_code: str, prepared: str, contex
     hit = match(prepared)
     temporary = _temporary(status, reply_code, prepared)
     side = SENDER_SIDE_RE.search(prepared)
-    if side and (hit is None or hit.reason in HARD_REASONS or hit.weak):
+    if side and (hit is None or hit.reason in HARD_REASONS or hit.weak or hit.reason == "rejected"):
         return Decision("rejected", "sender-text", _around(prepared, side))
     if hit and not hit.weak and hit.reason not in HARD_REASONS:
         # Rules 3 and 4: named sending-side causes, and specific causes other

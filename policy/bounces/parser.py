@@ -197,7 +197,8 @@ def _from_dsn(
                 status,
                 reply,
                 diag,
-                window + "\n" + subject,
+                # The subject speaks for the notice as a whole: only for a lone recipient.
+                window + "\n" + subject if len(records) == 1 else window,
                 codes.find_command(diag + window),
                 note=_STATUS_CODE_RE.sub("", rec.status, count=1),
                 notice=human,

@@ -130,7 +130,8 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"mail ?box (?:is |was )?(?:full|over|exceed)|over ?quota|quota (?:exceeded|full|"
             r"limit|reached)|exceeded (?:the )?(?:storage|quota)|(?:user|account|recipient)"
             r"[^.\n]{0,30}(?:is )?over (?:the )?(?:quota|storage)|insufficient (?:disk )?space"
-            r"|not enough (?:storage|space)|(?:mailbox|disk) (?:size )?limit|full mailbox"
+            r"|(?:not enough|insufficient) (?:disk )?(?:storage|space)"
+            r"|(?:mailbox|disk) (?:size )?limit|full mailbox"
             r"|mailbox exceeded|storage (?:allocation|limit|quota)|has exceeded"
             r"|out of storage|too (?:much|many) mail",
             _I,
