@@ -240,10 +240,6 @@ def _checked(
     if d.reason == "hostunknown" and not status.startswith("5") and _TRY_AGAIN_RE.search(prepared):
         # A DNS failure that the server itself calls temporary.
         return Decision("networkerror", "delay", d.evidence)
-    if d.reason in ("userunknown", "hostunknown") and sub.startswith("7.") and d.rule == "text":
-        # A security or policy status (RFC 3463 X.7.X) says why the message
-        # was refused; address words beside it are the refusal's wording.
-        return Decision("filtered", "policy-code", f"{status}: {d.evidence}")
     if d.reason == "userunknown" and command != "RCPT":
         filtered = _stock_unknown(d, sub, raw, prepared, command, note, notice)
         if filtered is not None:
