@@ -161,15 +161,16 @@ def decide(
 
 def _first_reading(status: str, sub: str, reply_code: str, prepared: str, context: str) -> Decision:
     hit = match(prepared)
-    temporary = _temporary(status, reply_code, prepared)
-    side = SENDER_SIDE_RE.search(prepared)
-    if side and (hit is None or hit.reason in HARD_REASONS or hit.weak or hit.reason == "rejected"):
-        return Decision("rejected", "sender-text", _around(prepared, side))
+    if hit is None or hit.reason in HARD_REASONS or hit.weak or hit.reason == "rejected":
+        side = _sender_side(prepared)
+        if side:
+            return Decision("rejected", "sender-text", side)
     if hit and not hit.weak and hit.reason not in HARD_REASONS:
         # Rules 3 and 4: named sending-side causes, and specific causes other
         # than the recipient's absence, beat any code.
         rule = "vocabulary" if _is_sending_side(hit.reason) else "text-over-code"
         return Decision(hit.reason, rule, hit.evidence)
+    temporary = _temporary(status, reply_code, prepared)
     by_code = SPECIFIC_STATUS.get(sub, "") if not temporary else ""
     if by_code:
         if hit and hit.reason == by_code:
@@ -189,6 +190,17 @@ def _first_reading(status: str, sub: str, reply_code: str, prepared: str, contex
     if reply_code in REPLY_CODE:
         return Decision(REPLY_CODE[reply_code], "reply-code", reply_code)
     return Decision("undefined", "undetermined")
+
+
+_SIDE_WORDS = ("helo", "ehlo", "sender", "mail from", "envelope", "return")
+
+
+def _sender_side(prepared: str) -> str:
+    """The words refusing the sender's HELO, domain or MAIL FROM, if any."""
+    if not any(w in prepared for w in _SIDE_WORDS):
+        return ""
+    m = SENDER_SIDE_RE.search(prepared)
+    return _around(prepared, m) if m else ""
 
 
 _SENDING_SIDE = frozenset(
