@@ -71,6 +71,7 @@ class _Hit:
     reason: str
     weak: bool
     evidence: str
+    index: int = 0
 
 
 def _subject(status: str) -> str:
@@ -98,13 +99,17 @@ def _around(text: str, m: re.Match[str]) -> str:
     return text[start : start + _MAX_EVIDENCE].strip()
 
 
-def match(prepared: str) -> _Hit | None:
+def match(prepared: str, start: int = 0, only: frozenset[str] | None = None) -> _Hit | None:
+    """The first pattern (from ``start``, of the ``only`` reasons) that matches."""
     if not prepared:
         return None
-    for i, (reason, rx) in enumerate(TEXT_PATTERNS):
+    for i in range(start, len(TEXT_PATTERNS)):
+        reason, rx = TEXT_PATTERNS[i]
+        if only is not None and (reason not in only or i in WEAK):
+            continue
         m = rx.search(prepared)
         if m:
-            return _Hit(reason, i in WEAK, _around(prepared, m))
+            return _Hit(reason, i in WEAK, _around(prepared, m), i)
     return None
 
 
@@ -161,6 +166,10 @@ def decide(
 
 def _first_reading(status: str, sub: str, reply_code: str, prepared: str, context: str) -> Decision:
     hit = match(prepared)
+    if hit is not None and hit.reason in HARD_REASONS:
+        # Address words first, sending-side words later in the same text: the
+        # sending side is named, so the address is not the proven cause.
+        hit = match(prepared, hit.index + 1, _SENDING_SIDE) or hit
     if hit is None or hit.reason in HARD_REASONS or hit.weak or hit.reason == "rejected":
         side = _sender_side(prepared)
         if side:

@@ -131,7 +131,14 @@ _EVIDENCE_RE = re.compile(
     r"mail delivery failed|did not reach|delivery problem|returned to sender|"
     r"transcript of session|while talking to|failure reasons|"
     r"delivery status notification|recipients? (?:was|were) rejected|"
-    r"送信|届きません|配信",
+    r"送信|届きません|配信|"
+    r"awaits? (?:the )?moderator|is being held until|post by non-?member|members-only"
+    r"|only (?:list )?(?:members|subscribers) (?:may|can) post",
+    re.IGNORECASE,
+)
+_LIST_NOTICE_RE = re.compile(
+    r"awaits moderator approval|(?:post|posting|message) (?:to \S+ )?(?:was )?rejected"
+    r"|not delivered to (?:the )?list",
     re.IGNORECASE,
 )
 _MAX_REPORTS = 500
@@ -411,6 +418,9 @@ def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
         or is_daemon(h)
         or looks_like_bounce_subject(subject)
         or "x-failed-recipients" in h
+        # A mailing-list manager's notice about a post it refused or holds.
+        or "x-list-administrivia" in h
+        or bool(_LIST_NOTICE_RE.search(subject))
     )
     if bounce_signal:
         preferred = [

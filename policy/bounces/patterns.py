@@ -50,7 +50,9 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
             r"|not a (?:list )?member|not subscribed to|posting (?:is )?restricted"
             r"|restricted to (?:list )?members|list is moderated"
             r"|recipient(?:'s)? preferences|refused by (?:the )?recipient"
-            r"|does not wish to receive",
+            r"|does not wish to receive|only (?:list )?(?:members|subscribers) (?:may|can) post"
+            r"|not a subscriber|not (?:authori[sz]ed|allowed|permitted) to (?:post|send mail) to"
+            r" (?:the|this) (?:\S+ )?list",
             _I,
         ),
     ),
@@ -197,7 +199,7 @@ TEXT_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         "notaccept",
         re.compile(
             # ... but "does not accept mail from <you>" refuses the sender.
-            r"(?:does not|doesn'?t) accept (?:any )?(?:e-?)?mail(?! from)|null mx|rfc ?7505"
+            r"(?:does not|doesn'?t) accept (?:any )?(?:e-?)?mail(?! from)|null[ -]?mx|rfc ?7505"
             r"|not accepting (?:any )?(?:e-?)?mail(?! from)"
             r"|no mail service|(?:does not|doesn'?t) receive (?:e-?)?mail",
             _I,
