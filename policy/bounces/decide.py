@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass
 
 from .codes import GENERIC_STATUS, REPLY_CODE, SPECIFIC_STATUS
-from .patterns import SENDER_SIDE_RE, TEXT_PATTERNS, WEAK
+from .patterns import TEXT_PATTERNS, WEAK
 
 HARD_REASONS = frozenset({"userunknown", "hostunknown", "hasmoved", "notaccept"})
 # Stages before RCPT: their refusals concern the sender, never the recipient.
@@ -201,6 +201,20 @@ def _first_reading(status: str, sub: str, reply_code: str, prepared: str, contex
     return Decision("undefined", "undetermined")
 
 
+# The sender's own HELO name, sender domain or MAIL FROM refused: the sending
+# side's problem whatever code comes with it ("Sender address rejected:
+# Domain not found" is not the recipient's unknown host).
+SENDER_SIDE_RE = re.compile(
+    r"\b(?:helo|ehlo)\b(?: name| hostname| host| command| greeting| argument)?[^.\n]{0,30}"
+    r"(?:rejected|refused|invalid|not found|unknown|denied|not allowed|bogus|forged|mismatch)"
+    r"|(?:invalid|bad|bogus|forged) (?:helo|ehlo)"
+    r"|sender (?:address|domain)[^.\n]{0,30}(?:rejected|refused|not found|unknown|invalid"
+    r"|denied|does not exist|not resolv|not exist)"
+    r"|domain of sender address|sender verify failed|sender verification"
+    r"|(?:mail from|envelope sender|envelope from|return[- ]path)[^.\n]{0,30}"
+    r"(?:rejected|refused|invalid|denied|unknown|not accepted|does not exist|not found)"
+    r"|unroutable sender|sender domain (?:must|does not|not)"
+)
 _SIDE_WORDS = ("helo", "ehlo", "sender", "mail from", "envelope", "return")
 
 

@@ -21,13 +21,18 @@ How a message is read, in order:
    ``message/delivery-status`` part or written into the text.
 4. Otherwise the human-readable text: the returned message is cut off,
    recipients are found with the text that belongs to each (qmail, Exim,
-   Sendmail, Exchange, provider notices ...).
+   Sendmail, Exchange, provider notices, mailing-list managers ...).
+   When the returned message is itself a notice (a bounce of a bounce),
+   its addressee is the original sender and never a failed recipient: the
+   returned notice is read instead.
 5. Auto-replies (RFC 3834 ``Auto-Submitted: auto-replied``, vacation and
    out-of-office notices).
 
 For every recipient the enhanced status code and SMTP reply code are taken
 from the structure or the diagnostic (``codes``), and the reason is
-chosen by ``reasons.classify``.  When the text gives no enhanced code,
+chosen by ``decide.decide`` from that recipient's own text (its docstring
+lists the principles and their order); the rule that fired and the text it
+fired on stay on the report (``rule``, ``evidence``).  When the text gives no enhanced code,
 one is derived from the reply code and the reason (550 user unknown at RCPT
 gives 5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).  The stock
 "user unknown" with neither the refused command, nor an address-level status
@@ -89,11 +94,12 @@ auto-replies are ignored.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from . import codes, reasons
+from . import codes, readings, reasons
 from .complaints import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
-from .decide import Decision, decide
-from .dsn import DsnRecord, address_in, has_dsn_fields, parse_fields
+from .decide import Decision
+from .dsn import address_in, has_dsn_fields, parse_fields
 from .mime import (
     Headers,
     Part,
@@ -102,7 +108,7 @@ from .mime import (
     parse_message,
 )
 from .report import BounceReport, make_report, tracking_of
-from .ses import SesRecord, parse_ses
+from .ses import parse_ses
 from .text import (
     MAX_HUMAN,
     TextRecord,
@@ -141,13 +147,11 @@ _LIST_NOTICE_RE = re.compile(
     r"|not delivered to (?:the )?list",
     re.IGNORECASE,
 )
-_MAX_REPORTS = 500
+_MAX_REPORTS = readings.MAX_REPORTS
 _MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
 _MAX_MBOX = 20
 _MAX_NESTING = 2
-_MAX_WINDOW = 4000
 _DAEMON_FROM_RE = re.compile(r"mailer-daemon|mail delivery (?:subsystem|system)", re.IGNORECASE)
-_STATUS_CODE_RE = re.compile(r"^\s*[245]\.\d{1,3}\.\d{1,3}")
 
 
 def parse(raw: bytes) -> list[BounceReport]:
@@ -161,136 +165,6 @@ def parse(raw: bytes) -> list[BounceReport]:
 def parse_for_score(raw: bytes) -> list[dict[str, object]]:
     """Adapter for the corpus scorer: plain dicts with the scorer's keys."""
     return [r.as_dict() for r in parse(raw)]
-
-
-def _status_of(field: str, diagnostic: str, action: str = "") -> str:
-    """The DSN ``Status`` field, unless the remote server's own answer in the
-    diagnostic carries a different code: that one is first-hand.  When the
-    two disagree on temporary versus permanent, a failed delivery takes the
-    permanent one (the remote refused for good, or the MTA gave up)."""
-    status = codes.find_status(field) if field else ""
-    in_diag = codes.find_status(diagnostic) if diagnostic else ""
-    if in_diag and (not status or in_diag[0] == status[0] or status.endswith(".0.0")):
-        return in_diag
-    if in_diag and status and action == "failed" and in_diag[0] == "5":
-        return in_diag
-    return status or in_diag
-
-
-def _from_dsn(
-    records: list[DsnRecord],
-    human: str,
-    subject: str,
-    exclude: set[str],
-    tracking: dict[str, str],
-) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    records = records[:_MAX_REPORTS]
-    rcpts = [r.recipient for r in records]
-    windows = {t.recipient: t.diagnostic for t in recipients_in(human, exclude, rcpts, strict=True)}
-    for rec in records[:_MAX_REPORTS]:
-        action = rec.action
-        diag = rec.diagnostic
-        # A recipient's own block is short; a longer one is repetition.
-        window = windows.get(rec.recipient, "")[:_MAX_WINDOW]
-        if not diag and window:
-            diag = window
-        status = _status_of(rec.status, diag, action)
-        reply = codes.find_reply_code(diag)
-        if action in ("delivered", "relayed", "expanded") or status.startswith("2"):
-            decision = Decision("delivered", "delivered", action or status)
-        else:
-            decision = decide(
-                status,
-                reply,
-                diag,
-                # The subject speaks for the notice as a whole: only for a lone recipient.
-                window + "\n" + subject if len(records) == 1 else window,
-                codes.find_command(diag + window),
-                note=_STATUS_CODE_RE.sub("", rec.status, count=1),
-                notice=human,
-            )
-            if action == "delayed" and reasons.kind_of(decision.reason) in ("unknown", "hard"):
-                # A delay notice is never a permanent failure.
-                decision = Decision("expired", "delay", f"Action: delayed {status}".strip())
-            if rec.diagnostic_type == "x-unix" and reasons.kind_of(decision.reason) != "soft":
-                # The local delivery program failed (exit code or its own
-                # message); its status codes describe the program, not the
-                # address.
-                decision = Decision("mailererror", "x-unix", diag[:160])
-        out.append(
-            make_report(
-                rec.recipient,
-                decision,
-                status=status,
-                reply_code=reply,
-                remote_mta=rec.remote_mta,
-                diagnostic=diag,
-                action=action or ("failed" if status.startswith("5") else ""),
-                tracking=tracking,
-            )
-        )
-    return out
-
-
-def _from_text(
-    records: list[TextRecord], human: str, subject: str, tracking: dict[str, str]
-) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    for rec in records[:_MAX_REPORTS]:
-        diag = rec.diagnostic
-        status = codes.find_status(diag)
-        reply = codes.find_reply_code(diag)
-        # The notice as a whole speaks for a recipient only when it names no
-        # other: a reason from another recipient's block is never borrowed.
-        alone = len(records) == 1
-        if not status and alone:
-            status = codes.find_status(human)
-        context = (human + "\n" + subject) if alone else subject
-        decision = decide(status, reply, diag, context, codes.find_command(diag), notice=human)
-        delayed = status.startswith("4") or decision.rule == "delay"
-        out.append(
-            make_report(
-                rec.recipient,
-                decision,
-                status=status,
-                reply_code=reply,
-                diagnostic=diag,
-                action="delayed" if delayed else "failed",
-                tracking=tracking,
-            )
-        )
-    return out
-
-
-def _from_ses(records: list[SesRecord], tracking: dict[str, str]) -> list[BounceReport]:
-    out: list[BounceReport] = []
-    for rec in records[:_MAX_REPORTS]:
-        if rec.kind == "complaint":
-            status, reply = "", ""
-            decision = Decision("feedback", "complaint", rec.feedback_type)
-        else:
-            status = _status_of(rec.status, rec.diagnostic)
-            reply = codes.find_reply_code(rec.diagnostic)
-            if rec.kind == "delivery":
-                decision = Decision("delivered", "delivered", "SES delivery")
-            else:
-                decision = decide(status, reply, rec.diagnostic)
-                if rec.subtype_reason and reasons.kind_of(decision.reason) == "unknown":
-                    decision = Decision(rec.subtype_reason, "ses-type", rec.subtype_reason)
-        out.append(
-            make_report(
-                rec.recipient,
-                decision,
-                status=status,
-                reply_code=reply,
-                diagnostic=rec.diagnostic,
-                feedback_type=rec.feedback_type,
-                action=rec.action,
-                tracking=tracking,
-            )
-        )
-    return out
 
 
 def _addresses_of(headers: Headers | None, *names: str) -> set[str]:
@@ -357,6 +231,23 @@ def _returned(root: Part, depth: int) -> list[BounceReport]:
     return []
 
 
+@dataclass
+class _Notice:
+    """What the readers of one notice share."""
+
+    root: Part
+    subject: str
+    human_full: str
+    human: str
+    original: Headers | None
+    tracking: dict[str, str]
+    exclude: set[str]
+    # The returned message's addressees when it is itself a notice (a bounce
+    # of a bounce): the original sender, never the failed recipient.
+    nested: set[str]
+    depth: int
+
+
 def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
     if not text.strip():
         return []
@@ -384,67 +275,27 @@ def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
 
     ses = parse_ses(human_full)
     if ses is not None:
-        return _from_ses(ses, tracking)
+        return readings.from_ses(ses, tracking)
 
-    human = cut_original(human_full)
     exclude = _addresses_of(h, "from", "to", "reply-to", "return-path")
     exclude |= _addresses_of(original, "from", "return-path", "sender", "reply-to")
-    # When the returned message is itself a bounce, its addressees are the
-    # original sender: never the failed recipient of this notice.
     nested = _addresses_of(original, "to", "cc") if _is_bounce(original) else set()
-    exclude |= nested
-
-    dsn_body = ""
-    for p in root.walk():
-        if p.ctype in _DSN_TYPES:
-            dsn_body = p.body[:MAX_HUMAN]
-            break
-    if not dsn_body and has_dsn_fields(human_full):
-        # DSN fields written as text, or the report of a bounce that was
-        # itself returned (a bounce of a bounce).
-        dsn_body = human_full
-    if dsn_body:
-        _, records = parse_fields(dsn_body)
-        if nested and records and all(r.recipient in nested for r in records):
-            return _returned(root, depth)
-        records = [r for r in records if r.recipient not in nested]
-        if records:
-            return _from_dsn(
-                records, human, subject, exclude - {r.recipient for r in records}, tracking
-            )
-
-    bounce_signal = (
-        root.ctype == "multipart/report"
-        or is_daemon(h)
-        or looks_like_bounce_subject(subject)
-        or "x-failed-recipients" in h
-        # A mailing-list manager's notice about a post it refused or holds.
-        or "x-list-administrivia" in h
-        or bool(_LIST_NOTICE_RE.search(subject))
+    notice = _Notice(
+        root,
+        subject,
+        human_full,
+        cut_original(human_full),
+        original,
+        tracking,
+        exclude | nested,
+        nested,
+        depth,
     )
-    if bounce_signal:
-        preferred = [
-            a for a in failed_recipients_header(h.get("x-failed-recipients")) if a not in nested
-        ]
-        evidence = bool(
-            preferred
-            or codes.find_status(human)
-            or codes.find_reply_code(human)
-            or _EVIDENCE_RE.search(human)
-            or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
-        )
-        records_t = recipients_in(human, exclude - set(preferred), preferred or None)
-        if not evidence:
-            # Without a code or a bounce phrase, a recipient counts only when
-            # the text that follows it states a delivery error.
-            records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
-        if records_t or evidence:
-            if not records_t and nested:
-                return _returned(root, depth)
-            if not records_t:
-                records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
-            if records_t:
-                return _from_text(records_t, human, subject, tracking)
+    found = _dsn_reports(notice)
+    if found is None:
+        found = _text_reports(notice)
+    if found is not None:
+        return found
 
     auto = find_autoreply(root, subject)
     if auto is not None:
@@ -457,3 +308,67 @@ def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
             )
         ]
     return []
+
+
+def _dsn_reports(n: _Notice) -> list[BounceReport] | None:
+    """Reports from delivery-status fields, or ``None`` when there are none."""
+    dsn_body = ""
+    for p in n.root.walk():
+        if p.ctype in _DSN_TYPES:
+            dsn_body = p.body[:MAX_HUMAN]
+            break
+    if not dsn_body and has_dsn_fields(n.human_full):
+        # DSN fields written as text, or the report of a bounce that was
+        # itself returned (a bounce of a bounce).
+        dsn_body = n.human_full
+    if not dsn_body:
+        return None
+    _, records = parse_fields(dsn_body)
+    if n.nested and records and all(r.recipient in n.nested for r in records):
+        return _returned(n.root, n.depth)
+    records = [r for r in records if r.recipient not in n.nested]
+    if not records:
+        return None
+    exclude = n.exclude - {r.recipient for r in records}
+    return readings.from_dsn(records, n.human, n.subject, exclude, n.tracking)
+
+
+def _text_reports(n: _Notice) -> list[BounceReport] | None:
+    """Reports from a notice's text, or ``None`` when it is not a notice."""
+    h = n.root.headers
+    bounce_signal = (
+        n.root.ctype == "multipart/report"
+        or is_daemon(h)
+        or looks_like_bounce_subject(n.subject)
+        or "x-failed-recipients" in h
+        # A mailing-list manager's notice about a post it refused or holds.
+        or "x-list-administrivia" in h
+        or bool(_LIST_NOTICE_RE.search(n.subject))
+    )
+    if not bounce_signal:
+        return None
+    human = n.human
+    preferred = [
+        a for a in failed_recipients_header(h.get("x-failed-recipients")) if a not in n.nested
+    ]
+    evidence = bool(
+        preferred
+        or codes.find_status(human)
+        or codes.find_reply_code(human)
+        or _EVIDENCE_RE.search(human)
+        or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
+    )
+    records = recipients_in(human, n.exclude - set(preferred), preferred or None)
+    if not evidence:
+        # Without a code or a bounce phrase, a recipient counts only when
+        # the text that follows it states a delivery error.
+        records = [t for t in records if reasons.reason_from_text(t.diagnostic)]
+    if not (records or evidence):
+        return None
+    if not records and n.nested:
+        return _returned(n.root, n.depth)
+    if not records:
+        records = [TextRecord(a, human) for a in _unnamed_recipients(preferred, n.original)]
+    if not records:
+        return None
+    return readings.from_text(records, human, n.subject, n.tracking)

@@ -387,18 +387,3 @@ WEAK = frozenset(
     for i, (r, _) in enumerate(TEXT_PATTERNS)
     if r in _GENERAL or (i > _LAST_ADDRESS and r in ("rejected", "filtered"))
 )
-
-# The sender's own HELO name, sender domain or MAIL FROM refused: the sending
-# side's problem whatever code comes with it ("Sender address rejected:
-# Domain not found" is not the recipient's unknown host).
-SENDER_SIDE_RE = re.compile(
-    r"\b(?:helo|ehlo)\b(?: name| hostname| host| command| greeting| argument)?[^.\n]{0,30}"
-    r"(?:rejected|refused|invalid|not found|unknown|denied|not allowed|bogus|forged|mismatch)"
-    r"|(?:invalid|bad|bogus|forged) (?:helo|ehlo)"
-    r"|sender (?:address|domain)[^.\n]{0,30}(?:rejected|refused|not found|unknown|invalid"
-    r"|denied|does not exist|not resolv|not exist)"
-    r"|domain of sender address|sender verify failed|sender verification"
-    r"|(?:mail from|envelope sender|envelope from|return[- ]path)[^.\n]{0,30}"
-    r"(?:rejected|refused|invalid|denied|unknown|not accepted|does not exist|not found)"
-    r"|unroutable sender|sender domain (?:must|does not|not)"
-)
