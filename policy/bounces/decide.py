@@ -116,8 +116,16 @@ def match(prepared: str, start: int = 0, only: frozenset[str] | None = None) -> 
 _DELAY_RE = re.compile(
     r"will (?:keep|continue to|continue) (?:trying|retry)|will (?:be )?retr(?:y|ied)"
     r"|(?:is|has been|was) delayed|delivery (?:is )?delayed|not yet been delivered"
-    r"|still trying|warning: message|delay(?:ed)? (?:mail|notice)|will try again",
+    r"|still trying|warning: message|delay(?:ed)? (?:mail|notice)|will try again"
+    r"|temporary failure|will retry|delivery attempts will continue",
 )
+
+
+def delay_words(text: str) -> str:
+    """The words of a delay notice in ``text`` ("will keep trying"), if any."""
+    prepared = prepare(text)
+    m = _DELAY_RE.search(prepared)
+    return _around(prepared, m) if m else ""
 
 
 def _temporary(status: str, reply_code: str, text: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from . import codes, reasons
-from .decide import Decision, decide
+from .decide import Decision, decide, delay_words
 from .dsn import DsnRecord
 from .report import BounceReport, make_report
 from .ses import SesRecord
@@ -108,6 +108,13 @@ def from_text(
         context = (human + "\n" + subject) if alone else subject
         decision = decide(status, reply, diag, context, codes.find_command(diag), notice=human)
         delayed = status.startswith("4") or decision.rule == "delay"
+        if not delayed and not status.startswith("5") and not reply.startswith("5"):
+            # A delay notice ("will keep trying") says so once, for all.
+            words = delay_words(subject + "\n" + human)
+            if words:
+                delayed = True
+                if reasons.kind_of(decision.reason) in ("hard", "unknown"):
+                    decision = Decision("expired", "delay", words)
         out.append(
             make_report(
                 rec.recipient,

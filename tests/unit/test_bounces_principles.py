@@ -252,3 +252,19 @@ def test_code_only_readings_are_low_confidence() -> None:
     assert (d.reason, d.rule) == ("userunknown", "code-only")
     assert d.rule in LOW_CONFIDENCE and d.confidence == "low"
     assert decide("5.1.1", "550", "550 5.1.1 No such user").confidence == "high"
+
+
+@every_form
+def test_a_delay_notice_without_any_code_is_still_a_delay(form: str) -> None:
+    # Only the delay reason changes: no status, no reply code, no address words.
+    r = read(
+        "exim-delay.eml",
+        form,
+        (
+            "SMTP error from remote mail server after RCPT TO:<late@example.net>:\n"
+            "    host mx.example.net [192.0.2.10]: 451 4.2.0 Mailbox temporarily unavailable",
+            "host mx.example.net [192.0.2.10]: Connection timed out",
+        ),
+    )["late@example.net"]
+    assert (r.hard, r.action) == (False, "delayed")
+    assert r.status.startswith("4")
