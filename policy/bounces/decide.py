@@ -182,13 +182,14 @@ def _first_reading(status: str, sub: str, reply_code: str, prepared: str, contex
         side = _sender_side(prepared)
         if side:
             return Decision("rejected", "sender-text", side)
-    if hit and not hit.weak and hit.reason not in HARD_REASONS:
-        # Rules 3 and 4: named sending-side causes, and specific causes other
-        # than the recipient's absence, beat any code.
-        rule = "vocabulary" if _is_sending_side(hit.reason) else "text-over-code"
-        return Decision(hit.reason, rule, hit.evidence)
     temporary = _temporary(status, reply_code, prepared)
     by_code = SPECIFIC_STATUS.get(sub, "") if not temporary else ""
+    if hit and not hit.weak and hit.reason not in HARD_REASONS and by_code in _YIELDS:
+        # Rules 3 and 4: named sending-side causes, and specific causes other
+        # than the recipient's absence, beat an address-level or generic code
+        # (a specific soft code, 5.2.3 beside "message too big", keeps its say).
+        rule = "vocabulary" if _is_sending_side(hit.reason) else "text-over-code"
+        return Decision(hit.reason, rule, hit.evidence)
     if by_code:
         if hit and hit.reason == by_code:
             return Decision(by_code, "code+text", f"{status}: {hit.evidence}")
@@ -223,6 +224,8 @@ SENDER_SIDE_RE = re.compile(
     r"(?:rejected|refused|invalid|denied|unknown|not accepted|does not exist|not found)"
     r"|unroutable sender|sender domain (?:must|does not|not)"
 )
+# The codes specific text overrules: none, or one that would make it hard.
+_YIELDS = HARD_REASONS | {""}
 _SIDE_WORDS = ("helo", "ehlo", "sender", "mail from", "envelope", "return")
 
 
@@ -281,8 +284,9 @@ def _checked(
             return Decision("expired", "delay", temporary)
         return d
     if d.reason == "hostunknown" and not status.startswith("5") and _TRY_AGAIN_RE.search(prepared):
-        # A DNS failure that the server itself calls temporary.
-        return Decision("networkerror", "delay", d.evidence)
+        # A DNS failure that the server itself calls temporary (the notice
+        # may still be final: the MTA gave up on a lookup that kept failing).
+        return Decision("networkerror", "temporary-dns", d.evidence)
     if d.reason == "userunknown" and command != "RCPT":
         filtered = _stock_unknown(d, sub, raw, prepared, command, note, notice)
         if filtered is not None:
