@@ -16,11 +16,14 @@ an address was or was not suppressed.
 3. ``vocabulary``: reputation, policy and content words (a DNSBL named,
    "blocked", "policy", "spam", "too many recipients this hour", "frequency
    limited", "refused due to recipient preferences" ...) name a cause on the
-   sending side.  They beat any status code, 5.1.x included, and are never
-   hard.
-4. ``text-over-code``: specific text beats a code when it names a cause that
-   is not the recipient's absence: "over quota", "mailbox full", "not enough
-   disk space", "account disabled", "message too large" beat 5.1.1.
+   sending side.  They beat an address-level code (5.1.x included) or a
+   generic one, even when address words come first in the same text, and
+   are never hard.
+4. ``text-over-code``: specific text beats such a code when it names a cause
+   that is not the recipient's absence: "over quota", "mailbox full", "not
+   enough disk space", "account disabled" beat 5.1.1.  A specific code that
+   is not hard itself (5.2.3 beside "message too big") keeps its reading:
+   both are soft, and the code is the more precise.
 5. ``code+text`` / ``code-only``: a specific enhanced status code (5.1.1,
    5.2.2 ...), confirmed by the text or standing alone.
 6. ``text``: the recipient's own diagnostic matched by the ordered patterns.
@@ -29,9 +32,12 @@ an address was or was not suppressed.
    from another recipient's block is never borrowed), the bare reply code.
    These are low-confidence readings.
 
-Afterwards the stock "user unknown" is checked against the stage it came
-from (after DATA or without any stage it is a filter's wording, not proof),
-and a DNS failure the server itself calls temporary stays soft.  Hard is
+Afterwards an address-level reading is checked against the stage
+(``stage``) and the delay (``delay``); the stock "user unknown" against the
+stage it came from (after DATA or without any stage it is a filter's
+wording, not proof: ``stock-unknown``; ``status-note`` when the reporting
+MTA's comment on the code settles it); and a DNS failure the server itself
+calls temporary stays soft (``temporary-dns``).  Hard is
 only possible for an address-level reason (``reasons.HARD_REASONS``) with a
 permanent code, decided at RCPT or later: when in doubt, soft.
 """
