@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .gate import gated
+
 # Patterns are written in lower case and matched against lowercased text,
 # which is markedly faster than case-insensitive matching.
 _I = 0
@@ -387,3 +389,6 @@ WEAK = frozenset(
     for i, (r, _) in enumerate(TEXT_PATTERNS)
     if r in _GENERAL or (i > _LAST_ADDRESS and r in ("rejected", "filtered"))
 )
+
+# Same matches, fewer positions tried (see ``gate``).
+TEXT_PATTERNS[:] = [(reason, gated(rx)) for reason, rx in TEXT_PATTERNS]
