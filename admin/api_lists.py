@@ -23,6 +23,7 @@ from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
 from policy.feedback import stats as feedback_stats
 from policy.feedback.decision import FEEDBACK_KINDS
+from policy.store import bounce_review
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
 RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate")
@@ -115,6 +116,51 @@ async def feedback_statistics(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def review_suppressions(request: web.Request) -> web.Response:
+    """Hard-bounce suppressions read with low confidence (``all``: every one)."""
+    items = await bounce_review.to_review(
+        api.context(request).store,
+        ls.text(request, "tenant"),
+        scan=api.query_int(request, "scan", 50_000, 1, 1_000_000),
+        everything=ls.one_of(request, "all", ("true", "false")) == "true",
+    )
+    body = [
+        {
+            "tenant": i.suppression.tenant,
+            "address": i.suppression.address,
+            "source": i.suppression.source,
+            "created_at": i.suppression.created_at,
+            "rule": i.rule,
+            "evidence": i.evidence,
+            "confidence": i.confidence,
+            "event_at": i.event_at,
+        }
+        for i in items
+    ]
+    return web.json_response({"items": body})
+
+
+REVIEW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "tenant": {"type": "string"},
+                    "address": {"type": "string"},
+                    "source": {"type": "string"},
+                    "created_at": {"type": "number"},
+                    "rule": {"type": "string", "description": "empty: no reading recorded"},
+                    "evidence": {"type": "string"},
+                    "confidence": {"type": "string"},
+                    "event_at": {"type": "number", "nullable": True},
+                },
+            },
+        }
+    },
+}
 EVENT_PROPERTIES = {
     "id": {"type": "integer"},
     "kind": {"type": "string"},
@@ -187,6 +233,24 @@ def add_routes(app: web.Application) -> None:
             CAMPAIGN_PARAM,
             api.query_param("ip", description="the sending IP"),
             *PAGING,
+        ],
+    )
+    api.route(
+        app,
+        "GET",
+        "/api/suppression/review",
+        review_suppressions,
+        role="viewer",
+        summary="Hard-bounce suppressions whose bounce was read from a code alone or from"
+        " text not the recipient's own, with the rule and evidence (all=true: every one)",
+        tag=TAG,
+        responses={200: REVIEW_SCHEMA},
+        query=[
+            TENANT_PARAM,
+            api.query_param("all", enum=["true", "false"]),
+            api.query_param(
+                "scan", "integer", "recent bounce events read", minimum=1, maximum=1_000_000
+            ),
         ],
     )
     api.route(
