@@ -21,12 +21,13 @@ from pydantic import AfterValidator, ConfigDict, Field
 
 from admin import api, api_suppression, api_suppression_csv
 from admin import listing as ls
-from admin.api_models import Blank, MaybeTime, Out, Text
+from admin.api_models import Blank, MaybeTime, Out, Query, Text
 from admin.openapi import route
 from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
 from policy.feedback import stats as feedback_stats
 from policy.feedback.decision import FEEDBACK_KINDS
+from policy.store import bounce_review
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
 RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate")
@@ -156,6 +157,69 @@ class Stats(Out):
     by_provider: list[Tally]
 
 
+class Reading(Out):
+    """How a bounce was read, kept with its event."""
+
+    rule: str
+    evidence: str = Field(description="the text the rule fired on")
+    confidence: Literal["high", "low"] = Field(
+        description="low: a code alone, or text that is not the recipient's own"
+    )
+
+
+class EventRow(ls.Row):
+    detail: Reading | dict[str, Any] = Field(
+        default_factory=dict, description="a bounce's reading; {} for other events"
+    )
+
+
+class EventRows(Out):
+    items: list[EventRow]
+    next_cursor: str | None
+
+
+class ReviewQuery(Query):
+    tenant: Text = None
+    all: bool = Field(False, description="every hard-bounce suppression, not only doubtful ones")
+    scan: int = Field(50_000, ge=1, le=1_000_000, description="recent bounce events read")
+
+
+class ReviewItem(Out):
+    tenant: str
+    address: str
+    source: str
+    created_at: float
+    rule: str = Field(description="empty: no reading recorded")
+    evidence: str
+    confidence: str
+    event_at: float | None
+
+
+class Review(Out):
+    items: list[ReviewItem]
+
+
+async def review_suppressions(request: web.Request, query: ReviewQuery) -> dict[str, Any]:
+    """Hard-bounce suppressions read with low confidence (``all``: every one)."""
+    items = await bounce_review.to_review(
+        api.context(request).store, query.tenant, scan=query.scan, everything=query.all
+    )
+    rows = [
+        {
+            "tenant": i.suppression.tenant,
+            "address": i.suppression.address,
+            "source": i.suppression.source,
+            "created_at": i.suppression.created_at,
+            "rule": i.rule,
+            "evidence": i.evidence,
+            "confidence": i.confidence,
+            "event_at": i.event_at,
+        }
+        for i in items
+    ]
+    return {"items": rows}
+
+
 def add_routes(app: web.Application) -> None:
     api_suppression.add_routes(app)
     api_suppression_csv.add_routes(app)
@@ -168,7 +232,19 @@ def add_routes(app: web.Application) -> None:
         summary="Relay and feedback events, newest first",
         tag=TAG,
         query=EventsQuery,
-        responses={200: ls.Rows},
+        responses={200: EventRows},
+    )
+    route(
+        app,
+        "GET",
+        "/api/suppression/review",
+        review_suppressions,
+        role="viewer",
+        summary="Hard-bounce suppressions whose bounce was read from a code alone or from"
+        " text not the recipient's own, with the rule and evidence (all=true: every one)",
+        tag=TAG,
+        query=ReviewQuery,
+        responses={200: Review},
     )
     route(
         app,

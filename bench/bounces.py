@@ -5,7 +5,8 @@
 Reads every message under ``<corpus>/maildir``, parses all of them three
 times and reports the median rate (messages/s and reports/s) on one core,
 then runs the corpus's own ``score.py`` per newline form and prints the
-recipient, hard/soft, reason-class and status-class figures.
+recipient, hard/soft, reason-class and status-class figures, and the false
+hard rows (read as hard, expected not hard) apart.
 
 ``expected.jsonl`` lists the files of ``maildir/not`` (messages that must give
 no result) as ordinary CRLF rows with no recipient, so ``score.py --newline
@@ -96,7 +97,10 @@ def score(corpus: str, newline: str, expected: str) -> dict[str, str]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     buf = io.StringIO()
+    details = os.path.join(os.path.dirname(expected), f"details-{newline}.json")
     argv = [
+        "--json",
+        details,
         "--corpus",
         corpus,
         "--expected",
@@ -115,7 +119,18 @@ def score(corpus: str, newline: str, expected: str) -> dict[str, str]:
         parts = line.split()
         if len(parts) == 2:
             figures[parts[0]] = parts[1]
+    figures.update(false_hard(details))
     return figures
+
+
+def false_hard(details_path: str) -> dict[str, str]:
+    """Rows read as hard whose expected reading is not hard: the costly
+    mistake (a suppressed address), counted apart from hard/soft accuracy."""
+    with open(details_path, encoding="utf-8") as fh:
+        rows = json.load(fh).get("details", [])
+    wrong = sum(1 for r in rows if (r.get("got") or {}).get("hard") and not r["expected"]["hard"])
+    pct = 100.0 * wrong / len(rows) if rows else 0.0
+    return {"false_hard": f"{wrong} ({pct:.1f}%)"}
 
 
 def negatives(corpus: str) -> tuple[int, int]:
@@ -174,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "status_class_%",
         # Reports matching no expected row: a wrong recipient, or one too many.
         "extra_predictions",
+        "false_hard",
     )
 
     def row(label: str, f: dict[str, str]) -> None:

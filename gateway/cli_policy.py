@@ -21,7 +21,7 @@ from policy import suppression
 from policy.quota import operations
 from policy.quota.ipstate import IpStateError
 from policy.quota.operations import IpQuota, Line
-from policy.store import Store, open_store
+from policy.store import Store, bounce_review, open_store
 from policy.suppression import Suppression, SuppressionError
 from policy.switches import SwitchError
 
@@ -46,13 +46,21 @@ def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[Any], i
     sw.add_argument("-c", "--config")
 
     sp = sub.add_parser(
-        "suppress", help="the suppression lists: add, remove, check, import, export"
+        "suppress", help="the suppression lists: add, remove, check, import, export, review"
     )
-    sp.add_argument("action", choices=["add", "remove", "check", "import", "export"])
+    sp.add_argument("action", choices=["add", "remove", "check", "import", "export", "review"])
     sp.add_argument("addresses", nargs="*", help="addresses (add, remove, check)")
     sp.add_argument("--tenant", default="", help="tenant (default: the global list)")
     sp.add_argument("--reason", default="manual", choices=suppression.REASONS)
     sp.add_argument("--file", help="CSV to import, or to export to (default: stdin/stdout)")
+    sp.add_argument(
+        "--all",
+        action="store_true",
+        help="review: every hard-bounce suppression, not only low-confidence readings",
+    )
+    sp.add_argument(
+        "--scan", type=int, default=50_000, help="review: how many recent bounce events to read"
+    )
     sp.add_argument("-c", "--config")
     return {"quotas": _quotas, "ip": _ip, "switch": _switch, "suppress": _suppress}
 
@@ -227,6 +235,12 @@ def _suppress(args: argparse.Namespace) -> int:
                 found = found or entry is not None
                 print(f"{address}: {entry.describe() if entry else 'not suppressed'}")
             return 3 if found else 0
+        elif args.action == "review":
+            items = await bounce_review.to_review(
+                store, args.tenant or None, scan=args.scan, everything=args.all
+            )
+            sys.stdout.write(format_review(items))
+            print(f"to review: {len(items)}", file=sys.stderr)
         elif args.action == "import":
             text = await asyncio.to_thread(_read, args.file)
             entries = suppression.read_csv(
@@ -241,3 +255,18 @@ def _suppress(args: argparse.Namespace) -> int:
         return 0
 
     return _with_store(args, work)
+
+
+def format_review(items: list[bounce_review.ReviewItem]) -> str:
+    """One tab-separated line per suppression: what to look at and why."""
+    out = ["tenant\taddress\tsince\tsource\trule\tconfidence\tevidence"]
+    for item in items:
+        s = item.suppression
+        since = datetime.fromtimestamp(s.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        evidence = item.evidence.replace("\t", " ").replace("\n", " ")
+        rule = item.rule or "(no reading recorded)"
+        out.append(
+            f"{s.tenant or '-'}\t{s.address}\t{since}\t{s.source}\t{rule}"
+            f"\t{item.confidence or '-'}\t{evidence}"
+        )
+    return "\n".join(out) + "\n"

@@ -42,6 +42,8 @@ class Event:
     at: float = field(default_factory=time.time)
     provider: str = ""  # the recipient's provider group (google, microsoft, ..., other)
     dry_run: bool = False  # went to the outbox by a dry-run switch, not downstream
+    # JSON: how a feedback event was read (the bounce rule and its evidence)
+    detail: str = ""
 
     def as_row(self) -> tuple:
         """The values in the order of ``FIELDS``: one plain tuple per event.
@@ -66,6 +68,7 @@ class Event:
             self.at,
             self.provider,
             self.dry_run,
+            self.detail,
         )
 
 

@@ -7,6 +7,7 @@ and the command a remote server refused (``RCPT``, ``MAIL``, ``DATA`` ...).
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Enhanced status codes precise enough to decide the reason on their own.
@@ -144,7 +145,9 @@ _COMMAND_RE = re.compile(
     # "SMTP:RCPT host 192.0.2.8: 553 ...": the stage named before the host.
     r"|\bsmtp:(rcpt|mail|data)\b"
     # qmail-remote names the stage in words.
-    r"|does not like (recipient|sender)\b|(failed after i sent the message)",
+    r"|does not like (recipient|sender)\b|(failed after i sent the message)"
+    # Refused before any command: at the connection or its greeting.
+    r"|(after initial connection|initial greeting|refused to talk to me|on connect(?:ion)?\b)",
     re.IGNORECASE,
 )
 _TRANSCRIPT_RE = re.compile(
@@ -166,9 +169,15 @@ _COMMANDS = {
     "helo": "HELO",
     "ehlo": "HELO",
     "starttls": "STARTTLS",
+    "after initial connection": "CONNECT",
+    "initial greeting": "CONNECT",
+    "refused to talk to me": "CONNECT",
+    "on connect": "CONNECT",
+    "on connection": "CONNECT",
 }
 
 
+@functools.lru_cache(maxsize=32)
 def find_command(text: str) -> str:
     """The SMTP command the remote server refused, if the text says."""
     m = _COMMAND_RE.search(text)

@@ -21,13 +21,18 @@ How a message is read, in order:
    ``message/delivery-status`` part or written into the text.
 4. Otherwise the human-readable text: the returned message is cut off,
    recipients are found with the text that belongs to each (qmail, Exim,
-   Sendmail, Exchange, provider notices ...).
+   Sendmail, Exchange, provider notices, mailing-list managers ...).
+   When the returned message is itself a notice (a bounce of a bounce),
+   its addressee is the original sender and never a failed recipient: the
+   returned notice is read instead.
 5. Auto-replies (RFC 3834 ``Auto-Submitted: auto-replied``, vacation and
    out-of-office notices).
 
 For every recipient the enhanced status code and SMTP reply code are taken
 from the structure or the diagnostic (``codes``), and the reason is
-chosen by ``reasons.classify``.  When the text gives no enhanced code,
+chosen by ``decide.decide`` from that recipient's own text (its docstring
+lists the principles and their order); the rule that fired and the text it
+fired on stay on the report (``rule``, ``evidence``).  When the text gives no enhanced code,
 one is derived from the reply code and the reason (550 user unknown at RCPT
 gives 5.1.1, a 452 mailbox full 4.2.2, an unexplained 5xx 5.0.0).  The stock
 "user unknown" with neither the refused command, nor an address-level status
@@ -89,10 +94,11 @@ auto-replies are ignored.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from . import codes, reasons
-from .build import MAX_REPORTS, from_dsn, from_ses, from_text
+from . import codes, readings, reasons
 from .complaints import find_arf, find_autoreply, is_daemon, looks_like_bounce_subject
+from .decide import Decision
 from .dsn import address_in, has_dsn_fields, parse_fields
 from .mime import (
     Headers,
@@ -131,11 +137,21 @@ _EVIDENCE_RE = re.compile(
     r"mail delivery failed|did not reach|delivery problem|returned to sender|"
     r"transcript of session|while talking to|failure reasons|"
     r"delivery status notification|recipients? (?:was|were) rejected|"
-    r"送信|届きません|配信",
+    r"送信|届きません|配信|"
+    r"awaits? (?:the )?moderator|is being held until|post by non-?member|members-only"
+    r"|only (?:list )?(?:members|subscribers) (?:may|can) post",
     re.IGNORECASE,
 )
+_LIST_NOTICE_RE = re.compile(
+    r"awaits moderator approval|(?:post|posting|message) (?:to \S+ )?(?:was )?rejected"
+    r"|not delivered to (?:the )?list",
+    re.IGNORECASE,
+)
+_MAX_REPORTS = readings.MAX_REPORTS
 _MBOX_SPLIT_RE = re.compile(r"\n\n(?=From \S[^\n]*\n[!-9;-~]+:)")
 _MAX_MBOX = 20
+_MAX_NESTING = 2
+_DAEMON_FROM_RE = re.compile(r"mailer-daemon|mail delivery (?:subsystem|system)", re.IGNORECASE)
 
 
 def parse(raw: bytes) -> list[BounceReport]:
@@ -186,11 +202,53 @@ def _parse(raw: bytes) -> list[BounceReport]:
         messages = _MBOX_SPLIT_RE.split(text, maxsplit=_MAX_MBOX - 1)
         if len(messages) > 1:
             out = [r for m in messages for r in _parse_one(m)]
-            return out[:MAX_REPORTS]
+            return out[:_MAX_REPORTS]
     return _parse_one(text)
 
 
-def _parse_one(text: str) -> list[BounceReport]:
+def _is_bounce(headers: Headers | None) -> bool:
+    """Whether the returned message is itself a delivery notice: sent by a
+    mail system (null return path, a daemon's From) and shaped or titled as
+    a notice.  Both are needed: test messages and forwards borrow either."""
+    if headers is None:
+        return False
+    null_sender = headers.get("return-path").strip() == "<>"
+    if not (null_sender or _DAEMON_FROM_RE.search(headers.get("from"))):
+        return False
+    return headers.get("content-type").lower().startswith(
+        "multipart/report"
+    ) or looks_like_bounce_subject(decode_words(headers.get("subject")))
+
+
+def _returned(root: Part, depth: int) -> list[BounceReport]:
+    """The reports of a returned message that is itself a bounce (a bounce
+    of a bounce): its failed recipients are the ones that matter."""
+    if depth >= _MAX_NESTING:
+        return []
+    for p in root.walk():
+        if p.ctype in ("message/rfc822", "message/global") and p.body.strip():
+            return _parse_one(p.body.lstrip("\n"), depth + 1)
+    return []
+
+
+@dataclass
+class _Notice:
+    """What the readers of one notice share."""
+
+    root: Part
+    subject: str
+    human_full: str
+    human: str
+    original: Headers | None
+    tracking: dict[str, str]
+    exclude: set[str]
+    # The returned message's addressees when it is itself a notice (a bounce
+    # of a bounce): the original sender, never the failed recipient.
+    nested: set[str]
+    depth: int
+
+
+def _parse_one(text: str, depth: int = 0) -> list[BounceReport]:
     if not text.strip():
         return []
     root = parse_message(text)
@@ -207,77 +265,92 @@ def _parse_one(text: str) -> list[BounceReport]:
         return [
             make_report(
                 c.recipient,
-                "feedback",
+                Decision("feedback", "complaint", c.feedback_type),
                 feedback_type=c.feedback_type,
                 diagnostic=c.diagnostic,
                 tracking=tracking,
             )
-            for c in complaints[:MAX_REPORTS]
+            for c in complaints[:_MAX_REPORTS]
         ]
 
     ses = parse_ses(human_full)
     if ses is not None:
-        return from_ses(ses, tracking)
+        return readings.from_ses(ses, tracking)
 
-    human = cut_original(human_full)
     exclude = _addresses_of(h, "from", "to", "reply-to", "return-path")
     exclude |= _addresses_of(original, "from", "return-path", "sender", "reply-to")
-
-    dsn_body = _dsn_body(root, human_full)
-    if dsn_body:
-        _, records = parse_fields(dsn_body)
-        if records:
-            return from_dsn(
-                records, human, subject, exclude - {r.recipient for r in records}, tracking
-            )
-
-    if _bounce_signal(root, subject):
-        found = _from_bounce_text(h, human, subject, exclude, original, tracking)
-        if found is not None:
-            return found
+    nested = _addresses_of(original, "to", "cc") if _is_bounce(original) else set()
+    notice = _Notice(
+        root,
+        subject,
+        human_full,
+        cut_original(human_full),
+        original,
+        tracking,
+        exclude | nested,
+        nested,
+        depth,
+    )
+    found = _dsn_reports(notice)
+    if found is None:
+        found = _text_reports(notice)
+    if found is not None:
+        return found
 
     auto = find_autoreply(root, subject)
     if auto is not None:
         return [
-            make_report(auto.recipient, "vacation", diagnostic=auto.diagnostic, tracking=tracking)
+            make_report(
+                auto.recipient,
+                Decision("vacation", "autoreply", auto.diagnostic[:160]),
+                diagnostic=auto.diagnostic,
+                tracking=tracking,
+            )
         ]
     return []
 
 
-def _dsn_body(root: Part, human_full: str) -> str:
-    """The delivery-status fields: a message/delivery-status part, else DSN-style text."""
-    for p in root.walk():
+def _dsn_reports(n: _Notice) -> list[BounceReport] | None:
+    """Reports from delivery-status fields, or ``None`` when there are none."""
+    dsn_body = ""
+    for p in n.root.walk():
         if p.ctype in _DSN_TYPES:
-            if p.body:
-                return p.body[:MAX_HUMAN]
+            dsn_body = p.body[:MAX_HUMAN]
             break
-    if has_dsn_fields(human_full):
+    if not dsn_body and has_dsn_fields(n.human_full):
         # DSN fields written as text, or the report of a bounce that was
         # itself returned (a bounce of a bounce).
-        return human_full
-    return ""
+        dsn_body = n.human_full
+    if not dsn_body:
+        return None
+    _, records = parse_fields(dsn_body)
+    if n.nested and records and all(r.recipient in n.nested for r in records):
+        return _returned(n.root, n.depth)
+    records = [r for r in records if r.recipient not in n.nested]
+    if not records:
+        return None
+    exclude = n.exclude - {r.recipient for r in records}
+    return readings.from_dsn(records, n.human, n.subject, exclude, n.tracking)
 
 
-def _bounce_signal(root: Part, subject: str) -> bool:
-    h = root.headers
-    return (
-        root.ctype == "multipart/report"
+def _text_reports(n: _Notice) -> list[BounceReport] | None:
+    """Reports from a notice's text, or ``None`` when it is not a notice."""
+    h = n.root.headers
+    bounce_signal = (
+        n.root.ctype == "multipart/report"
         or is_daemon(h)
-        or looks_like_bounce_subject(subject)
+        or looks_like_bounce_subject(n.subject)
         or "x-failed-recipients" in h
+        # A mailing-list manager's notice about a post it refused or holds.
+        or "x-list-administrivia" in h
+        or bool(_LIST_NOTICE_RE.search(n.subject))
     )
-
-
-def _from_bounce_text(
-    h: Headers,
-    human: str,
-    subject: str,
-    exclude: set[str],
-    original: Headers | None,
-    tracking: dict[str, str],
-) -> list[BounceReport] | None:
-    """Reports from a bounce's plain text; None when it names no failed recipient."""
-    preferred = failed_recipients_header(h.get("x-failed-recipients"))
+    if not bounce_signal:
+        return None
+    human = n.human
+    preferred = [
+        a for a in failed_recipients_header(h.get("x-failed-recipients")) if a not in n.nested
+    ]
     evidence = bool(
         preferred
         or codes.find_status(human)
@@ -285,14 +358,17 @@ def _from_bounce_text(
         or _EVIDENCE_RE.search(human)
         or _EVIDENCE_RE.search(_WS_RE.sub(" ", human))
     )
-    records_t = recipients_in(human, exclude - set(preferred), preferred or None)
+    records = recipients_in(human, n.exclude - set(preferred), preferred or None)
     if not evidence:
         # Without a code or a bounce phrase, a recipient counts only when
         # the text that follows it states a delivery error.
-        records_t = [t for t in records_t if reasons.reason_from_text(t.diagnostic)]
-    if records_t or evidence:
-        if not records_t:
-            records_t = [TextRecord(a, human) for a in _unnamed_recipients(preferred, original)]
-        if records_t:
-            return from_text(records_t, human, subject, tracking)
-    return None
+        records = [t for t in records if reasons.reason_from_text(t.diagnostic)]
+    if not (records or evidence):
+        return None
+    if not records and n.nested:
+        return _returned(n.root, n.depth)
+    if not records:
+        records = [TextRecord(a, human) for a in _unnamed_recipients(preferred, n.original)]
+    if not records:
+        return None
+    return readings.from_text(records, human, n.subject, n.tracking)

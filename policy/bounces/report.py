@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from . import reasons
+from .decide import LOW_CONFIDENCE, Decision
 from .mime import Headers, clean
 
 _SPACE_RE = re.compile(r"[ \t]+")
@@ -31,6 +32,19 @@ class BounceReport:
     x_mw_campaign_uid: str = ""
     x_mw_subscriber_uid: str = ""
     message_id: str = ""
+    # Which rule of ``decide`` chose the reason, and the text it fired on.
+    rule: str = ""
+    evidence: str = ""
+
+    @property
+    def confidence(self) -> str:
+        """``low`` when the reading rests on a code alone or on text that is
+        not the recipient's own (worth a look before it suppresses)."""
+        return "low" if self.rule in LOW_CONFIDENCE else "high"
+
+    def decision_detail(self) -> dict[str, str]:
+        """What an event keeps of the decision: rule, evidence, confidence."""
+        return {"rule": self.rule, "evidence": self.evidence, "confidence": self.confidence}
 
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -51,7 +65,7 @@ def tracking_of(original: Headers | None) -> dict[str, str]:
 
 def make_report(
     recipient: str,
-    reason: str,
+    decision: Decision,
     *,
     status: str = "",
     reply_code: str = "",
@@ -61,6 +75,7 @@ def make_report(
     action: str = "",
     tracking: dict[str, str],
 ) -> BounceReport:
+    reason = decision.reason
     if not status:
         status = reasons.derive_status(reason, reply_code, action == "delayed")
     hard = reasons.is_hard(reason, status, reply_code)
@@ -78,5 +93,7 @@ def make_report(
         action=action,
         pmta_bounce_cat=reasons.pmta_category(reason),
         mailwizz_type=reasons.mailwizz_type(reason, hard),
+        rule=decision.rule,
+        evidence=clean(_SPACE_RE.sub(" ", decision.evidence).strip())[:200],
         **{k: clean(v)[:255] for k, v in tracking.items()},
     )

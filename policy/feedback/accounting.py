@@ -38,7 +38,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from policy.bounces import codes as bounce_codes
-from policy.bounces.reasons import UNDEFINED, classify, kind_of
+from policy.bounces.decide import Decision, decide
+from policy.bounces.reasons import UNDEFINED, kind_of
 from policy.bounces.report import BounceReport, make_report
 from policy.feedback import verp
 from policy.feedback.decision import Feedback
@@ -134,20 +135,23 @@ def _report(kind: str, action: str, recipient: str, record: dict[str, str]) -> B
     }
     if kind == "f":
         feedback_type = record.get("feedbacktype", "").strip() or "abuse"
-        return make_report(recipient, "feedback", feedback_type=feedback_type, tracking=tracking)
+        complaint = Decision("feedback", "complaint", feedback_type)
+        return make_report(recipient, complaint, feedback_type=feedback_type, tracking=tracking)
     diagnostic = record.get("dsndiag", "")
     status = bounce_codes.find_status(record.get("dsnstatus", "")) or bounce_codes.find_status(
         diagnostic
     )
     reply_code = bounce_codes.find_reply_code(diagnostic)
     category = record.get("bouncecat", "").strip().lower()
-    reason = classify(status, reply_code, diagnostic)
+    decision = decide(status, reply_code, diagnostic)
+    reason = decision.reason
     if reason == UNDEFINED or (category in BLOCK_CATEGORIES and kind_of(reason) == "hard"):
-        reason = CATEGORY_REASON.get(category, reason)
+        # PowerMTA's own category of the bounce settles what the text cannot.
+        decision = Decision(CATEGORY_REASON.get(category, reason), "pmta-category", category)
     delayed = kind == "t" or action == "delayed"
     return make_report(
         recipient,
-        reason,
+        decision,
         status=status,
         reply_code=reply_code,
         remote_mta=record.get("dsnmta", ""),

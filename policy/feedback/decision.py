@@ -29,6 +29,7 @@ health rates can count them per IP and day.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -139,6 +140,7 @@ def event(fb: Feedback, kind: str) -> Event:
         downstream_reply=report.diagnostic[:500],
         at=fb.at,
         provider=provider_of(fb.recipient),
+        detail=json.dumps(report.decision_detail()) if report.rule else "",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -157,7 +158,17 @@ def event_dict(row: Sequence) -> dict:
     out = dict(zip(("id", *EVENT_COLUMNS), row, strict=True))
     out["recipients"] = out["recipients"].split(",") if out["recipients"] else []
     out["dry_run"] = bool(out["dry_run"])
+    out["detail"] = _detail(out.get("detail") or "")
     return out
+
+
+def _detail(text: str) -> dict:
+    """The event's JSON detail (the bounce rule and its evidence), or {}."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def engagement_page(f: EngagementFilter, before_id: int, limit: int) -> tuple[str, list]:

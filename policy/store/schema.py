@@ -125,4 +125,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             hourly INTEGER NOT NULL, reason TEXT NOT NULL, at DOUBLE PRECISION NOT NULL,
             until DOUBLE PRECISION NOT NULL, PRIMARY KEY (ip, provider, kind))""",
     ),
+    # How a feedback event was read: the bounce rule, its evidence and its
+    # confidence, as JSON (policy.bounces.decide), so a suppression can be explained.
+    (34, "ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT ''"),
 )
