@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway import dkim, metrics_dir
 from gateway.dkim_keys import public_txt
 from tests.support import backends
-from tests.support.daemon import Daemon, free_port, skip_unless_free
+from tests.support.daemon import Daemon, free_port, require_free
 from tests.support.harness import PASSWORD, config_text, dns_for, make_keys, message, send
 from tests.support.rawsmtp import RawSMTP
 
@@ -181,7 +181,7 @@ async def test_check_config_names_the_key(tmp_path):
 
 
 async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
-    await skip_unless_free(2525, 8025, 8080)
+    await require_free(2525, 8025, 8080)
     d = await Daemon.start(["run"], cwd=tmp_path)
     try:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=2525, start_tls=False)

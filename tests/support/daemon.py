@@ -11,20 +11,24 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support import backends
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def skip_unless_free(*ports: int) -> None:
-    """Skip the calling test when a fixed port (the embedded default's) is taken."""
-    import pytest
+async def require_free(*ports: int) -> None:
+    """Fixed ports (the embedded default's) must be free: skip here when one is taken, fail on CI.
 
+    CI runs nothing else on these ports, so a taken one there is a fault to see, not
+    a reason to leave the quick-start tests out silently.
+    """
     for port in ports:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             continue
         writer.close()
-        pytest.skip(f"port {port} is in use on this machine")
+        backends.unavailable(f"port {port} is in use on this machine")
 
 
 def free_port() -> int:
