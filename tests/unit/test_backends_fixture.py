@@ -31,7 +31,7 @@ async def test_a_taken_fixed_port_skips_here_and_fails_on_ci(monkeypatch):
         with pytest.raises(pytest.skip.Exception, match=f"port {port} is in use"):
             await require_free(port)
         monkeypatch.setattr(backends, "ON_CI", True)
-        with pytest.raises(pytest.fail.Exception, match="on CI .* fails rather than skips"):
+        with pytest.raises(pytest.fail.Exception, match=r"on CI .* fails rather than skips"):
             await require_free(port)
     finally:
         server.close()
