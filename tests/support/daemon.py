@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from tests.support import backends
@@ -45,17 +46,27 @@ class Daemon:
 
     @classmethod
     async def start(
-        cls, args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+        cls,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 30,
+        *,
+        clock: datetime | None = None,
     ) -> Daemon:
+        """Run ``sluice ARGS``; with `clock`, on a wall clock that starts then (clocked_cli)."""
         environ = {
             k: v for k, v in os.environ.items() if k not in ("SLUICE_CONFIG", "NOTIFY_SOCKET")
         }
         environ.update(env or {})
         environ["PYTHONPATH"] = str(ROOT)
+        launcher = ["gateway.cli"]
+        if clock is not None:
+            launcher = ["tests.support.clocked_cli", clock.isoformat()]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "gateway.cli",
+            *launcher,
             *args,
             cwd=cwd,
             env=environ,
