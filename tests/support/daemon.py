@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.support import backends
+from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,13 +105,18 @@ class Daemon:
             await asyncio.wait_for(self.reader, 5)
         return code
 
-    async def wait_for_log(self, text: str, timeout: float = 10) -> str:
-        for _ in range(int(timeout * 20)):
-            for line in self.log:
-                if text in line:
-                    return line
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.log))
+    async def wait_for_log(self, text: str, timeout: float = 10, count: int = 1) -> str:
+        """The first log line with `text`, once `count` lines have it."""
+
+        def lines() -> list[str]:
+            return [x for x in self.log if text in x]
+
+        try:
+            return (await until(lines, done=lambda found: len(found) >= count, timeout=timeout))[0]
+        except AssertionError:
+            raise AssertionError(
+                f"not {count} log lines with {text!r}:\n" + "\n".join(self.log)
+            ) from None
 
     async def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
