@@ -192,7 +192,7 @@ async def test_exact_with_releases_interleaved(store: CounterStore) -> None:
             if isinstance(result, Refusal):
                 continue
             granted += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # other workers reserve between this reserve and its settling
             if rng.random() < 0.5:
                 await store.release(result)
                 released += 1
@@ -214,7 +214,7 @@ async def test_redis_cancelled_reserves_leave_nothing_taken(redis_store: RedisCo
     finished: list[Reservation] = []
     for i in range(60):
         task = asyncio.create_task(redis_store.reserve(limits))
-        for _ in range(i % 6):
+        for _ in range(i % 6):  # cancelled at a different point of the round trip each time
             await asyncio.sleep(0)
         task.cancel()
         try:
