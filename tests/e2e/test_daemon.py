@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway import dkim, metrics_dir
 from gateway.dkim_keys import public_txt
 from tests.support import backends
-from tests.support.daemon import Daemon, free_port, skip_unless_free
+from tests.support.daemon import Daemon, free_port, require_free
 from tests.support.harness import PASSWORD, config_text, dns_for, make_keys, message, send
 from tests.support.rawsmtp import RawSMTP
 
@@ -182,7 +182,7 @@ async def test_check_config_names_the_key(tmp_path):
 
 
 async def test_embedded_default_relays_into_the_outbox_signed(tmp_path):
-    await skip_unless_free(2525, 8025, 8080)
+    await require_free(2525, 8025, 8080)
     d = await Daemon.start(["run"], cwd=tmp_path)
     try:
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=2525, start_tls=False)
@@ -227,14 +227,13 @@ async def start_two_workers(tmp_path: Path, sink_port: int) -> tuple[Daemon, int
         text + f"redis: {backends.REDIS_URL}\nredis_prefix: '{backends.REDIS_PREFIX}'\n"
     )
     d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
-    for _ in range(300):  # the second worker may start late on a busy machine
-        if sum("sluice ready" in line for line in d.log) == 2:
-            break
-        await asyncio.sleep(0.1)
-    pids = {int(line.split("pid=")[1].split()[0]) for line in d.log if "sluice ready" in line}
-    if len(pids) != 2:
+    try:  # the second worker may start late on a busy machine
+        await d.wait_for_log("sluice ready", timeout=30, count=2)
+    except AssertionError:
         await d.stop()
-        raise AssertionError("\n".join(d.log))
+        raise
+    pids = {int(line.split("pid=")[1].split()[0]) for line in d.log if "sluice ready" in line}
+    assert len(pids) == 2, "\n".join(d.log)
     return d, smtp, admin, pids
 
 
@@ -294,12 +293,7 @@ async def test_metrics_count_the_traffic_of_every_worker(tmp_path, sink):
             # A worker that dies: the others serve on, its messages stay counted,
             # its live gauges go.
             os.kill(worker, signal.SIGKILL)
-            for _ in range(100):
-                if any(f"pid={worker} exited (killed by SIGKILL)" in x for x in d.log):
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("\n".join(d.log))
+            await d.wait_for_log(f"pid={worker} exited (killed by SIGKILL)")
             assert not list(Path(shared).glob(f"gauge_live*_{worker}.db"))
             code, _ = await send(smtp, to="after@example.net")
             assert code == 250

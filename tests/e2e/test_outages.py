@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,6 +23,7 @@ from tests.support.harness import (
 )
 from tests.support.proxy import Proxy
 from tests.support.sink import Sink
+from tests.support.wait import code_is, until
 
 pytestmark = pytest.mark.slow
 
@@ -39,15 +39,6 @@ def through(url: str, proxy: Proxy) -> str:
     netloc = parts.netloc.rsplit("@", 1)
     host = f"127.0.0.1:{proxy.port}"
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{host}" if len(netloc) == 2 else host))
-
-
-async def until(probe, expected: int, within: float) -> tuple[int, str, float]:
-    started = time.monotonic()
-    while True:
-        code, text = await probe()
-        if code == expected or time.monotonic() - started > within:
-            return code, text, time.monotonic() - started
-        await asyncio.sleep(0.1)
 
 
 async def test_redis_down_defers_fast_and_recovers_by_itself(
@@ -67,8 +58,9 @@ async def test_redis_down_defers_fast_and_recovers_by_itself(
         assert (code, text[:5]) == (451, "4.3.0")
         assert elapsed < 2.5, f"a Redis outage held the client {elapsed:.1f}s"
         await proxy.start()
-        code, _, _ = await until(lambda: send(gw.port), 250, within=10)
-        assert code == 250, "the gateway did not recover once Redis was back"
+        await until(
+            lambda: send(gw.port), done=code_is(250), timeout=10, what="recovery once Redis is back"
+        )
         # The deferred attempt left no unit behind: counters agree with the sink.
         keys = [k async for k in redis_client.scan_iter(match=f"{redis_prefix}quota:day:*")]
         assert [int(await redis_client.get(k)) for k in keys] == [len(sink.messages)]
@@ -107,31 +99,34 @@ async def test_postgres_down_serves_cached_policy_buffers_events_and_recovers(
         assert (await send(smtp, to="before@example.net"))[0] == 250
 
         await proxy.cut()
-        await asyncio.sleep(0.5)
-        status, body = await ready()
+        status, body = await until(
+            ready, done=lambda r: r[1]["status"] != "ok", what="readiness seeing the store gone"
+        )
         assert (status, body["status"]) == (200, "degraded"), body
         assert body["checks"]["store"] != "ok" and body["checks"]["policy"] == "ok"
         # Mail flows on the cached policy: suppression still holds.
         assert (await send(smtp, to="during@example.net"))[0] == 250
         assert (await send(smtp, to="gone@example.net"))[0] == 550
         # Past policy.max_stale the gateway defers rather than guess.
-        code, text, _ = await until(lambda: send(smtp, to="late@example.net"), 451, within=6)
-        assert (code, text[:5]) == (451, "4.3.0") and "Policy store unreachable" in text
+        _, text = await until(
+            lambda: send(smtp, to="late@example.net"), done=code_is(451), timeout=6
+        )
+        assert text[:5] == "4.3.0" and "Policy store unreachable" in text
         status, body = await ready()
         assert (status, body["status"]) == (503, "not ready")
 
         await proxy.start()
-        code, _, _ = await until(lambda: send(smtp, to="after@example.net"), 250, within=5)
-        assert code == 250
+        await until(lambda: send(smtp, to="after@example.net"), done=code_is(250), timeout=5)
         assert (await ready())[0] == 200
         # The events of the outage were kept and written once the database was back.
         conn = await asyncpg.connect(pg_dsn)
         try:
-            for _ in range(100):
-                rows = await conn.fetch("SELECT recipients FROM events WHERE kind = 'relayed'")
-                if len(rows) == len(sink.messages):
-                    break
-                await asyncio.sleep(0.1)
+            rows = await until(
+                lambda: conn.fetch("SELECT recipients FROM events WHERE kind = 'relayed'"),
+                done=lambda found: len(found) == len(sink.messages),
+                timeout=10,
+                what="the outage's events written",
+            )
         finally:
             await conn.close()
         relayed = sorted(r["recipients"] for r in rows)

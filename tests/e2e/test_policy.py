@@ -7,12 +7,11 @@ conversation within one second.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +19,7 @@ from policy.quota import operations
 from policy.suppression import GLOBAL, Suppression
 from tests.support.harness import Gateway, config_text, message, send, start_gateway_from
 from tests.support.sink import Sink
+from tests.support.wait import code_is, until
 
 
 @pytest.fixture
@@ -34,13 +34,13 @@ async def gw(tmp_path: Path, sink: Sink) -> AsyncIterator[Gateway]:
 
 async def within_a_second(probe: Callable[[], Awaitable[tuple[int, str]]], code: int) -> str:
     """Probe until the reply has `code`; its text. Fails after one second."""
-    deadline = time.monotonic() + 1.0
-    while True:
-        got, text = await probe()
-        if got == code:
-            return text
-        assert time.monotonic() < deadline, f"still {got} {text} after 1 s"
-        await asyncio.sleep(0.05)
+    _, text = await until(probe, done=code_is(code), timeout=1.0, what=f"a {code} reply")
+    return text
+
+
+async def mirrored(gw: Gateway, seen: Callable[[Any], object]) -> None:
+    """Until the gateway's policy mirror shows the change (within one refresh and a bit)."""
+    await until(lambda: seen(gw.rt.policy), timeout=2.0, what="the change in the mirror")
 
 
 def now() -> datetime:
@@ -68,7 +68,7 @@ async def test_global_and_tenant_pause_switches(gw: Gateway, sink: Sink):
 async def test_an_ip_paused_leaves_rotation_and_the_pool_carries_on(gw: Gateway, sink: Sink):
     s = gw.rt.settings
     await operations.ip_action(s, gw.store, "192.0.2.10", "pause", actor="ops", now=now())
-    await asyncio.sleep(0.7)
+    await mirrored(gw, lambda v: "192.0.2.10" in v.ips and v.ips["192.0.2.10"].state == "paused")
     sink.messages.clear()
     for i in range(6):
         assert (await send(gw.port, to=f"r{i}@example.net"))[0] == 250
@@ -88,7 +88,7 @@ async def test_an_ip_paused_leaves_rotation_and_the_pool_carries_on(gw: Gateway,
 
 async def test_dry_run_goes_through_the_pipeline_to_the_outbox(gw: Gateway, sink: Sink, tmp_path):
     await operations.set_switch(gw.rt.settings, gw.store, "dry_run", "acme", actor="ops")
-    await asyncio.sleep(0.7)
+    await mirrored(gw, lambda v: v.switch("dry_run", "acme"))
     sink.messages.clear()
     code, _ = await send(gw.port, to="dry@example.net")
     assert code == 250 and sink.messages == []
@@ -125,7 +125,7 @@ async def test_a_suppressed_recipient_does_not_spoil_the_others(gw: Gateway, sin
     from tests.support.harness import PASSWORD
 
     await gw.store.suppress([Suppression("acme", "gone@example.net", "unsubscribe", "link")])
-    await asyncio.sleep(0.7)
+    await mirrored(gw, lambda v: v.suppression.check("acme", "gone@example.net"))
     sink.messages.clear()
     client = aiosmtplib.SMTP(hostname="127.0.0.1", port=gw.port, start_tls=False)
     await client.connect()

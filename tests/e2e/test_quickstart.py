@@ -10,7 +10,8 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tests.support.daemon import skip_unless_free
+from tests.support import backends
+from tests.support.daemon import require_free
 from tests.support.harness import message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 async def test_run_script_from_a_clean_clone(tmp_path):
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
-        pytest.skip("not a git checkout")
-    await skip_unless_free(2525, 8025, 8080)
+        backends.unavailable("not a git checkout with git installed")
+    await require_free(2525, 8025, 8080)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     env = {k: v for k, v in os.environ.items() if k not in ("SLUICE_CONFIG", "VIRTUAL_ENV")}

@@ -1,6 +1,5 @@
 """Warmup quotas over SMTP, one in-process gateway: overflow, exactness, refusals."""
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from tests.support.harness import (
 from tests.support.load import blast
 from tests.support.rawsmtp import RawSMTP
 from tests.support.sink import Sink
+from tests.support.wait import until
 
 # A pinned clock: no window boundary can fall inside a test.
 NOW = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
@@ -170,6 +170,7 @@ async def test_a_message_refused_downstream_gives_its_units_back(start, sink):
 async def test_rset_and_hang_up_before_data_give_reservations_back(start, sink):
     gw = await start(ONE_IP.replace("500", "1"))
     auth = base64.b64encode(b"\0mailwizz-acme\0" + PASSWORD.encode())
+    key = f"day:192.0.2.10:{TODAY}"
     for ending in (b"RSET", b"QUIT", None):  # RSET, a clean QUIT, a dropped connection
         s = await RawSMTP.open(gw.port)
         await s.cmd(b"EHLO t")
@@ -179,7 +180,7 @@ async def test_rset_and_hang_up_before_data_give_reservations_back(start, sink):
         if ending is not None:
             await s.cmd(ending)
         await s.close()
-        await asyncio.sleep(0.1)
-        key = f"day:192.0.2.10:{TODAY}"
-        assert await gw.rt.counters.usage([key]) == {key: 0}, ending
+        await until(
+            lambda: gw.rt.counters.usage([key]), done=lambda u: u == {key: 0}, what=f"{ending!r}"
+        )
     assert (await send_one(gw.port, "a@example.net"))[0] == 250

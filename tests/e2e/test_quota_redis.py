@@ -1,7 +1,7 @@
 """Quota exactness across gateway processes that share one Redis."""
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -64,20 +64,22 @@ def daemon_config(
     return path, smtp, admin
 
 
-async def wait_clear_of_the_hour() -> None:
-    # The keys name the UTC hour and date: a run across either would count two windows.
+def clear_of_the_hour() -> datetime:
+    """Half past an hour of today that is not the current one: where the daemons' clocks start.
+
+    The keys name the UTC hour and date, so a run across either would count two
+    windows; from half past, the run crosses neither. Not the current hour, so a
+    daemon that ignored its clock would count under another key and fail the test.
+    """
     now = datetime.now(UTC)
-    to_next_hour = (now.replace(minute=0, second=0) + timedelta(hours=1)) - now
-    if to_next_hour < timedelta(seconds=90):
-        await asyncio.sleep(to_next_hour.total_seconds() + 1)
+    return now.replace(hour=(now.hour + 12) % 24, minute=30, second=0, microsecond=0)
 
 
 @pytest.mark.parametrize("case", CASES)
 async def test_four_processes_relay_exactly_the_limit(
     case, tmp_path, sink, redis_client, redis_prefix
 ):
-    await wait_clear_of_the_hour()
-    now = datetime.now(UTC)
+    now = clear_of_the_hour()
     today = now.date().isoformat()
     pool, settings, domain, key = CASES[case]
     pool = pool.replace("{today}", today)
@@ -87,7 +89,10 @@ async def test_four_processes_relay_exactly_the_limit(
         daemon_config(tmp_path, sink.port, redis_prefix, pool, settings) for _ in range(PROCESSES)
     ]
     daemons = await asyncio.gather(
-        *(Daemon.start(["run", "-c", str(path)], cwd=path.parent) for path, _, _ in configs)
+        *(
+            Daemon.start(["run", "-c", str(path)], cwd=path.parent, clock=now)
+            for path, _, _ in configs
+        )
     )
     counters = RedisCounters.from_url(backends.REDIS_URL, prefix=redis_prefix)
     try:

@@ -1,12 +1,12 @@
 """MailWizz in, PowerMTA out, over real sockets: the relay core end to end."""
 
-import asyncio
 import base64
 
 import aiosmtplib
 import dkim as dkimpy
 
 from tests.support.harness import dns_for, message, send
+from tests.support.wait import until
 
 
 async def test_relayed_message_is_signed_and_stamped(gateway, sink):
@@ -156,10 +156,11 @@ async def test_downstream_drop_mid_data_then_retry(gateway, sink):
 async def test_stale_pooled_connection_is_retried_once(gateway, sink):
     assert (await send(gateway.port))[0] == 250
     # The sink times the idle pooled session out behind our back.
-    for proto in list(__import__("tests.support.sink", fromlist=["_OPEN"])._OPEN[id(sink)]):
+    sessions = list(__import__("tests.support.sink", fromlist=["_OPEN"])._OPEN[id(sink)])
+    for proto in sessions:
         if proto.transport is not None:
             proto.transport.close()
-    await asyncio.sleep(0.05)
+    await until(lambda: all(p.transport is None for p in sessions), what="the sink hung up")
     assert (await send(gateway.port))[0] == 250
     assert len(sink.messages) == 2
 

@@ -17,6 +17,7 @@ from gateway.runtime import build
 from gateway.smtp import clear_text_auth_allowed
 from tests.support.harness import PASSWORD, config_text, make_keys, message, start_gateway
 from tests.support.rawsmtp import RawSMTP
+from tests.support.wait import until
 
 
 def self_signed(folder: Path) -> str:
@@ -114,9 +115,15 @@ async def test_per_client_connection_limit(tmp_path, sink):
         assert await asyncio.wait_for(reader.read(), 5) == b""  # and the connection is closed
         writer.close()
         await first.close()
-        await asyncio.sleep(0.05)
-        third = await RawSMTP.open(gw.port)  # a slot is free again
-        assert (await third.cmd(b"NOOP")).startswith("250")
+
+        async def welcomed() -> RawSMTP | None:
+            client = await RawSMTP.open(gw.port)
+            if (await client.cmd(b"NOOP")).startswith("250"):
+                return client
+            await client.close()
+            return None
+
+        third = await until(welcomed, what="a slot free again")
         await second.close()
         await third.close()
     finally:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import aiohttp
 import pytest
 
@@ -12,18 +9,9 @@ from policy.store import open_store
 from tests.support import campaign as c
 from tests.support.daemon import Daemon, free_port
 from tests.support.harness import make_keys, send
+from tests.support.wait import until
 
 pytestmark = pytest.mark.slow
-
-
-async def poll(check, timeout: float):
-    """``await check()`` until it returns something true, or the last answer after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = await check()
-        if answer or time.monotonic() > deadline:
-            return answer
-        await asyncio.sleep(0.1)
 
 
 async def test_one_click_through_the_daemon_refuses_the_next_rcpt(tmp_path, sink):
@@ -55,14 +43,14 @@ async def test_one_click_through_the_daemon_refuses_the_next_rcpt(tmp_path, sink
         async def refused() -> bool:
             return (await send(smtp, to="bob@example.net"))[0] == 550
 
-        assert await poll(refused, 3.0), "the next RCPT to bob was not refused within 3 s"
+        await until(refused, timeout=3.0, what="the next RCPT to bob refused")
         await store.open()
 
         async def recorded() -> list[dict]:
             rows = await store.recent_engagement()
             return rows if len(rows) >= 2 else []  # the click and the unsubscribe
 
-        rows = await poll(recorded, 10.0)
+        rows = await until(recorded, timeout=10.0, what="the click and the unsubscribe recorded")
         assert {r["kind"] for r in rows} == {"click", "unsubscribe"}
         assert {r["recipient"] for r in rows} == {"bob@example.net"}
     finally:

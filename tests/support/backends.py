@@ -2,6 +2,7 @@
 
 Locally a missing server skips its tests with a one-line reason; on CI
 (``CI=true``) a missing server is a failure, because the machine has both.
+The same holds for anything else a test needs (`unavailable`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from typing import NoReturn
 
 PG_DSN = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SLUICE_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -26,6 +28,15 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip the calling test here; fail it on CI, whose machine has everything tests need."""
+    import pytest
+
+    if ON_CI:
+        pytest.fail(f"{message} (on CI a test that cannot run fails rather than skips)")
+    pytest.skip(message)
 
 
 def host_port(url: str, default_port: int) -> tuple[str, int]:

@@ -9,22 +9,28 @@ import signal
 import socket
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+from tests.support import backends
+from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def skip_unless_free(*ports: int) -> None:
-    """Skip the calling test when a fixed port (the embedded default's) is taken."""
-    import pytest
+async def require_free(*ports: int) -> None:
+    """Fixed ports (the embedded default's) must be free: skip here when one is taken, fail on CI.
 
+    CI runs nothing else on these ports, so a taken one there is a fault to see, not
+    a reason to leave the quick-start tests out silently.
+    """
     for port in ports:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             continue
         writer.close()
-        pytest.skip(f"port {port} is in use on this machine")
+        backends.unavailable(f"port {port} is in use on this machine")
 
 
 def free_port() -> int:
@@ -41,17 +47,27 @@ class Daemon:
 
     @classmethod
     async def start(
-        cls, args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 30
+        cls,
+        args: list[str],
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 30,
+        *,
+        clock: datetime | None = None,
     ) -> Daemon:
+        """Run ``sluice ARGS``; with `clock`, on a wall clock that starts then (clocked_cli)."""
         environ = {
             k: v for k, v in os.environ.items() if k not in ("SLUICE_CONFIG", "NOTIFY_SOCKET")
         }
         environ.update(env or {})
         environ["PYTHONPATH"] = str(ROOT)
+        launcher = ["gateway.cli"]
+        if clock is not None:
+            launcher = ["tests.support.clocked_cli", clock.isoformat()]
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "gateway.cli",
+            *launcher,
             *args,
             cwd=cwd,
             env=environ,
@@ -89,13 +105,18 @@ class Daemon:
             await asyncio.wait_for(self.reader, 5)
         return code
 
-    async def wait_for_log(self, text: str, timeout: float = 10) -> str:
-        for _ in range(int(timeout * 20)):
-            for line in self.log:
-                if text in line:
-                    return line
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"no log line with {text!r}:\n" + "\n".join(self.log))
+    async def wait_for_log(self, text: str, timeout: float = 10, count: int = 1) -> str:
+        """The first log line with `text`, once `count` lines have it."""
+
+        def lines() -> list[str]:
+            return [x for x in self.log if text in x]
+
+        try:
+            return (await until(lines, done=lambda found: len(found) >= count, timeout=timeout))[0]
+        except AssertionError:
+            raise AssertionError(
+                f"not {count} log lines with {text!r}:\n" + "\n".join(self.log)
+            ) from None
 
     async def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -41,9 +41,18 @@ from gateway.dkim import (
     sign,
 )
 from gateway.dkim_keys import public_txt
+from tests.support import backends
 
 OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl CLI not installed")
+
+
+@pytest.fixture
+def openssl() -> str:
+    """The openssl CLI, to load keys made the way people make them."""
+    if OPENSSL is None:
+        backends.unavailable("openssl CLI not installed")
+    return OPENSSL
+
 
 # --- dkimpy as verifier -------------------------------------------------------------
 
@@ -490,8 +499,9 @@ def test_load_dknewkey_ed25519_format(tmp_path: Path) -> None:
         load_key(bad, "a.com", "e")
 
 
-@pytest.mark.skipif(not Path(dknewkey.OPENSSL_BINARY).exists(), reason="dknewkey needs openssl")
 def test_load_dknewkey_rsa_files(tmp_path: Path) -> None:
+    if not Path(dknewkey.OPENSSL_BINARY).exists():
+        backends.unavailable(f"dknewkey needs openssl at {dknewkey.OPENSSL_BINARY}")
     private = str(tmp_path / "s1.key")
     dns = str(tmp_path / "s1.dns")
     dknewkey.GenRSAKeys(private, verbose=False)
@@ -501,19 +511,17 @@ def test_load_dknewkey_rsa_files(tmp_path: Path) -> None:
     assert verify_all(signed(BASIC, [key]), [key], {"s1": txt}) == [True]
 
 
-@needs_openssl
 @pytest.mark.parametrize("algorithm", ["RSA", "ed25519"])
-def test_load_openssl_genpkey(tmp_path: Path, algorithm: str) -> None:
+def test_load_openssl_genpkey(tmp_path: Path, algorithm: str, openssl: str) -> None:
     path = tmp_path / "k.pem"
-    subprocess.run([OPENSSL, "genpkey", "-algorithm", algorithm, "-out", str(path)], check=True)
+    subprocess.run([openssl, "genpkey", "-algorithm", algorithm, "-out", str(path)], check=True)
     assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
     _roundtrip(load_key(path, "acme-mail.com", "s1"))
 
 
-@needs_openssl
-def test_load_openssl_genrsa_traditional(tmp_path: Path) -> None:
+def test_load_openssl_genrsa_traditional(tmp_path: Path, openssl: str) -> None:
     path = tmp_path / "k.pem"
-    cmd = [OPENSSL, "genrsa", "-traditional", "-out", str(path), "2048"]
+    cmd = [openssl, "genrsa", "-traditional", "-out", str(path), "2048"]
     subprocess.run(cmd, check=True, capture_output=True)
     _roundtrip(load_key(path, "acme-mail.com", "s1"))
 

@@ -110,19 +110,22 @@ class SlowStore:
 
     def __init__(self, store) -> None:
         self.store = store
+        self.committed = asyncio.Event()
 
     async def record_engagement(self, events):
         flags = await self.store.record_engagement(events)
-        await asyncio.sleep(0.2)
+        self.committed.set()
+        await asyncio.sleep(0.2)  # the late answer, during which the writer is cancelled
         return flags
 
 
 async def test_cancelling_the_writer_mid_batch_neither_loses_nor_repeats_events(store):
-    rec = EngagementRecorder(SlowStore(store), hold=0, batch=10, clock=lambda: SENT + 10**6)
+    slow = SlowStore(store)
+    rec = EngagementRecorder(slow, hold=0, batch=10, clock=lambda: SENT + 10**6)
     for i in range(25):
         rec.add(event(at=SENT + 3600 + i, rcpt=f"r{i}@example.net"))
     writer = asyncio.create_task(rec.flush())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(slow.committed.wait(), 5)
     writer.cancel()  # what the daemon does at shutdown...
     await rec.flush(everything=True)  # ...before flushing the rest
     rows = await store.recent_engagement(limit=100)

@@ -11,6 +11,7 @@ import pytest
 
 from policy.providers import GROUPS, ProviderResolver, mx_group, static_group
 from tests.support.dns_server import DnsServer
+from tests.support.wait import until
 
 ZONE = {
     "acme.example": [(5, "alt1.aspmx.l.google.com"), (1, "aspmx.l.google.com")],
@@ -198,7 +199,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_lookup() -> None:
         resolver = ProviderResolver(["127.0.0.1"], port=server.port, budget=0.3)
         first = asyncio.create_task(resolver.group("acme.example"))
         second = asyncio.create_task(resolver.group("acme.example"))
-        await asyncio.sleep(0.05)
+        await until(lambda: server.queries, what="the shared lookup reaching the server")
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first

@@ -24,7 +24,7 @@ async def test_requests_share_only_computations_that_started_after_they_arrived(
     await asyncio.sleep(0)  # the first computation has read value 0 and waits
     state["value"] = 1  # a change made before the next requests ask
     later = [asyncio.create_task(shared.get("k", compute)) for _ in range(10)]
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # the ten have asked while the first computation still waits
     gate.set()
     answers = await asyncio.wait_for(asyncio.gather(first, *later), 5)
     # The ten asked after the change: none gets the first answer, all share one more.

@@ -64,8 +64,10 @@ async def test_a_flush_cancelled_mid_write_never_writes_a_batch_twice():
         def __init__(self) -> None:
             self.batches: list[list[Event]] = []
             self.gate = asyncio.Event()
+            self.writing = asyncio.Event()
 
         async def record(self, events) -> None:
+            self.writing.set()
             await self.gate.wait()
             self.batches.append(list(events))
 
@@ -74,7 +76,7 @@ async def test_a_flush_cancelled_mid_write_never_writes_a_batch_twice():
     for i in range(3):
         recorder.add(event(i))
     task = asyncio.create_task(recorder.flush())
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(store.writing.wait(), 5)
     task.cancel()  # shutdown cancels the writer while the store is committing
     store.gate.set()
     assert await recorder.flush() == 3
