@@ -129,6 +129,7 @@ class Spool:
         self.count = 0
         self.bytes = 0
         self._mutex = threading.Lock()  # puts run in threads; the counts are shared
+        self._writing = 0  # puts between their room taken and their rename
         self._lock_fd: int | None = None
 
     def open(self) -> None:
@@ -161,26 +162,33 @@ class Spool:
 
     def put(self, entry: Entry, data: bytes) -> Entry:
         """Write ``entry`` durably (blocking: call in a thread); SpoolFull when over a bound."""
-        size = len(entry.header()) + len(data)
+        head = entry.header()
+        size = len(head) + len(data)
         with self._mutex:
             if not self.has_room(size):
                 WRITTEN.labels("full").inc()
                 raise SpoolFull(f"spool full: {self.count} messages, {self.bytes} bytes")
             self.count += 1
             self.bytes += size
+            self._writing += 1
         tmp = self.folder / f".{entry.id}{TMP}"
         try:
             with open(tmp, "wb") as f:
-                f.write(entry.header())
+                f.write(head)
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.folder / f"{entry.id}{READY}")
+            with self._mutex:  # a rescan sees it either as being written or on disk
+                os.replace(tmp, self.folder / f"{entry.id}{READY}")
+                self._writing -= 1
             _fsync_dir(self.folder)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             with self._mutex:
+                if tmp.parent.joinpath(f"{entry.id}{READY}").exists():
+                    raise  # on disk after all (only the folder fsync failed): counted
+                self._writing -= 1
                 self.count -= 1
                 self.bytes -= size
             WRITTEN.labels("failed").inc()
@@ -197,14 +205,18 @@ class Spool:
         return sorted(found, key=lambda p: p.stem)
 
     def rescan(self) -> list[Path]:
-        """The entries, oldest first; the counts set again from the folder (self-healing)."""
-        paths = self.names()
-        total = 0
-        for p in paths:
-            with contextlib.suppress(FileNotFoundError):
-                total += p.stat().st_size
+        """The entries, oldest first; the counts set again from the folder (self-healing).
+
+        Only while no write is under way: a write's room is counted before its file exists.
+        """
         with self._mutex:
-            self.count, self.bytes = len(paths), total
+            paths = self.names()
+            if not self._writing:
+                total = 0
+                for p in paths:
+                    with contextlib.suppress(FileNotFoundError):
+                        total += p.stat().st_size
+                self.count, self.bytes = len(paths), total
         self._publish(paths)
         return paths
 
