@@ -231,3 +231,29 @@ async def test_an_expired_message_is_an_internal_bounce_for_mailwizz(
     # MailWizz records message-expired as an internal bounce: no action on the subscriber.
     assert record["bounceCat"] == "message-expired" and not event["suppressed"]
     assert record["dsnStatus"] == "4.4.7"
+
+
+async def test_a_4xx_or_a_timeout_before_data_is_spooled_after_the_dot_it_is_not(
+    tmp_path: Path,
+) -> None:
+    sink = await Sink(delay=3.0).start()
+    text = config_text(tmp_path, sink.port, timeout="1")
+    gw = await start_gateway_from(tmp_path, text, spool=spool_settings(tmp_path))
+    try:
+        sink.tempfail_next_data = 1  # PowerMTA answers the dot with 451 once
+        code, reply = await send(gw.port, to="refused-once@example.net")
+        assert code == 250 and QUEUED.match(reply), reply
+        # PowerMTA silent at RCPT past downstream.timeout: nothing was sent, so kept.
+        code, reply = await send(gw.port, to="slow-mail@example.net")
+        assert code == 250 and QUEUED.match(reply), reply
+        # Silent after the dot: PowerMTA may have it, so never spooled (no second copy).
+        code, reply = await send(gw.port, to="slow-data@example.net")
+        assert (code, reply[:5]) == (451, "4.4.2"), reply
+        sink.delay = 0.0
+        await poll(lambda: gw.rt.spool.count == 0)
+        delivered = [m.recipients[0] for m in sink.messages]
+        assert delivered.count("refused-once@example.net") == 1
+        assert delivered.count("slow-mail@example.net") == 1
+    finally:
+        await gw.close()
+        await sink.stop()
