@@ -15,8 +15,9 @@ stored message's ``X-Virtual-MTA`` header.
   classifier's ``bounceCat``, the tenant's webhooks), then removed.
 - Older than ``spool.max_age``: the same, as ``message-expired`` (a
   ``bounceCat`` MailWizz records as internal: no action on the subscriber).
-- PowerMTA still away (a 4xx, the breaker, no connection): the round stops,
-  the entries wait, and the next round comes after a doubling backoff.
+- PowerMTA still away (the breaker, no connection, a timeout, 4xx replies
+  in a row): the round stops, the entries wait, and the next round comes
+  after a doubling backoff. A lone 4xx skips that entry to the next round.
 - An unknown outcome after the final dot: the entry stays marked as being
   sent and goes again later (a duplicate is preferred to a loss).
 """
@@ -126,25 +127,37 @@ class SpoolDelivery:
         return all(results) and bool(live or expired)
 
     async def _lane(self, lane: list[tuple[Path, Any, bytes]]) -> bool:
-        """One IP's entries in order; stops at the first deferral (order kept)."""
+        """One IP's entries in order; False when PowerMTA deferred (the rest waits, in order).
+
+        An entry PowerMTA itself refuses with a 4xx waits for the next round
+        while the ones behind it go on, unless the refusals come in a row
+        (PowerMTA defers everything): one message must not hold an IP's
+        spool back until it expires.
+        """
+        refused = 0
         for i, (path, entry, data) in enumerate(lane):
             result = await self.deliver(entry, data)
             if result.outcome == "relayed":
                 await asyncio.to_thread(self.store.remove, [path])
                 self._relayed(entry, result.reply)
+                refused = 0
             elif result.outcome == "rejected":
                 await self.report(bounce_records(entry, result.reply, self.clock()))
                 await asyncio.to_thread(self.store.remove, [path])
                 DONE.labels("bounced").inc()
                 log.warning("spool: id=%s refused by PowerMTA: %s", entry.id, result.reply)
+            elif result.outcome == "deferred" and _answered(result.reply) and refused < 2:
+                refused += 1
+                await asyncio.to_thread(self.store.unclaim, [path])
+                log.info("spool: PowerMTA deferred id=%s: %s", entry.id, result.reply)
             else:
-                # Deferred: not sent, ready again. Possible duplicate: PowerMTA may
-                # have it, so it stays marked as being sent and is logged when resent.
+                # Away, or deferring everything: not sent, ready again. Possible duplicate:
+                # PowerMTA may have it, so it stays marked as being sent, logged when resent.
                 rest = [p for p, _, _ in lane[i + (result.outcome != "deferred") :]]
                 await asyncio.to_thread(self.store.unclaim, rest)
-                log.info("spool: PowerMTA deferred id=%s: %s", entry.id, result.reply)
+                log.info("spool: delivery paused at id=%s: %s", entry.id, result.reply)
                 return False
-        return True
+        return refused == 0
 
     def _relayed(self, entry: Any, reply: str) -> None:
         kind = "possible_duplicate" if entry.claimed else "relayed"
@@ -168,6 +181,11 @@ class SpoolDelivery:
                     downstream_reply=reply,
                 )
             )
+
+
+def _answered(reply: str) -> bool:
+    """PowerMTA answered with a code (rather than a lost connection, a timeout, the breaker)."""
+    return reply[:3].isdigit()
 
 
 def _logged(at: float) -> str:
