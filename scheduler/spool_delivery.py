@@ -83,6 +83,7 @@ class SpoolDelivery:
     failures: int = 0  # rounds in a row that PowerMTA deferred
     next_try: float = 0.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    unreadable: set[str] = field(default_factory=set)  # logged once, left to an operator
 
     def flush(self) -> None:
         """Try now, whatever the backoff (``POST /api/spool/flush``)."""
@@ -94,21 +95,22 @@ class SpoolDelivery:
         await asyncio.to_thread(self.store.adopt)
         if self.clock() < self.next_try:
             return
+        waiting: set[str] = set()  # entries PowerMTA deferred in this round
         while True:
-            paths = (await asyncio.to_thread(self.store.rescan))[:BATCH]
-            if not paths:
-                self.failures = 0
-                return
-            if not await self._batch(paths):
-                self.failures += 1
-                wait = self.settings().retry_interval * 2 ** min(self.failures - 1, 10)
-                self.next_try = self.clock() + min(MAX_BACKOFF, wait)
-                return
+            paths = await asyncio.to_thread(self.store.rescan)
+            paths = [p for p in paths if p.stem not in waiting | self.unreadable][:BATCH]
+            if not paths or not await self._batch(paths, waiting):
+                break
+        if paths or waiting:
+            self.failures += 1
+            wait = self.settings().retry_interval * 2 ** min(self.failures - 1, 10)
+            self.next_try = self.clock() + min(MAX_BACKOFF, wait)
+        else:
             self.failures = 0
 
-    async def _batch(self, paths: list[Path]) -> bool:
-        """One batch; False when PowerMTA deferred (the rest waits for the next round)."""
-        read = await asyncio.to_thread(lambda: [(p, *self.read(p)) for p in paths])
+    async def _batch(self, paths: list[Path], waiting: set[str]) -> bool:
+        """One batch; False when PowerMTA is away (the rest waits for the next round)."""
+        read = await asyncio.to_thread(self._read_all, paths, waiting)
         now, max_age = self.clock(), self.settings().max_age
         expired = [(p, e) for p, e, _ in read if now - e.at > max_age]
         if expired:
@@ -123,10 +125,24 @@ class SpoolDelivery:
             path = p.with_suffix(".sending")
             if path in claimed:
                 lanes.setdefault(e.ip, []).append((path, e, d))
-        results = await asyncio.gather(*(self._lane(lane) for lane in lanes.values()))
-        return all(results) and bool(live or expired)
+        results = await asyncio.gather(*(self._lane(lane, waiting) for lane in lanes.values()))
+        return all(results)
 
-    async def _lane(self, lane: list[tuple[Path, Any, bytes]]) -> bool:
+    def _read_all(self, paths: list[Path], waiting: set[str]) -> list[tuple[Path, Any, bytes]]:
+        out = []
+        for p in paths:
+            try:
+                out.append((p, *self.read(p)))
+            except FileNotFoundError:
+                continue  # deleted by an operator meanwhile
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                # Left for an operator (sluice spool delete), never in the way of the rest.
+                if p.stem not in self.unreadable:
+                    log.error("spool: entry %s is unreadable, skipped: %s", p, exc)
+                self.unreadable.add(p.stem)
+        return out
+
+    async def _lane(self, lane: list[tuple[Path, Any, bytes]], waiting: set[str]) -> bool:
         """One IP's entries in order; False when PowerMTA deferred (the rest waits, in order).
 
         An entry PowerMTA itself refuses with a 4xx waits for the next round
@@ -148,6 +164,7 @@ class SpoolDelivery:
                 log.warning("spool: id=%s refused by PowerMTA: %s", entry.id, result.reply)
             elif result.outcome == "deferred" and _answered(result.reply) and refused < 2:
                 refused += 1
+                waiting.add(path.stem)
                 await asyncio.to_thread(self.store.unclaim, [path])
                 log.info("spool: PowerMTA deferred id=%s: %s", entry.id, result.reply)
             else:
@@ -157,7 +174,7 @@ class SpoolDelivery:
                 await asyncio.to_thread(self.store.unclaim, rest)
                 log.info("spool: delivery paused at id=%s: %s", entry.id, result.reply)
                 return False
-        return refused == 0
+        return True
 
     def _relayed(self, entry: Any, reply: str) -> None:
         kind = "possible_duplicate" if entry.claimed else "relayed"
