@@ -110,7 +110,7 @@ class SpoolDelivery:
 
     async def _batch(self, paths: list[Path], waiting: set[str]) -> bool:
         """One batch; False when PowerMTA is away (the rest waits for the next round)."""
-        read = await asyncio.to_thread(self._read_all, paths, waiting)
+        read = await asyncio.to_thread(self._read_all, paths)
         now, max_age = self.clock(), self.settings().max_age
         expired = [(p, e) for p, e, _ in read if now - e.at > max_age]
         if expired:
@@ -125,10 +125,13 @@ class SpoolDelivery:
             path = p.with_suffix(".sending")
             if path in claimed:
                 lanes.setdefault(e.ip, []).append((path, e, d))
-        results = await asyncio.gather(*(self._lane(lane, waiting) for lane in lanes.values()))
-        return all(results)
+        # A group: a lane that fails stops the others, so no send outlives its round
+        # (one still running could meet the next round's claim of the same entry).
+        async with asyncio.TaskGroup() as group:
+            running = [group.create_task(self._lane(lane, waiting)) for lane in lanes.values()]
+        return all(task.result() for task in running)
 
-    def _read_all(self, paths: list[Path], waiting: set[str]) -> list[tuple[Path, Any, bytes]]:
+    def _read_all(self, paths: list[Path]) -> list[tuple[Path, Any, bytes]]:
         out = []
         for p in paths:
             try:
