@@ -25,7 +25,7 @@ from policy.engagement import KINDS as ENGAGEMENT_KINDS
 from policy.feedback import FEEDBACK_KINDS
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
-RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate")
+RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate", "spooled")
 EVENT_KINDS = RELAY_KINDS + FEEDBACK_KINDS
 DEFAULT_WINDOW = 86400.0  # statistics: the last 24 hours unless told otherwise
 TAG = "events"
