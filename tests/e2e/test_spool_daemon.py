@@ -1,7 +1,9 @@
 """The daemon's spool across a kill -9: nothing accepted is lost; operators see it meanwhile."""
 
 import asyncio
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -76,3 +78,31 @@ async def test_kill_9_with_a_spool_then_restart_delivers_each_message_once(tmp_p
         await http.close()
         await daemon.stop()
         await sink.stop()
+
+
+async def test_a_worker_killed_with_a_spool_its_messages_go_through_the_survivor(
+    tmp_path: Path, sink: Sink
+) -> None:
+    from tests.e2e.test_daemon import start_two_workers
+
+    await sink.stop()  # PowerMTA is down while the workers take the mail
+    d, smtp, _, pids = await start_two_workers(tmp_path, sink.port)
+    try:
+        [worker] = pids - {d.proc.pid}
+        sent = [f"w{n}@example.net" for n in range(40)]
+        results = await asyncio.gather(*(send(smtp, to=to) for to in sent))
+        assert all(code == 250 and "queued as" in reply for code, reply in results), results
+        root = tmp_path / "var" / "spool"
+        [mine] = [f for f in root.iterdir() if f.is_dir() and f.name.endswith(f"-{worker}")]
+        assert any(mine.iterdir()), "the kernel gave the worker no connection"
+        os.kill(worker, signal.SIGKILL)
+        await sink.start(sink.port)
+
+        async def all_arrived() -> bool:
+            return len(sink.messages) >= len(sent)
+
+        await poll(all_arrived, within=60)
+        assert sorted(m.recipients[0] for m in sink.messages) == sorted(sent)
+        assert not mine.exists()  # adopted by the survivor
+    finally:
+        await d.stop()
