@@ -172,6 +172,7 @@ class Spool:
             self.bytes += size
             self._writing += 1
         tmp = self.folder / f".{entry.id}{TMP}"
+        final = self.folder / f"{entry.id}{READY}"
         try:
             with open(tmp, "wb") as f:
                 f.write(head)
@@ -179,16 +180,17 @@ class Spool:
                 f.flush()
                 os.fsync(f.fileno())
             with self._mutex:  # a rescan sees it either as being written or on disk
-                os.replace(tmp, self.folder / f"{entry.id}{READY}")
+                os.replace(tmp, final)
                 self._writing -= 1
+                tmp = final  # from here a failure removes the entry itself
             _fsync_dir(self.folder)
         except BaseException:
+            # The sender hears a 4xx: nothing of this message may stay behind.
             with contextlib.suppress(OSError):
                 tmp.unlink()
             with self._mutex:
-                if tmp.parent.joinpath(f"{entry.id}{READY}").exists():
-                    raise  # on disk after all (only the folder fsync failed): counted
-                self._writing -= 1
+                if tmp != final:  # failed before its rename
+                    self._writing -= 1
                 self.count -= 1
                 self.bytes -= size
             WRITTEN.labels("failed").inc()

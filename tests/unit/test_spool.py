@@ -110,3 +110,19 @@ def test_a_dead_owners_folder_is_adopted_a_live_ones_is_not(tmp_path: Path) -> N
     assert [p.stem for p in live.rescan()] == [theirs.id]
     with pytest.raises(RuntimeError):
         Spool(s, owner="live").open()  # held
+
+
+def test_a_failed_folder_fsync_removes_the_renamed_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(SpoolSettings(dir=str(tmp_path)), owner="a")
+    spool.open()
+
+    def broken(folder: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(spool_mod, "_fsync_dir", broken)
+    with pytest.raises(OSError):
+        spool.put(entry(1), b"x" * 1000)
+    assert files(tmp_path) == ["a.lock"]
+    assert spool.count == 0 and spool.bytes == 0 and spool._writing == 0
