@@ -30,7 +30,7 @@ from policy.feedback.decision import FEEDBACK_KINDS
 from policy.store import bounce_review
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
-RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate")
+RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate", "spooled")
 EVENT_KINDS = RELAY_KINDS + FEEDBACK_KINDS
 DEFAULT_WINDOW = 86400.0  # statistics: the last 24 hours unless told otherwise
 TAG = "events"

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conf import ConfigError, Settings, load
+from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
 from gateway import metrics, metrics_dir, parts, runtime, sdnotify, workers
 from gateway.parts import Relay
@@ -67,15 +68,21 @@ class Daemon:
     async def start(self, stack: AsyncExitStack) -> None:
         """Start every part; ``stack`` stops them in the reverse order."""
         s = self.settings
+        spool = s.spool
         stack.push_async_callback(asyncio.to_thread, self.workers.reap)
         store = await parts.store(stack, s)
         policy = await parts.policy_mirror(store)
         parts.freeze_heap()
-        self.relay = parts.relay(stack, s, store, policy)
+        self.relay = parts.relay(stack, s, store, policy, spool=spool)
         tasks = await stack.enter_async_context(Supervisor())
         parts.relay_tasks(tasks, self.current, self.relay, store)
-        if not self.smtp_only:
-            await self._start_services(stack, store, tasks)
+        if self.smtp_only:
+            # Bounces of spooled messages go through the store (its notification
+            # queue): the first process sends them.
+            feedback = FeedbackService(store, self.current)
+            parts.spool_tasks(tasks, self.relay, spool, feedback.ingest_records)
+        else:
+            await self._start_services(stack, store, tasks, spool)
         await parts.smtp(stack, s, self.relay)
         stack.callback(self.workers.stop)  # they drain alongside this process
         stack.callback(sdnotify.notify, "STOPPING=1")
@@ -93,13 +100,16 @@ class Daemon:
         )
         sdnotify.notify("READY=1", f"STATUS=serving SMTP on {s.smtp.listen}")
 
-    async def _start_services(self, stack: AsyncExitStack, store: Store, tasks: Supervisor) -> None:
+    async def _start_services(
+        self, stack: AsyncExitStack, store: Store, tasks: Supervisor, spool: SpoolSettings
+    ) -> None:
         """What only the first process runs: feedback, the clock, the HTTP listeners."""
         assert self.relay is not None
         s = self.settings
         # Bounces and complaints: inbox, accounting files, webhook (scheduler/feedback_service).
         feedback = FeedbackService(store, self.current, bus=self.bus)
         feedback.schedule(tasks)
+        delivery = parts.spool_tasks(tasks, self.relay, spool, feedback.ingest_records)
         warmup_clock.schedule(tasks, self.current, store, runtime.utc_now)
         if s.mailwizz is not None:  # MailWizz's delivery-server quotas (scheduler/mailwizz_sync)
             sync = mailwizz_sync.MailwizzSync(store, self.relay().counters)
@@ -107,7 +117,9 @@ class Daemon:
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)
-        app = parts.admin_app(self.current, self.relay, store, tasks, feedback, self.reload)
+        app = parts.admin_app(
+            self.current, self.relay, store, tasks, feedback, self.reload, spool=delivery
+        )
         await parts.admin_http(stack, s, app)
 
     def _handle_signals(self) -> None:
@@ -134,6 +146,7 @@ class Daemon:
                 counters=old.counters,
                 providers=old.providers,
                 policy=old.policy,
+                spool=old.spool,
             )
         except ConfigError as exc:
             metrics.CONFIG_RELOADS.labels("rejected").inc()

@@ -16,13 +16,15 @@ from datetime import datetime
 
 from aiohttp import web
 
-from admin import webhooks
+from admin import api_spool, webhooks
 from admin.api import AdminContext
 from admin.app import make_app
 from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
+from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
 from gateway import runtime, sdnotify
+from gateway import spool as spool_mod
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
 from gateway.smtp import Listener, tls_context
@@ -36,7 +38,9 @@ from policy.providers import ProviderResolver
 from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
+from scheduler import spool_delivery
 from scheduler.feedback_service import FeedbackService
+from scheduler.spool_delivery import SpoolDelivery
 from scheduler.supervisor import STEADY, Stage, Supervisor
 
 log = logging.getLogger("sluice.daemon")
@@ -85,13 +89,20 @@ def relay(
     policy: PolicyView,
     *,
     clock: Callable[[], datetime] | None = None,
+    spool: SpoolSettings | None = None,
 ) -> Relay:
     """What a transaction needs: the event recorder, counters, provider lookups, downstream.
 
     Counters and the provider resolver are built once (reservations and cached
     lookups outlive a reload); the downstream closed at the end is the one in
-    force then. They close in the reverse order: downstream, counters, providers.
+    force then. They close in the reverse order: downstream, counters, providers,
+    then the fallback spool (``spool``, when on and the next hop is PowerMTA).
     """
+    kept = None
+    if spool is not None and spool.enabled and not s.downstream.sink:
+        kept = spool_mod.Spool(spool)
+        kept.open()  # before the event loop serves anyone: a short blocking scan
+        stack.callback(kept.close)
     counters = runtime.open_counters(s)
     providers = ProviderResolver(budget=s.warmup.dns_budget)
     stack.push_async_callback(providers.close)
@@ -99,7 +110,14 @@ def relay(
     down = downstream_mod.build(s.downstream, s.smtp.hostname)
     extra = {"clock": clock} if clock is not None else {}
     rt = runtime.build(
-        s, down, Recorder(store), counters=counters, providers=providers, policy=policy, **extra
+        s,
+        down,
+        Recorder(store),
+        counters=counters,
+        providers=providers,
+        policy=policy,
+        spool=kept,
+        **extra,
     )
     current = Relay(rt)
     stack.push_async_callback(lambda: current.rt.downstream.close())
@@ -130,6 +148,45 @@ def relay_tasks(
         backoff=STEADY,
         immediately=False,
     )
+
+
+def spool_tasks(
+    tasks: Supervisor,
+    relay: Relay,
+    settings: SpoolSettings,
+    report: spool_delivery.Report,
+) -> SpoolDelivery | None:
+    """Deliver this process's spool (and orphaned ones) when PowerMTA is back.
+
+    ``report`` takes PowerMTA-style records of what bounced or expired (the
+    feedback service's ``ingest_records``); sending goes through the
+    downstream in force, so its pool and breaker.
+    """
+    spool = relay().spool
+    if spool is None:
+        return None
+
+    async def deliver_one(entry: spool_mod.Entry, data: bytes) -> downstream_mod.Result:
+        down = relay().downstream
+        return await down.send(entry.mail_from, entry.recipients, data, smtputf8=entry.smtputf8)
+
+    recorder = relay().recorder
+    delivery = SpoolDelivery(
+        spool,
+        spool_mod.read_entry,
+        deliver_one,
+        report,
+        recorder.add if recorder is not None else None,
+        lambda: settings,
+    )
+    tasks.every(
+        spool_delivery.TASK,
+        settings.retry_interval,
+        delivery.round,
+        wake=delivery.wake,
+        backoff=STEADY,
+    )
+    return delivery
 
 
 async def smtp(
@@ -199,6 +256,7 @@ def admin_app(
     tasks: Supervisor,
     feedback: FeedbackService,
     reload: Callable[[], Awaitable[str | None]],
+    spool: SpoolDelivery | None = None,
 ) -> web.Application:
     """Health, readiness, metrics, the admin API and PowerMTA's webhook (into ``feedback``).
 
@@ -227,7 +285,14 @@ def admin_app(
         clock=runtime.utc_now,
     )
     degradable = frozenset({"store", "policy_refresh", "tasks"})
+    kept = rt.spool
+    if kept is not None and spool is not None:
+        # With room in the spool, PowerMTA away costs no message: still ready.
+        checks["spool"] = lambda: _spool_room(kept, relay)
+        degradable |= {"downstream"}
     app = make_app(checks, degradable=degradable, ctx=ctx)
+    if kept is not None and spool is not None:
+        app[api_spool.SPOOL] = api_spool.SpoolAccess(kept.status, spool.flush)
     token = lambda: settings().feedback.webhook_token  # noqa: E731
     webhooks.add_powermta(app, feedback.ingest_records, token)
     return app
@@ -238,6 +303,18 @@ async def _serve(stack: AsyncExitStack, app: web.Application, listen: str) -> No
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     await web.TCPSite(runner, *split_hostport(listen)).start()
+
+
+async def _spool_room(spool: spool_mod.Spool, relay: Relay) -> None:
+    if not spool.has_room():
+        status = spool.status()
+        try:
+            await relay().downstream.ping()
+        except Exception as exc:
+            raise RuntimeError(
+                f"spool full ({status['messages']} messages, {status['bytes']} bytes)"
+                f" and the next hop is away: {exc}"
+            ) from exc
 
 
 async def _policy_usable(policy: PolicyView, max_stale: float) -> None:

@@ -38,6 +38,13 @@ QUEUED = Verdict(250, "2.0.0", "Accepted by the next hop")
 SENDER_OK = Verdict(250, "2.1.0", "Sender OK")
 RECIPIENT_OK = Verdict(250, "2.1.5", "Recipient OK")
 SINK_OK = Verdict(250, "2.0.0", "Written to the outbox")
+SPOOLED = Verdict(250, "2.0.0", "queued as {id}")  # kept in the spool for the next hop
+
+
+def spooled(entry_id: str) -> Verdict:
+    """The 250 of a message written to the spool: it will be relayed when the next hop is back."""
+    return SPOOLED.with_text(SPOOLED.text.format(id=entry_id))
+
 
 NEED_MAIL = Verdict(503, "5.5.1", "Error: need MAIL command")
 NEED_RCPT = Verdict(503, "5.5.1", "Error: need RCPT command")
@@ -136,6 +143,8 @@ DOWNSTREAM_LOST = Verdict(451, "4.4.2", "Connection to next hop lost, try again 
 DOWNSTREAM_DEFERRED = Verdict(451, "4.4.1", "Deferred by the next hop, try again later")
 DOWNSTREAM_REJECTED = Verdict(550, "5.0.0", "Rejected by the next hop")
 OUTBOX_FAILED = Verdict(451, "4.3.0", "Could not write the message, try again later")
+# The next hop could not take it and the fallback spool has no room (gateway.spool).
+SPOOL_FULL = Verdict(451, "4.3.1", "Next hop unavailable and spool full, try again later")
 
 # The inbound listener (DSNs, complaints, mailto: unsubscribes to bounce domains).
 INBOUND_NOT_OURS = Verdict(550, "5.7.1", "Relaying denied: not a domain of this server")

@@ -46,6 +46,8 @@ class Runtime:
     # Per process: the mirror of switches, IP states and suppression (policy.view).
     policy: PolicyView = field(default_factory=PolicyView)
     dry_run_outbox: OutboxSink = field(default_factory=lambda: OutboxSink("var/dry-run"))
+    # Per process: where a message waits while the next hop cannot take it (None: off).
+    spool: Any = None  # gateway.spool.Spool
 
     def dkim_keys(self, tenant: str, from_domain: str) -> list[dkim.DkimKey]:
         """The tenant's keys whose d= aligns with the header From domain."""
@@ -103,6 +105,7 @@ def build(
     providers: ProviderResolver | None = None,
     clock: Callable[[], datetime] = utc_now,
     policy: PolicyView | None = None,
+    spool: Any = None,
 ) -> Runtime:
     """A runtime for `settings`; the daemon passes the counters and resolver it keeps."""
     return Runtime(
@@ -117,4 +120,5 @@ def build(
         clock=clock,
         policy=policy if policy is not None else PolicyView(),
         dry_run_outbox=OutboxSink(settings.downstream.dry_run_outbox),
+        spool=spool,
     )

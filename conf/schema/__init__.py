@@ -19,6 +19,7 @@ from conf.schema.server import (
     TlsSettings,
 )
 from conf.schema.settings import Settings
+from conf.schema.spool import SpoolSettings
 from conf.schema.tenant import (
     MIN_TOKEN_SECRET,
     Credential,
@@ -63,6 +64,7 @@ __all__ = [
     "Section",
     "Settings",
     "SmtpSettings",
+    "SpoolSettings",
     "TenantSettings",
     "TlsSettings",
     "TrackingSettings",

@@ -14,11 +14,13 @@ from pathlib import Path
 import aiosmtplib
 
 from conf import Settings, parse
+from conf.schema.spool import SpoolSettings
 from gateway import dkim, parts
 from gateway.runtime import Runtime
 from gateway.smtp import Listener
 from policy.passwords import hash_password
 from policy.store import Store
+from scheduler.spool_delivery import Report, SpoolDelivery
 from scheduler.supervisor import Supervisor
 
 PASSWORD = "correct horse battery staple"
@@ -78,6 +80,7 @@ class Gateway:
     records: dict[str, str]
     stack: AsyncExitStack  # its parts, stopped in the reverse order by close()
     tasks: Supervisor
+    spool: SpoolDelivery | None = None  # the fallback spool's delivery task, when on
 
     async def close(self) -> None:
         await self.stack.aclose()
@@ -93,12 +96,23 @@ def with_pools(text: str, pools: str, extra: str = "") -> str:
     return head + "\n" + textwrap.dedent(pools) + textwrap.dedent(extra)
 
 
+async def _no_report(records: object) -> int:
+    raise AssertionError(f"unexpected bounce of a spooled message: {records}")
+
+
 async def start_gateway_from(
-    folder: Path, text: str, *, clock: Callable[[], datetime] | None = None
+    folder: Path,
+    text: str,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    spool: SpoolSettings | None = None,
+    report: Report = _no_report,
 ) -> Gateway:
     """A gateway from a full configuration text; `clock` pins the time quotas are taken at.
 
-    ``close()`` stops it as the daemon stops (its counters included).
+    ``spool`` turns the fallback spool on; ``report`` takes its bounces
+    (a feedback service's ``ingest_records``). ``close()`` stops it as the
+    daemon stops (its counters included).
     """
     records = make_keys(folder)
     settings: Settings = parse(text, environ=os.environ)
@@ -107,15 +121,16 @@ async def start_gateway_from(
         # The daemon's parts, as the daemon starts them (gateway.daemon.Daemon.start).
         store = await parts.store(stack, settings)
         policy = await parts.policy_mirror(store)
-        relay = parts.relay(stack, settings, store, policy, clock=clock)
+        relay = parts.relay(stack, settings, store, policy, clock=clock, spool=spool)
         tasks = await stack.enter_async_context(Supervisor())
         parts.relay_tasks(tasks, lambda: settings, relay, store)
+        delivery = parts.spool_tasks(tasks, relay, spool, report) if spool else None
         listener = await parts.smtp(stack, settings, relay, drain_timeout=0.1)
     except BaseException:
         await stack.aclose()
         raise
     port = listener.servers[0].sockets[0].getsockname()[1]
-    return Gateway(port, listener, relay(), store, records, stack, tasks)
+    return Gateway(port, listener, relay(), store, records, stack, tasks, delivery)
 
 
 def message(
