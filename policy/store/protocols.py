@@ -189,17 +189,4 @@ class Store(
 
 
 # Each concern, by name: the contract test checks both backends against every one.
-CONCERNS: tuple[type, ...] = (
-    Lifecycle,
-    EventStore,
-    SuppressionStore,
-    SwitchStore,
-    IpStateStore,
-    MeasureStore,
-    FeedbackStore,
-    EngagementStore,
-    AccountingStore,
-    NotificationStore,
-    AuditStore,
-    AdminListStore,
-)
+CONCERNS: tuple[type, ...] = tuple(b for b in Store.__bases__ if b is not Protocol)
