@@ -125,6 +125,25 @@ def _named_on_sender_lines(text: str) -> set[str]:
     return out
 
 
+def _mentioned(text: str, found: list[tuple[str, int]], exclude: set[str]) -> list[tuple[str, int]]:
+    """The occurrences of the addresses the text itself names as recipients."""
+    # An address named on a sender or "contact us" line is never a
+    # recipient, wherever else it appears.
+    not_rcpt = _named_on_sender_lines(text)
+    strong = set()
+    for m in _STRONG_RE.finditer(text):
+        a = next(g for g in m.groups() if g).strip(".").lower()
+        if a not in not_rcpt:
+            strong.add(a)
+    occ = [(a, p) for a, p in found if a not in exclude and a not in not_rcpt]
+    if not occ:
+        # A known sender address counts only when the text names it in
+        # a recipient's place and names no one else: a remote server
+        # that refuses the sender quotes it in the same shapes.
+        occ = [(a, p) for a, p in found if a in strong]
+    return occ
+
+
 def recipients_in(
     text: str, exclude: set[str], preferred: list[str] | None = None, strict: bool = False
 ) -> list[TextRecord]:
@@ -143,20 +162,7 @@ def recipients_in(
         order = list(dict.fromkeys(wanted))
     if not wanted or (not occ and not strict):
         # Stated recipients that the text never mentions: trust the text.
-        # An address named on a sender or "contact us" line is never a
-        # recipient, wherever else it appears.
-        not_rcpt = _named_on_sender_lines(text)
-        strong = set()
-        for m in _STRONG_RE.finditer(text):
-            a = next(g for g in m.groups() if g).strip(".").lower()
-            if a not in not_rcpt:
-                strong.add(a)
-        occ = [(a, p) for a, p in found if a not in exclude and a not in not_rcpt]
-        if not occ:
-            # A known sender address counts only when the text names it in
-            # a recipient's place and names no one else: a remote server
-            # that refuses the sender quotes it in the same shapes.
-            occ = [(a, p) for a, p in found if a in strong]
+        occ = _mentioned(text, found, exclude)
         order = list(dict.fromkeys(a for a, _ in occ))
     if not order:
         return []
