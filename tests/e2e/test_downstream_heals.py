@@ -59,7 +59,7 @@ async def test_readiness_follows_the_downstream_back_without_a_message(tmp_path:
 
         await sink.start(sink.port)  # back, and no message comes to try it
         took = await until_status(http, "ready", 10 * RESET)
-        assert took < 4 * RESET, f"ready only after {took:.1f}s"
+        assert took < 6 * RESET, f"ready only after {took:.1f}s"  # a few probe intervals
 
         name = f"downstream 127.0.0.1:{sink.port}"
         down = [line for line in daemon.log if f"{name} down:" in line]
