@@ -30,7 +30,8 @@ from policy.feedback.decision import FEEDBACK_KINDS
 from policy.store import bounce_review
 from policy.store.admin_sql import EngagementFilter, EventFilter
 
-RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate", "spooled")
+# refused: a recipient refused before DATA (its step and reply say why).
+RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate", "spooled", "refused")
 EVENT_KINDS = RELAY_KINDS + FEEDBACK_KINDS
 DEFAULT_WINDOW = 86400.0  # statistics: the last 24 hours unless told otherwise
 TAG = "events"

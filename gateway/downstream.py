@@ -45,14 +45,20 @@ class Result:
 
 
 class Breaker:
-    """Fail fast while the next hop is down; let one probe through after ``reset`` seconds."""
+    """Fail fast while the next hop is down; let one probe through after ``reset`` seconds.
 
-    def __init__(self, failures: int, reset: float):
+    Its opening and its closing are logged once each, with the cause and
+    how long the next hop was away (``name`` says which one).
+    """
+
+    def __init__(self, failures: int, reset: float, name: str = "next hop"):
         self.threshold = failures
         self.reset = reset
+        self.name = name
         self.failures = 0
         self.open_until = 0.0
         self.probing = False
+        self.down_since = 0.0  # the first failure of those in a row
 
     def allow(self) -> bool:
         if self.failures < self.threshold:
@@ -63,20 +69,40 @@ class Breaker:
         return True
 
     def succeeded(self) -> None:
+        if self.is_open:
+            away = time.monotonic() - self.down_since
+            log.info("downstream %s back after %.1fs", self.name, away)
         self.failures = 0
         self.probing = False
         metrics.DOWNSTREAM_BREAKER_OPEN.set(0)
 
-    def failed(self) -> None:
+    def failed(self, cause: str = "") -> None:
+        if self.failures == 0:
+            self.down_since = time.monotonic()
+        was_open = self.is_open
         self.failures += 1
         self.probing = False
         if self.failures >= self.threshold:
             self.open_until = time.monotonic() + self.reset
             metrics.DOWNSTREAM_BREAKER_OPEN.set(1)
+            if not was_open:
+                log.warning("downstream %s down: %s", self.name, cause or "failing")
 
     @property
     def is_open(self) -> bool:
         return self.failures >= self.threshold
+
+
+def cause(exc: BaseException) -> str:
+    """A failure to reach the next hop in a few words: "connection refused", "timeout"."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(seen, TimeoutError | aiosmtplib.SMTPTimeoutError):
+            return "timeout"
+        seen = seen.__cause__
+    return str(exc) or exc.__class__.__name__
 
 
 class SmtpDownstream:
@@ -85,7 +111,9 @@ class SmtpDownstream:
         self.local_hostname = settings.helo or local_hostname
         self.slots = asyncio.Semaphore(settings.pool_size)
         self.idle: list[tuple[aiosmtplib.SMTP, float]] = []
-        self.breaker = Breaker(settings.breaker_failures, settings.breaker_reset)
+        self.breaker = Breaker(
+            settings.breaker_failures, settings.breaker_reset, f"{settings.host}:{settings.port}"
+        )
         self.open = 0
 
     async def send(
@@ -101,7 +129,7 @@ class SmtpDownstream:
                 async with asyncio.timeout(self.settings.timeout):
                     result = await self._relay(mail_from, recipients, data, smtputf8, stage)
             except TimeoutError:
-                self.breaker.failed()
+                self.breaker.failed("timeout")
                 result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
             finally:
                 metrics.DOWNSTREAM_IN_USE.dec()
@@ -115,7 +143,7 @@ class SmtpDownstream:
         try:
             client, reused = await self._take()
         except CONNECTION_ERRORS as exc:
-            self.breaker.failed()
+            self.breaker.failed(cause(exc))
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc}")
         stage[0] = "envelope"
         try:
@@ -153,7 +181,7 @@ class SmtpDownstream:
             return self._refused(exc.code, exc.message)
         except CONNECTION_ERRORS as exc:
             self._close(client)
-            self.breaker.failed()
+            self.breaker.failed(cause(exc))
             return self._lost(stage[0], replies.DOWNSTREAM_LOST, str(exc))
         except asyncio.CancelledError:
             self._close(client)
@@ -235,6 +263,36 @@ class SmtpDownstream:
             raise
         self._give_back(client)
 
+    async def probe(self) -> None:
+        """While the breaker is open: connect, EHLO, QUIT; close the breaker if that works.
+
+        A supervised task calls this every ``breaker_reset`` seconds, so the
+        breaker (and ``/readyz``) heals without waiting for a message to try.
+        """
+        if not self.breaker.is_open or self.breaker.probing:
+            return
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            timeout=s.connect_timeout,
+            local_hostname=self.local_hostname,
+            start_tls=s.starttls,
+            validate_certs=False,
+        )
+        try:
+            async with asyncio.timeout(s.connect_timeout * 3):
+                await client.connect()
+                await client.ehlo()
+                await client.quit()
+        except (aiosmtplib.SMTPException, *CONNECTION_ERRORS, TimeoutError) as exc:
+            self.breaker.failed(cause(exc))
+            return
+        finally:
+            if client.is_connected:
+                client.close()
+        self.breaker.succeeded()
+
     async def close(self) -> None:
         while self.idle:
             client, _ = self.idle.pop()
@@ -274,6 +332,9 @@ class OutboxSink:
         finally:
             os.close(dir_fd)
         return name
+
+    async def probe(self) -> None:
+        return None  # no breaker: a folder is not probed
 
     async def ping(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

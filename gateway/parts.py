@@ -127,7 +127,8 @@ def relay(
 def relay_tasks(
     tasks: Supervisor, settings: Callable[[], Settings], relay: Relay, store: Store
 ) -> None:
-    """The tasks of every SMTP process: write its events, keep its policy mirror fresh."""
+    """The tasks of every SMTP process: write its events, keep its policy mirror fresh,
+    probe the next hop while its breaker is open."""
     recorder, policy = relay().recorder, relay().policy
     assert recorder is not None
     tasks.flusher(
@@ -137,6 +138,15 @@ def relay_tasks(
         retry_at_most=events.RETRY_AT_MOST,
         final=recorder.flush,
         wake=recorder.full,
+    )
+    # While the breaker is open, PowerMTA is probed on its own: readiness (and so
+    # a load balancer) must not wait for a message that happens to try.
+    tasks.every(
+        "downstream-probe",
+        lambda: settings().downstream.breaker_reset,
+        lambda: relay().downstream.probe(),
+        backoff=STEADY,
+        immediately=False,
     )
     # No backoff: past policy.max_stale mail is deferred, so a store that is back
     # must be read again within one refresh interval.

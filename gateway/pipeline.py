@@ -60,6 +60,12 @@ class Session:
     helo: str = ""
     tenant: Tenant | None = None
     username: str | None = None
+    transactions: int = 0  # MAIL commands so far: numbers each transaction's id
+
+    def next_tx(self) -> str:
+        """A new transaction's id: the connection's, then its number on it (``ab12cd.2``)."""
+        self.transactions += 1
+        return f"{self.id}.{self.transactions}"
 
 
 @dataclass
@@ -68,6 +74,7 @@ class Transaction:
 
     session: Session
     rt: Runtime
+    id: str = ""  # in logs (tx=) and events; the connection's id in the connect phase
     mail_from: str = ""
     relay_from: str = ""  # the envelope sender downstream (VERP) when not mail_from
     mail_options: list[str] = field(default_factory=list)
@@ -88,6 +95,10 @@ class Transaction:
     downstream_reply: str = ""
     outcome: str = ""  # relayed | deferred | rejected | possible_duplicate
     started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = self.session.id
 
 
 StepFn = Callable[[Transaction], Awaitable[Verdict | None]]
@@ -153,6 +164,8 @@ async def run_phase(phase: str, tx: Transaction) -> Verdict | None:
         if verdict is not None:
             metrics.STEP_VERDICTS.labels(step.name, str(verdict.code)).inc()
             metrics.count_refusal(tx, step.name, verdict)
+            if phase != "data":  # a DATA verdict is the done.record step's to tell
+                record.refusal(tx, step.name, verdict)
             return verdict
     return None
 
@@ -164,10 +177,10 @@ async def run_step(step: Step, tx: Transaction) -> Verdict | None:
         async with asyncio.timeout(step.timeout):
             return await step.run(tx)
     except TimeoutError:
-        log.warning("step %s timed out session=%s", step.name, tx.session.id)
+        log.warning("step %s timed out tx=%s", step.name, tx.id)
         return replies.STEP_TIMEOUT
     except Exception:
-        log.exception("step %s failed session=%s", step.name, tx.session.id)
+        log.exception("step %s failed tx=%s", step.name, tx.id)
         return replies.INTERNAL_ERROR
 
 

@@ -257,7 +257,11 @@ class Handler:
         # aiosmtpd allows a new MAIL after refusing DATA itself (552): settle the old one.
         await server.end_transaction()
         tx = Transaction(
-            session=server.sluice, rt=server.runtime, mail_from=address, mail_options=list(options)
+            session=server.sluice,
+            rt=server.runtime,
+            id=server.sluice.next_tx(),
+            mail_from=address,
+            mail_options=list(options),
         )
         verdict = await pipeline.run_phase("mail", tx)
         if verdict is not None:

@@ -24,7 +24,8 @@ RETRY_AT_MOST = 5.0
 
 @dataclass(frozen=True)
 class Event:
-    # relayed | deferred | rejected | possible_duplicate (the relay);
+    # relayed | deferred | rejected | possible_duplicate | spooled (the relay);
+    # refused (a recipient refused before DATA, at ``step``);
     # bounced | complained | auto_replied (feedback, matched to the message it answers)
     kind: str
     tenant: str
@@ -44,6 +45,8 @@ class Event:
     dry_run: bool = False  # went to the outbox by a dry-run switch, not downstream
     # JSON: how a feedback event was read (the bounce rule and its evidence)
     detail: str = ""
+    tx: str = ""  # the transaction's id, as its log lines print it (tx=)
+    step: str = ""  # the pipeline step that refused it (refused events)
 
     def as_row(self) -> tuple:
         """The values in the order of ``FIELDS``: one plain tuple per event.
@@ -69,6 +72,8 @@ class Event:
             self.provider,
             self.dry_run,
             self.detail,
+            self.tx,
+            self.step,
         )
 
 

@@ -92,7 +92,8 @@ class DownstreamSettings(Section):
     password: str | None = None
     helo: str | None = None
     # Circuit breaker: consecutive connection failures that open it, and the
-    # seconds it stays open before one probe is let through.
+    # seconds between probes while it is open (connect, EHLO, QUIT on its own,
+    # so readiness heals with no message to try).
     breaker_failures: PositiveInt = 5
     breaker_reset: PositiveFloat = 5.0
     # Idle pooled connections older than this are closed rather than reused.

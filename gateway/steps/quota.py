@@ -65,7 +65,7 @@ def _reply(tx: Transaction, pool: str, refused: Refused) -> Verdict:
         case "does_not_fit":
             return replies.RECIPIENT_DOES_NOT_FIT
         case "unavailable":
-            log.warning("quota store unavailable session=%s: %s", tx.session.id, refused.error)
+            log.warning("quota store unavailable tx=%s: %s", tx.id, refused.error)
             return replies.QUOTA_STORE_UNAVAILABLE
     return _reached(refused.quota)
 
@@ -102,7 +102,7 @@ async def _settle(tx: Transaction, call: Awaitable[None]) -> None:
         await call
     except CounterUnavailable as exc:
         # Units not given back expire with their window: never more sent than allowed.
-        log.warning("quota settle failed session=%s: %s", tx.session.id, exc)
+        log.warning("quota settle failed tx=%s: %s", tx.id, exc)
 
 
 async def abandon(tx: Transaction | None) -> None:
@@ -118,7 +118,7 @@ async def abandon(tx: Transaction | None) -> None:
         try:
             await tx.rt.counters.release(reservation)
         except CounterUnavailable as exc:
-            log.warning("quota release failed session=%s: %s", tx.session.id, exc)
+            log.warning("quota release failed tx=%s: %s", tx.id, exc)
 
 
 def abandon_soon(tx: Transaction | None) -> None:

@@ -66,10 +66,10 @@ async def keep(tx: Transaction, spool: Spool, result: Result) -> Verdict:
     try:
         await asyncio.to_thread(spool.put, entry, tx.data)
     except SpoolFull as exc:
-        log.warning("tx=%s not spooled: %s (downstream: %s)", tx.session.id, exc, result.reply)
+        log.warning("tx=%s not spooled: %s (downstream: %s)", tx.id, exc, result.reply)
         return replies.SPOOL_FULL
     except OSError as exc:
-        log.error("tx=%s spool write failed: %s", tx.session.id, exc)
+        log.error("tx=%s spool write failed: %s", tx.id, exc)
         return result.verdict
     tx.outcome = "spooled"
     return replies.spooled(entry.id)

@@ -52,7 +52,7 @@ async def tracking(tx: Transaction) -> Verdict | None:
         changed = rewrite(head + tx.message.body, plan)
     except Exception:
         # Tracking is not custody: a message that cannot be tracked still goes out.
-        log.exception("tracking rewrite failed session=%s; relayed untracked", tx.session.id)
+        log.exception("tracking rewrite failed tx=%s; relayed untracked", tx.id)
         return None
     # The rewrite splices bodies only; the header section comes back as it went in.
     if changed is not None and changed.startswith(head):

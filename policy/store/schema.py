@@ -128,4 +128,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     # How a feedback event was read: the bounce rule, its evidence and its
     # confidence, as JSON (policy.bounces.decide), so a suppression can be explained.
     (34, "ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT ''"),
+    # Which transaction an event belongs to (its log lines' tx=), and for a
+    # recipient refused before DATA the step that refused it.
+    (
+        35,
+        """ALTER TABLE events ADD COLUMN tx TEXT NOT NULL DEFAULT '';
+        ALTER TABLE events ADD COLUMN step TEXT NOT NULL DEFAULT ''""",
+    ),
 )

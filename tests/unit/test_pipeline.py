@@ -61,7 +61,7 @@ async def test_a_failing_step_is_451_never_5xx():
     async def hang(tx):
         await asyncio.sleep(10)
 
-    tx = SimpleNamespace(session=SimpleNamespace(id="t1"))
+    tx = SimpleNamespace(id="t1.1", session=SimpleNamespace(id="t1"))
     assert await run_step(Step("rcpt.boom", boom), tx) is replies.INTERNAL_ERROR
     assert await run_step(Step("rcpt.hang", hang, timeout=0.01), tx) is replies.STEP_TIMEOUT
     assert str(replies.INTERNAL_ERROR).startswith("451 4.3.0")
