@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 # The writer task (the daemon's ``events``) flushes this often, or as soon as a
 # batch is full; a failing store is tried again after a wait that doubles up
@@ -45,7 +45,7 @@ class Event:
     # JSON: how a feedback event was read (the bounce rule and its evidence)
     detail: str = ""
 
-    def as_row(self) -> tuple:
+    def as_row(self) -> tuple[Any, ...]:
         """The values in the order of ``FIELDS``: one plain tuple per event.
 
         ``dataclasses.asdict`` deep-copies every field and cost a tenth of the

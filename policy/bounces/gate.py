@@ -12,6 +12,7 @@ pattern is left as it is.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 try:  # the parser is internal to ``re``; without it nothing is gated
     from re import _parser
@@ -55,7 +56,7 @@ def _first(items: object) -> set[str] | None:
     return None  # the pattern may match the empty string
 
 
-def _class(av: list) -> set[str] | None:
+def _class(av: list[Any]) -> set[str] | None:
     chars: set[str] = set()
     for op, a in av:
         name = str(op)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import astuple
+from typing import Any
 
 import asyncpg
 
@@ -60,7 +61,7 @@ class PostgresStore:
         rows = [e.as_row() for e in events]
         await self.pool.copy_records_to_table("events", records=rows, columns=list(EVENT_COLUMNS))
 
-    async def recent_events(self, limit: int = 100) -> list[dict]:
+    async def recent_events(self, limit: int = 100) -> list[dict[str, Any]]:
         assert self.pool is not None, "store not open"
         query = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT $1"
         return [dict(r) for r in await self.pool.fetch(query, limit)]
@@ -243,7 +244,9 @@ class PostgresStore:
             await conn.copy_records_to_table("engagement", records=rows, columns=list(esql.COLUMNS))
         return flags
 
-    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+    async def recent_engagement(
+        self, limit: int = 100, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
         if tenant is None:
             found = await self._pool().fetch(esql.RECENT, limit)
         else:
@@ -305,13 +308,15 @@ class PostgresStore:
             while rows := await cursor.fetch(batch):
                 yield [sql.suppression(row) for row in rows]
 
-    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+    async def event_page(
+        self, filters: asql.EventFilter, before_id: int, limit: int
+    ) -> list[dict[str, Any]]:
         query, args = asql.event_page(filters, before_id, limit, asql.PG_FIND)
         return [asql.event_dict(row) for row in await self._pool().fetch(query, *args)]
 
     async def engagement_page(
         self, filters: asql.EngagementFilter, before_id: int, limit: int
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         query, args = asql.engagement_page(filters, before_id, limit)
         return [asql.engagement_dict(row) for row in await self._pool().fetch(query, *args)]
 

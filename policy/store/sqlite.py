@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -95,7 +96,7 @@ class SqliteStore:
                 raise
             await self.db.execute("COMMIT")
 
-    async def _rows(self, sql: str, *args: object) -> list[tuple]:
+    async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         assert self.db is not None, "store not open"
         async with self.db.execute(sql, args) as cur:
             return list(await cur.fetchall())
@@ -108,7 +109,7 @@ class SqliteStore:
                 f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
             )
 
-    async def recent_events(self, limit: int = 100) -> list[dict]:
+    async def recent_events(self, limit: int = 100) -> list[dict[str, Any]]:
         sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT ?"
         return [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in await self._rows(sql, limit)]
 
@@ -284,7 +285,9 @@ class SqliteStore:
             await db.executemany(esql.INSERT, rows)
         return flags
 
-    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+    async def recent_engagement(
+        self, limit: int = 100, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
         if tenant is None:
             found = await self._rows(sql.q(esql.RECENT), limit)
         else:
@@ -363,13 +366,15 @@ class SqliteStore:
                 return
             after = (page[-1].tenant, page[-1].address)
 
-    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+    async def event_page(
+        self, filters: asql.EventFilter, before_id: int, limit: int
+    ) -> list[dict[str, Any]]:
         query, args = asql.event_page(filters, before_id, limit, asql.SQLITE_FIND)
         return [asql.event_dict(row) for row in await self._rows(sql.q(query), *args)]
 
     async def engagement_page(
         self, filters: asql.EngagementFilter, before_id: int, limit: int
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         query, args = asql.engagement_page(filters, before_id, limit)
         return [asql.engagement_dict(row) for row in await self._rows(sql.q(query), *args)]
 
