@@ -124,7 +124,7 @@ class EngagementRecorder:
         async with self._flushing:
             while self.pending:
                 cutoff = float("inf") if everything else self.clock() - self.hold
-                ready = []
+                ready: list[Engagement] = []
                 for event in self.pending:
                     if event.at > cutoff or len(ready) >= self.batch:
                         break

@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 try:  # the parser is internal to ``re``; without it nothing is gated
-    from re import _parser
+    from re import _parser  # type: ignore[attr-defined]  # typeshed has no stub for it
 except ImportError:  # pragma: no cover
-    _parser = None  # type: ignore[assignment]
+    _parser = None
 
 _ZERO_WIDTH = frozenset({"AT", "ASSERT", "ASSERT_NOT"})
 

@@ -64,7 +64,7 @@ def summarize(rows: Iterable[tuple[str, str, str, str, int]]) -> dict[str, Any]:
         if kind != RELAYED:
             reason = reason_of(reply)
             by_reason[reason] = by_reason.get(reason, Tally()).add(kind, count)
-    reasons = []
+    reasons: list[dict[str, Any]] = []
     for reason, tally in by_reason.items():
         reasons.append(
             {

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from policy.audit import AuditEntry
-from policy.engagement import Engagement
+from policy.engagement import COLUMNS, Engagement
 from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
@@ -78,13 +78,14 @@ class PostgresStore:
         return {r[0]: r[1] for r in rows}
 
     async def last_sent(self, ip: str) -> float | None:
-        return await self._pool().fetchval(sql.LAST_SENT, ip)
+        at: float | None = await self._pool().fetchval(sql.LAST_SENT, ip)
+        return at
 
     async def _next_seq(self, conn: asyncpg.Connection) -> int:
         # Writers take turns, so sequence order is commit order and a mirror
         # reading "seq > last" can never skip a row committed late.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SUPPRESSION_LOCK)
-        return await conn.fetchval(sql.LAST_SEQ)
+        return int(await conn.fetchval(sql.LAST_SEQ))
 
     async def suppress(self, entries: Sequence[Suppression]) -> int:
         if not entries:
@@ -123,7 +124,8 @@ class PostgresStore:
         await self._pool().execute(sql.SET_SWITCH, *sql.switch_row(switch))
 
     async def clear_switch(self, kind: str, target: str) -> bool:
-        return await self._pool().execute(sql.CLEAR_SWITCH, kind, target) != "DELETE 0"
+        status: str = await self._pool().execute(sql.CLEAR_SWITCH, kind, target)
+        return status != "DELETE 0"
 
     async def switches(self) -> list[Switch]:
         return [Switch(*row) for row in await self._pool().fetch(sql.SWITCHES)]
@@ -195,9 +197,7 @@ class PostgresStore:
                 return False
             rows = esql.rows(engagement, set())[0]
             if rows:
-                await conn.copy_records_to_table(
-                    "engagement", records=rows, columns=list(esql.COLUMNS)
-                )
+                await conn.copy_records_to_table("engagement", records=rows, columns=list(COLUMNS))
             if notifications:
                 await conn.executemany(fsql.ENQUEUE, [(t, p, at, at) for t, p in notifications])
         return True
@@ -241,7 +241,7 @@ class PostgresStore:
                 columns = [list(c) for c in zip(*firsts, strict=True)]
                 new = {tuple(r) for r in await conn.fetch(esql.PG_FIRST, *columns)}
             rows, flags = esql.rows(events, new)
-            await conn.copy_records_to_table("engagement", records=rows, columns=list(esql.COLUMNS))
+            await conn.copy_records_to_table("engagement", records=rows, columns=list(COLUMNS))
         return flags
 
     async def recent_engagement(
@@ -276,7 +276,7 @@ class PostgresStore:
         self, tenant: str, addresses: Sequence[str]
     ) -> dict[str, Suppression]:
         rows = await self._pool().fetch(fsql.ENTRIES_PG, tenant, sorted(set(addresses)))
-        return {row[1]: fsql.suppression(row) for row in rows}
+        return {row[1]: sql.suppression(row) for row in rows}
 
     async def record_audit(self, entry: AuditEntry) -> int:
         return int(

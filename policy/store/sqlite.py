@@ -65,7 +65,9 @@ class SqliteStore:
         await self.db.execute("BEGIN IMMEDIATE")
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
         async with self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
-            (current,) = await cur.fetchone()
+            row = await cur.fetchone()
+        assert row is not None, "an aggregate returns one row"
+        (current,) = row
         for version, migration in MIGRATIONS:
             if version > current:
                 migration = migration.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -99,7 +101,8 @@ class SqliteStore:
     async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         assert self.db is not None, "store not open"
         async with self.db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+            # Rows are plain tuples: no row_factory is set (the stub says sqlite3.Row).
+            return list(await cur.fetchall())  # type: ignore[arg-type]
 
     async def record(self, events: list[Event]) -> None:
         marks = ",".join("?" * len(EVENT_COLUMNS))
@@ -120,7 +123,8 @@ class SqliteStore:
         return dict(await self._rows(sql.q(sql.PROVIDER_COUNTS), ip, start, end))
 
     async def last_sent(self, ip: str) -> float | None:
-        return (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
+        at: float | None = (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
+        return at
 
     async def suppress(self, entries: Sequence[Suppression]) -> int:
         if not entries:
@@ -190,8 +194,9 @@ class SqliteStore:
         async with self._write() as db:
             await db.execute(sql.q(fsql.INSERT_SOFT), (key, tenant, address, at))
             async with db.execute(sql.q(fsql.COUNT_SOFT), (tenant, address, since)) as cur:
-                (count,) = await cur.fetchone()
-        return int(count)
+                row = await cur.fetchone()
+        assert row is not None, "an aggregate returns one row"
+        return int(row[0])
 
     async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]:
         if not keyed:
@@ -330,7 +335,7 @@ class SqliteStore:
         for i in range(0, len(unique), 500):  # SQLite's bound parameters are limited
             part = unique[i : i + 500]
             for row in await self._rows(fsql.entries_sqlite(len(part)), tenant, *part):
-                out[row[1]] = fsql.suppression(row)
+                out[row[1]] = sql.suppression(row)
         return out
 
     async def record_audit(self, entry: AuditEntry) -> int:
@@ -388,5 +393,6 @@ class SqliteStore:
 async def _last_seq(db: aiosqlite.Connection) -> int:
     # Under the write lock taken by _write: no other writer can take the same number.
     async with db.execute(sql.LAST_SEQ) as cur:
-        (seq,) = await cur.fetchone()
-    return seq
+        row = await cur.fetchone()
+    assert row is not None, "an aggregate returns one row"
+    return int(row[0])
