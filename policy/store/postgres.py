@@ -56,7 +56,7 @@ class PostgresStore:
         assert self.pool is not None, "store not open"
         await self.pool.fetchval("SELECT 1")
 
-    async def record(self, events: list[Event]) -> None:
+    async def record(self, events: Sequence[Event]) -> None:
         assert self.pool is not None, "store not open"
         rows = [e.as_row() for e in events]
         await self.pool.copy_records_to_table("events", records=rows, columns=list(EVENT_COLUMNS))

@@ -104,7 +104,7 @@ class SqliteStore:
             # Rows are plain tuples: no row_factory is set (the stub says sqlite3.Row).
             return list(await cur.fetchall())  # type: ignore[arg-type]
 
-    async def record(self, events: list[Event]) -> None:
+    async def record(self, events: Sequence[Event]) -> None:
         marks = ",".join("?" * len(EVENT_COLUMNS))
         rows = [e.as_row() for e in events]
         async with self._write() as db:
