@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeGuard
+from typing import Final, Literal, TypeGuard
 
 Verdict = Literal["done", "gone", "retry"]
 DONE: Final = "done"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import astuple
 from typing import Any
 
@@ -299,7 +299,7 @@ class PostgresStore:
 
     async def suppression_export(
         self, filters: asql.SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]:
+    ) -> AsyncGenerator[list[Suppression], None]:
         # One server-side cursor in a read-only transaction: one snapshot of
         # the list, fetched a batch at a time, never the whole of it in memory.
         query, args = asql.suppression_page(filters, None, None, asql.PG_FIND)

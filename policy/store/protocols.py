@@ -11,7 +11,7 @@ import these protocols in turn, and nothing here runs at import time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class AdminListStore(Protocol):
     ) -> list[Suppression]: ...
     def suppression_export(
         self, filters: SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]: ...
+    ) -> AsyncGenerator[list[Suppression], None]: ...
     async def event_page(
         self, filters: EventFilter, before_id: int, limit: int
     ) -> list[dict[str, Any]]: ...

@@ -7,7 +7,7 @@ import contextlib
 import json
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any
@@ -359,7 +359,7 @@ class SqliteStore:
 
     async def suppression_export(
         self, filters: asql.SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]:
+    ) -> AsyncGenerator[list[Suppression], None]:
         # Page by key, not one long cursor: the single connection stays free
         # for the writes that come in while a client reads slowly.
         after = None
