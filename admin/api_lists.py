@@ -84,10 +84,12 @@ class EventsQuery(Filters):
 
 
 class EngagementQuery(Filters):
+    # Literals of policy's constants: pydantic reads them at run time, mypy takes only
+    # literal values in a Literal (the two ignores below).
     kind: list[Literal[ENGAGEMENT_KINDS]] = Field(  # type: ignore[valid-type]
         [], description="repeat or comma-separate"
     )
-    classification: Annotated[Literal[HUMAN, MACHINE] | None, Blank] = None
+    classification: Annotated[Literal[HUMAN, MACHINE] | None, Blank] = None  # type: ignore[valid-type]
 
 
 async def list_events(request: web.Request, query: EventsQuery) -> dict[str, Any]:

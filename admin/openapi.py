@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from admin.api import OPEN_PATHS, ROLE_OF
 from admin.api_models import Body, Error, Query, Raw, answer, read_body, read_query
@@ -158,7 +158,8 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
     }
 
 
-Refs = Mapping[tuple[type[BaseModel], str], Any]
+# pydantic keys each model (or pydantic dataclass) with its mode.
+Refs = Mapping[tuple[type[Any], JsonSchemaMode], Any]
 
 
 def _models(operations: list[Operation]) -> list[tuple[type[BaseModel], Any]]:
@@ -205,7 +206,7 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
     return operation
 
 
-def _content(status: int, shape: Answer, refs: Refs, mode: str) -> dict[str, Any]:
+def _content(status: int, shape: Answer, refs: Refs, mode: JsonSchemaMode) -> dict[str, Any]:
     if isinstance(shape, Raw):
         content = {shape.media_type: {"schema": dict(shape.schema)}}
     else:

@@ -148,7 +148,7 @@ def _listener(settings: Settings) -> str:
     host, port = settings.downstream.host, settings.downstream.port
     lines = ["# Where Sluice relays to (downstream.host and downstream.port)."]
     try:
-        version = ipaddress.ip_address(host).version
+        version: int = ipaddress.ip_address(host).version
     except ValueError:
         version = 0
     if version == 4:

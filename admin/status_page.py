@@ -217,7 +217,9 @@ async def _logout(request: web.Request) -> web.Response:
     sid, session = current
     if not _csrf_ok(session, await _form(request) or {}):
         return _forbidden("The form was stale or forged (CSRF check failed). Reload the page.")
-    context(request).sessions.end(sid)
+    sessions = context(request).sessions
+    assert sessions is not None  # _session found one
+    sessions.end(sid)
     response = _redirect("/login")
     response.del_cookie(COOKIE, path="/")
     return response

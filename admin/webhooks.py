@@ -25,8 +25,8 @@ from admin.openapi import route
 log = logging.getLogger("sluice.admin.webhooks")
 
 Ingest = Callable[[Sequence[dict]], Awaitable[int]]
-INGEST = web.AppKey("powermta_ingest", object)
-TOKEN = web.AppKey("powermta_token", object)
+INGEST: web.AppKey[Ingest] = web.AppKey("powermta_ingest")
+TOKEN: web.AppKey[Callable[[], str | None]] = web.AppKey("powermta_token")
 MAX_BODY = 32 * 1024 * 1024
 
 
@@ -74,8 +74,9 @@ async def powermta(request: web.Request) -> web.Response | Ingested:
 
 
 async def _body(request: web.Request) -> bytes:
-    if (request.content_length or 0) > MAX_BODY:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=request.content_length)
+    declared = request.content_length or 0
+    if declared > MAX_BODY:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY, actual_size=declared)
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)

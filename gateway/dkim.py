@@ -157,8 +157,8 @@ def _h_names(
     the signature (RFC 6376 §5.4.2, §8.15).
     """
     counts: dict[bytes, int] = {}
-    for name, _ in fields:
-        counts[name] = counts.get(name, 0) + 1
+    for field_name, _ in fields:
+        counts[field_name] = counts.get(field_name, 0) + 1
     extra = {name.lower() for name in oversign}
     names: list[str] = []
     for name in dict.fromkeys(n.lower() for n in signed):
@@ -178,8 +178,8 @@ def _hashed_headers(fields: list[tuple[bytes, bytes]], names: Sequence[str]) -> 
     entry; entries with no instance left contribute nothing (RFC 6376 §5.4.2).
     """
     by_name: dict[bytes, list[bytes]] = {}
-    for name, raw in fields:
-        by_name.setdefault(name, []).append(raw)
+    for field_name, raw in fields:
+        by_name.setdefault(field_name, []).append(raw)
     out: list[bytes] = []
     for name in names:
         instances = by_name.get(name.lower().encode("ascii"))

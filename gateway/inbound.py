@@ -20,7 +20,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as LibSession
@@ -105,7 +105,7 @@ class _InboundSMTP(SMTP):
             return
         await super()._handle_client()
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, status: AnyStr) -> None:
         status = replies.ours(status)
         await super().push(status)
 
@@ -139,7 +139,7 @@ class _Handler:
         self, server: _InboundSMTP, session: LibSession, envelope: Envelope
     ) -> str:
         data = envelope.original_content or b""
-        head = {
+        head: dict[str, Any] = {
             "mail_from": "" if envelope.mail_from in (None, "<>") else envelope.mail_from,
             "rcpt_tos": list(envelope.rcpt_tos),
             "client": server.peer,

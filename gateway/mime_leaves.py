@@ -62,7 +62,7 @@ def headers_at(data: bytes, start: int, end: int, eol: bytes) -> Entity | None:
 
 def content_type(value: str) -> tuple[str, dict[str, str]]:
     kind, _, rest = value.partition(";")
-    params = {}
+    params: dict[str, str] = {}
     for m in _PARAM.finditer(";" + rest):
         quoted, bare = m.group(2), m.group(3)
         raw = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare

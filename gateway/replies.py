@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import AnyStr
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +181,6 @@ LIBRARY_REPLIES = {
 }
 
 
-def ours(status: str | bytes) -> str | bytes:
+def ours(status: AnyStr) -> AnyStr:
     """An aiosmtpd reply, re-worded as ours (with its enhanced code) where we have one."""
     return LIBRARY_REPLIES.get(status, status) if isinstance(status, str) else status

@@ -19,7 +19,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, AnyStr
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
 from aiosmtpd.smtp import Session as LibSession
@@ -183,7 +183,7 @@ class SluiceSMTP(SMTP):
             return
         await super()._handle_client()
 
-    async def push(self, status: str | bytes) -> None:
+    async def push(self, status: AnyStr) -> None:
         status = replies.ours(status)
         await super().push(status)
         text = status if isinstance(status, str) else status.decode("ascii", "replace")

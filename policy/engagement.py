@@ -19,7 +19,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from policy import metrics
 from policy.bots import BURST_WINDOW, HUMAN, classify
@@ -49,7 +49,7 @@ class Engagement:
     reason: str = ""  # the rule that made it machine (policy.bots), or how one unsubscribed
     first_open: bool = False  # the first open of its message by its recipient, per classification
 
-    def as_row(self) -> tuple:
+    def as_row(self) -> tuple[Any, ...]:
         """The values in the order of ``COLUMNS``."""
         return (
             self.kind,
@@ -124,7 +124,7 @@ class EngagementRecorder:
         async with self._flushing:
             while self.pending:
                 cutoff = float("inf") if everything else self.clock() - self.hold
-                ready = []
+                ready: list[Engagement] = []
                 for event in self.pending:
                     if event.at > cutoff or len(ready) >= self.batch:
                         break

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
-from typing import Protocol
+from typing import Any, Protocol
 
 # The writer task (the daemon's ``events``) flushes this often, or as soon as a
 # batch is full; a failing store is tried again after a wait that doubles up
@@ -48,7 +48,7 @@ class Event:
     tx: str = ""  # the transaction's id, as its log lines print it (tx=)
     step: str = ""  # the pipeline step that refused it (refused events)
 
-    def as_row(self) -> tuple:
+    def as_row(self) -> tuple[Any, ...]:
         """The values in the order of ``FIELDS``: one plain tuple per event.
 
         ``dataclasses.asdict`` deep-copies every field and cost a tenth of the

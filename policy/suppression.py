@@ -151,7 +151,9 @@ def read_csv(
         raise SuppressionError(f"line {reader.line_num + 1}: not CSV: {exc}") from None
 
 
-def _read_rows(reader: csv.DictReader, tenant: str, reason: str, source: str) -> list[Suppression]:
+def _read_rows(
+    reader: csv.DictReader[str], tenant: str, reason: str, source: str
+) -> list[Suppression]:
     if reader.fieldnames is None or "address" not in [f.strip() for f in reader.fieldnames]:
         raise SuppressionError("line 1: the header must name an 'address' column")
     unknown = {f.strip() for f in reader.fieldnames} - set(CSV_COLUMNS)

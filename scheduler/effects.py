@@ -31,7 +31,7 @@ log = logging.getLogger("sluice.feedback")
 FEEDBACK_KEYS_KEPT = 30 * 86400.0
 
 # Told of what was decided, once recorded: MailWizz and the outbound webhooks.
-Notify = Callable[[Sequence[tuple[Feedback, Decision]]], Awaitable[None]]
+Notify = Callable[[Sequence[tuple[Feedback, Decision]]], Awaitable[object]]
 
 
 class Effects:

@@ -21,6 +21,7 @@ from conf import Settings
 from policy import links
 from policy.bus import Bus
 from policy.feedback import accounting, verp
+from policy.feedback.accounting import TenantOf
 from policy.store import Store
 from policy.store.inbox import Inbox
 from policy.tokens import TokenKeys
@@ -51,7 +52,7 @@ class FeedbackService:
     notifier: Notifier = field(init=False)
     # Unsubscribes by link (handed to the public listener) and mailto: (the inbox).
     unsubscribes: Unsubscribes = field(init=False)
-    _tenants: tuple[object, accounting.TenantOf] | None = field(default=None, init=False)
+    _tenants: tuple[object, TenantOf] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.store, self.settings)
@@ -89,7 +90,7 @@ class FeedbackService:
         secrets = self.settings().feedback.verp_secrets
         return verp.keys_for(tuple(secrets)) if secrets else None
 
-    def tenant_of(self) -> accounting.TenantOf:
+    def tenant_of(self) -> TenantOf:
         """The sender-domain lookup of the current settings, rebuilt after a reload."""
         tenants = self.settings().tenants
         if self._tenants is None or self._tenants[0] is not tenants:

@@ -51,8 +51,10 @@ DONE = Counter(
 
 
 class Outcome(Protocol):
-    outcome: str  # relayed | deferred | rejected | possible_duplicate
-    reply: str  # the next hop's reply, "<code> <text>", or why there was none
+    @property
+    def outcome(self) -> str: ...  # relayed | deferred | rejected | possible_duplicate
+    @property
+    def reply(self) -> str: ...  # the next hop's reply, "<code> <text>", or why there was none
 
 
 class Store(Protocol):

@@ -29,4 +29,6 @@ fi
 if [ -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then export PROMTOOL="$PWD/$PROMTOOL_DIR/usr/bin/promtool"; fi
 .venv/bin/ruff check .
 .venv/bin/lint-imports
+# Types: strict for conf and policy, checked bodies elsewhere ([tool.mypy]); cached in .mypy_cache.
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -12,11 +12,12 @@ pattern is left as it is.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 try:  # the parser is internal to ``re``; without it nothing is gated
-    from re import _parser
+    from re import _parser  # type: ignore[attr-defined]  # typeshed has no stub for it
 except ImportError:  # pragma: no cover
-    _parser = None  # type: ignore[assignment]
+    _parser = None
 
 _ZERO_WIDTH = frozenset({"AT", "ASSERT", "ASSERT_NOT"})
 
@@ -55,7 +56,7 @@ def _first(items: object) -> set[str] | None:
     return None  # the pattern may match the empty string
 
 
-def _class(av: list) -> set[str] | None:
+def _class(av: list[Any]) -> set[str] | None:
     chars: set[str] = set()
     for op, a in av:
         name = str(op)

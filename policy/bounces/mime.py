@@ -14,6 +14,7 @@ import base64
 import binascii
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.header import decode_header
 
@@ -212,7 +213,7 @@ class Part:
     body: str
     children: list[Part] = field(default_factory=list)
 
-    def walk(self):
+    def walk(self) -> Iterator[Part]:
         yield self
         for c in self.children:
             yield from c.walk()

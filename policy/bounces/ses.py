@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from .dsn import address_in
 
@@ -42,7 +43,7 @@ class SesRecord:
     feedback_type: str = ""
 
 
-def _load(text: str) -> dict | None:
+def _load(text: str) -> dict[str, Any] | None:
     start = text.find("{")
     if start < 0:
         return None

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from policy.bounces import codes as bounce_codes
 from policy.bounces.decide import Decision, decide
@@ -83,7 +84,7 @@ def rows(lines: Iterable[str], header: list[str]) -> Iterator[dict[str, str]]:
         yield dict(zip(columns, row, strict=False))
 
 
-def lowered(record: dict) -> dict[str, str]:
+def lowered(record: dict[str, Any]) -> dict[str, str]:
     """A JSON record with lower-case keys and text values."""
     return {str(k).lower(): "" if v is None else str(v) for k, v in record.items()}
 

@@ -31,10 +31,12 @@ from __future__ import annotations
 import re
 import urllib.parse
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal, TypeGuard
 
-DONE, GONE, RETRY = "done", "gone", "retry"
 Verdict = Literal["done", "gone", "retry"]
+DONE: Final = "done"
+GONE: Final = "gone"
+RETRY: Final = "retry"
 # Never going to succeed as sent: the address is not there, or MailWizz refuses the request.
 PERMANENT = frozenset({400, 404, 405, 410, 422})
 # MailWizz's statuses of a subscriber it no longer mails.
@@ -59,7 +61,7 @@ def verdict(status: int) -> Verdict:
     return GONE if status in PERMANENT else RETRY
 
 
-def is_uid(value: object) -> bool:
+def is_uid(value: object) -> TypeGuard[str]:
     return isinstance(value, str) and _UID.fullmatch(value) is not None
 
 
@@ -90,8 +92,9 @@ def found(body: object, list_uid: str | None) -> list[tuple[str, str]]:
     are left out rather than put into a URL.
     """
     data = body.get("data") if isinstance(body, dict) else None
-    if not isinstance(data, dict) or body.get("status") != "success":
+    if not isinstance(body, dict) or not isinstance(data, dict) or body.get("status") != "success":
         raise BadAnswer("not a MailWizz search answer")
+    records: object
     if list_uid:
         records = [{**data, "list": {"list_uid": list_uid}}]
     else:

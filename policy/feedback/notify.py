@@ -136,8 +136,9 @@ def verify(secret: str, body: bytes, header: str, now: float, tolerance: float =
 
 def backoff(attempts: int, rand: random.Random | None = None) -> float:
     """Seconds before the next try: 5 s doubling to an hour, with jitter."""
-    base = min(MAX_BACKOFF, 5.0 * 2 ** min(attempts, 20))
-    return base * (0.5 + (rand or random).random() / 2)
+    base = min(MAX_BACKOFF, 5.0 * 2.0 ** min(attempts, 20))
+    draw = rand.random() if rand is not None else random.random()
+    return base * (0.5 + draw / 2)
 
 
 def body(kind: str, payloads: list[str]) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from policy.bounces.reasons import KIND_OF, UNDEFINED
 
@@ -50,7 +51,7 @@ def reason_of(reply: str) -> str:
     return words[-1] if words and words[-1] in KIND_OF else UNDEFINED
 
 
-def summarize(rows: Iterable[tuple[str, str, str, str, int]]) -> dict:
+def summarize(rows: Iterable[tuple[str, str, str, str, int]]) -> dict[str, Any]:
     """Totals, ``by_reason`` (feedback only), ``by_ip`` and ``by_provider``, largest first."""
     total = Tally()
     by_ip: dict[str, Tally] = {}
@@ -63,7 +64,7 @@ def summarize(rows: Iterable[tuple[str, str, str, str, int]]) -> dict:
         if kind != RELAYED:
             reason = reason_of(reply)
             by_reason[reason] = by_reason.get(reason, Tally()).add(kind, count)
-    reasons = []
+    reasons: list[dict[str, Any]] = []
     for reason, tally in by_reason.items():
         reasons.append(
             {
@@ -85,6 +86,6 @@ def summarize(rows: Iterable[tuple[str, str, str, str, int]]) -> dict:
     }
 
 
-def _ranked(name: str, tallies: dict[str, Tally]) -> list[dict]:
+def _ranked(name: str, tallies: dict[str, Tally]) -> list[dict[str, Any]]:
     order = sorted(tallies.items(), key=lambda kv: (-kv[1].relayed, -kv[1].bounced, kv[0]))
     return [{name: key, **tally.as_dict()} for key, tally in order]

@@ -11,6 +11,7 @@ apply a change to the same starting point.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING
@@ -122,7 +123,7 @@ async def change(
     store: IpStateStore,
     ip: PoolIp,
     today: date,
-    decide,  # (current record) -> (new record, transition)
+    decide: Callable[[IpRecord], tuple[IpRecord, Transition]],
     *,
     attempts: int = 5,
 ) -> Transition:

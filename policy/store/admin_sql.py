@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from policy.audit import AuditEntry
 from policy.engagement import COLUMNS as ENGAGEMENT_COLUMNS
@@ -15,7 +16,7 @@ AUDIT_COLUMNS = "actor, action, target, before, after, at"
 INSERT_AUDIT = f"INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
 
 
-def audit_page(limit: int, before_id: int, actor: str, action: str) -> tuple[str, list]:
+def audit_page(limit: int, before_id: int, actor: str, action: str) -> tuple[str, list[Any]]:
     """Newest first; the cursor is the last id seen (0: from the newest)."""
     where, args = where_clause(
         [
@@ -29,7 +30,7 @@ def audit_page(limit: int, before_id: int, actor: str, action: str) -> tuple[str
     return query, args
 
 
-def where_clause(conditions: Sequence[tuple[str, object]]) -> tuple[str, list]:
+def where_clause(conditions: Sequence[tuple[str, object]]) -> tuple[str, list[Any]]:
     """ " WHERE a = $1 AND ..." from (template, value) pairs whose value is not None."""
     parts, args = [], []
     for template, value in conditions:
@@ -39,11 +40,11 @@ def where_clause(conditions: Sequence[tuple[str, object]]) -> tuple[str, list]:
     return (" WHERE " + " AND ".join(parts) if parts else ""), args
 
 
-def audit_row(e: AuditEntry) -> tuple:
+def audit_row(e: AuditEntry) -> tuple[Any, ...]:
     return (e.actor, e.action, e.target, e.before, e.after, e.at)
 
 
-def audit_entry(row: Sequence) -> AuditEntry:
+def audit_entry(row: Sequence[Any]) -> AuditEntry:
     id_, actor, action, target, before, after, at = row
     return AuditEntry(actor, action, target, before, after, at, id_)
 
@@ -91,7 +92,9 @@ class EngagementFilter:
     until: float | None = None
 
 
-def conditions(pairs: Sequence[tuple[str, object]], fixed: Sequence[str] = ()) -> tuple[str, list]:
+def conditions(
+    pairs: Sequence[tuple[str, object]], fixed: Sequence[str] = ()
+) -> tuple[str, list[Any]]:
     """``where_clause`` with conditions that always hold (``fixed``), and tuple values
     that fill ``{}`` with one mark per element (``kind IN ({})``); () is left out."""
     parts, args = list(fixed), []
@@ -108,7 +111,7 @@ def conditions(pairs: Sequence[tuple[str, object]], fixed: Sequence[str] = ()) -
 
 def suppression_page(
     f: SuppressionFilter, after: tuple[str, str] | None, limit: int | None, find: str
-) -> tuple[str, list]:
+) -> tuple[str, list[Any]]:
     """Live entries in (tenant, address) order after ``after``; all of them with limit None."""
     where, args = conditions(
         [
@@ -135,7 +138,7 @@ def _element(column: str, find: str) -> str:
     return f"{find}(',' || lower({column}) || ',', {{}}) > 0"
 
 
-def event_page(f: EventFilter, before_id: int, limit: int, find: str) -> tuple[str, list]:
+def event_page(f: EventFilter, before_id: int, limit: int, find: str) -> tuple[str, list[Any]]:
     """Newest first; the cursor is the last id seen (0: from the newest)."""
     where, args = conditions(
         [
@@ -154,7 +157,7 @@ def event_page(f: EventFilter, before_id: int, limit: int, find: str) -> tuple[s
     return f"SELECT id, {columns} FROM events{where} ORDER BY id DESC LIMIT ${len(args)}", args
 
 
-def event_dict(row: Sequence) -> dict:
+def event_dict(row: Sequence[Any]) -> dict[str, Any]:
     out = dict(zip(("id", *EVENT_COLUMNS), row, strict=True))
     out["recipients"] = out["recipients"].split(",") if out["recipients"] else []
     out["dry_run"] = bool(out["dry_run"])
@@ -162,7 +165,7 @@ def event_dict(row: Sequence) -> dict:
     return out
 
 
-def _detail(text: str) -> dict:
+def _detail(text: str) -> dict[str, Any]:
     """The event's JSON detail (the bounce rule and its evidence), or {}."""
     try:
         value = json.loads(text) if text else {}
@@ -171,7 +174,7 @@ def _detail(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def engagement_page(f: EngagementFilter, before_id: int, limit: int) -> tuple[str, list]:
+def engagement_page(f: EngagementFilter, before_id: int, limit: int) -> tuple[str, list[Any]]:
     """Newest first, like ``event_page``."""
     where, args = conditions(
         [
@@ -190,13 +193,13 @@ def engagement_page(f: EngagementFilter, before_id: int, limit: int) -> tuple[st
     return f"SELECT id, {columns} FROM engagement{where} ORDER BY id DESC LIMIT ${len(args)}", args
 
 
-def engagement_dict(row: Sequence) -> dict:
+def engagement_dict(row: Sequence[Any]) -> dict[str, Any]:
     out = dict(zip(("id", *ENGAGEMENT_COLUMNS), row, strict=True))
     out["first_open"] = bool(out["first_open"])
     return out
 
 
-def feedback_breakdown(since: float, until: float, tenant: str | None) -> tuple[str, list]:
+def feedback_breakdown(since: float, until: float, tenant: str | None) -> tuple[str, list[Any]]:
     """Recipients per (kind, ip, provider, reply) in [since, until): relayed (dry runs
     left out), bounced, complained. A feedback event's reply is "<status> <reason>"
     (policy.feedback.decision.event), so its reason survives the grouping; a relay's reply

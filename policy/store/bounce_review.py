@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from policy.feedback.decision import BOUNCED
 from policy.store.admin_sql import EventFilter
@@ -35,9 +35,11 @@ class ReviewItem:
     event_at: float | None = None
 
 
-async def readings(store: Store, tenant: str | None, scan: int) -> dict[tuple[str, str], dict]:
+async def readings(
+    store: Store, tenant: str | None, scan: int
+) -> dict[tuple[str, str], dict[str, Any]]:
     """The newest reading of each bounced address, from the last ``scan`` bounce events."""
-    out: dict[tuple[str, str], dict] = {}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     before, seen = 0, 0
     filters = EventFilter(tenant=tenant, kinds=(BOUNCED,))
     while seen < scan:

@@ -9,6 +9,7 @@ first; then every event goes into ``engagement`` with that flag.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from policy.engagement import COLUMNS, Engagement
 
@@ -43,7 +44,9 @@ def open_keys(events: Sequence[Engagement]) -> list[tuple[str, str, str, str, fl
     return [(*key, at) for key, at in seen.items()]
 
 
-def rows(events: Sequence[Engagement], new_keys: set[Key]) -> tuple[list[tuple], list[bool]]:
+def rows(
+    events: Sequence[Engagement], new_keys: set[Key]
+) -> tuple[list[tuple[Any, ...]], list[bool]]:
     """The engagement rows with their first_open flags, and the flags alone, in order."""
     out, flags = [], []
     for e in events:
@@ -56,5 +59,5 @@ def rows(events: Sequence[Engagement], new_keys: set[Key]) -> tuple[list[tuple],
     return out, flags
 
 
-def as_dict(row: Sequence) -> dict:
+def as_dict(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(COLUMNS, row, strict=True))

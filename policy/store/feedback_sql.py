@@ -7,6 +7,7 @@ into SQLite's ``?``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from policy.store import sql
 from policy.suppression import Suppression
@@ -53,7 +54,7 @@ TENANT_COUNTS = """SELECT tenant, kind,
     GROUP BY tenant, kind"""
 
 
-def suppression(row: Sequence | None) -> Suppression | None:
+def suppression(row: Sequence[Any] | None) -> Suppression | None:
     return None if row is None else sql.suppression(row)
 
 

@@ -18,6 +18,7 @@ import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 FOLDERS = ("tmp", "new", "done", "undetermined", "failed")
 
@@ -30,7 +31,7 @@ class Inbox:
         for name in FOLDERS:
             (self.folder / name).mkdir(parents=True, exist_ok=True)
 
-    def write(self, envelope: dict, data: bytes) -> Path:
+    def write(self, envelope: dict[str, Any], data: bytes) -> Path:
         """Store one message durably; the path in ``new/``."""
         name = f"{time.time_ns()}-{secrets.token_hex(4)}.eml"
         tmp = self.folder / "tmp" / name
@@ -58,7 +59,7 @@ class Inbox:
         return [self.folder / "new" / n for n in names[:limit] if n.endswith(".eml")]
 
     @staticmethod
-    def read(path: Path) -> tuple[dict, bytes]:
+    def read(path: Path) -> tuple[dict[str, Any], bytes]:
         """The envelope and the raw message; a damaged envelope line reads as ``{}``."""
         blob = path.read_bytes()
         head, sep, raw = blob.partition(b"\n")

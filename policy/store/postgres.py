@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import astuple
+from typing import Any
 
 import asyncpg
 
 from policy.audit import AuditEntry
-from policy.engagement import Engagement
+from policy.engagement import COLUMNS, Engagement
 from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
@@ -55,12 +56,12 @@ class PostgresStore:
         assert self.pool is not None, "store not open"
         await self.pool.fetchval("SELECT 1")
 
-    async def record(self, events: list[Event]) -> None:
+    async def record(self, events: Sequence[Event]) -> None:
         assert self.pool is not None, "store not open"
         rows = [e.as_row() for e in events]
         await self.pool.copy_records_to_table("events", records=rows, columns=list(EVENT_COLUMNS))
 
-    async def recent_events(self, limit: int = 100) -> list[dict]:
+    async def recent_events(self, limit: int = 100) -> list[dict[str, Any]]:
         assert self.pool is not None, "store not open"
         query = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT $1"
         return [dict(r) for r in await self.pool.fetch(query, limit)]
@@ -77,13 +78,14 @@ class PostgresStore:
         return {r[0]: r[1] for r in rows}
 
     async def last_sent(self, ip: str) -> float | None:
-        return await self._pool().fetchval(sql.LAST_SENT, ip)
+        at: float | None = await self._pool().fetchval(sql.LAST_SENT, ip)
+        return at
 
     async def _next_seq(self, conn: asyncpg.Connection) -> int:
         # Writers take turns, so sequence order is commit order and a mirror
         # reading "seq > last" can never skip a row committed late.
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SUPPRESSION_LOCK)
-        return await conn.fetchval(sql.LAST_SEQ)
+        return int(await conn.fetchval(sql.LAST_SEQ))
 
     async def suppress(self, entries: Sequence[Suppression]) -> int:
         if not entries:
@@ -122,7 +124,8 @@ class PostgresStore:
         await self._pool().execute(sql.SET_SWITCH, *sql.switch_row(switch))
 
     async def clear_switch(self, kind: str, target: str) -> bool:
-        return await self._pool().execute(sql.CLEAR_SWITCH, kind, target) != "DELETE 0"
+        status: str = await self._pool().execute(sql.CLEAR_SWITCH, kind, target)
+        return status != "DELETE 0"
 
     async def switches(self) -> list[Switch]:
         return [Switch(*row) for row in await self._pool().fetch(sql.SWITCHES)]
@@ -194,9 +197,7 @@ class PostgresStore:
                 return False
             rows = esql.rows(engagement, set())[0]
             if rows:
-                await conn.copy_records_to_table(
-                    "engagement", records=rows, columns=list(esql.COLUMNS)
-                )
+                await conn.copy_records_to_table("engagement", records=rows, columns=list(COLUMNS))
             if notifications:
                 await conn.executemany(fsql.ENQUEUE, [(t, p, at, at) for t, p in notifications])
         return True
@@ -240,10 +241,12 @@ class PostgresStore:
                 columns = [list(c) for c in zip(*firsts, strict=True)]
                 new = {tuple(r) for r in await conn.fetch(esql.PG_FIRST, *columns)}
             rows, flags = esql.rows(events, new)
-            await conn.copy_records_to_table("engagement", records=rows, columns=list(esql.COLUMNS))
+            await conn.copy_records_to_table("engagement", records=rows, columns=list(COLUMNS))
         return flags
 
-    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+    async def recent_engagement(
+        self, limit: int = 100, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
         if tenant is None:
             found = await self._pool().fetch(esql.RECENT, limit)
         else:
@@ -273,7 +276,7 @@ class PostgresStore:
         self, tenant: str, addresses: Sequence[str]
     ) -> dict[str, Suppression]:
         rows = await self._pool().fetch(fsql.ENTRIES_PG, tenant, sorted(set(addresses)))
-        return {row[1]: fsql.suppression(row) for row in rows}
+        return {row[1]: sql.suppression(row) for row in rows}
 
     async def record_audit(self, entry: AuditEntry) -> int:
         return int(
@@ -296,7 +299,7 @@ class PostgresStore:
 
     async def suppression_export(
         self, filters: asql.SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]:
+    ) -> AsyncGenerator[list[Suppression], None]:
         # One server-side cursor in a read-only transaction: one snapshot of
         # the list, fetched a batch at a time, never the whole of it in memory.
         query, args = asql.suppression_page(filters, None, None, asql.PG_FIND)
@@ -305,13 +308,15 @@ class PostgresStore:
             while rows := await cursor.fetch(batch):
                 yield [sql.suppression(row) for row in rows]
 
-    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+    async def event_page(
+        self, filters: asql.EventFilter, before_id: int, limit: int
+    ) -> list[dict[str, Any]]:
         query, args = asql.event_page(filters, before_id, limit, asql.PG_FIND)
         return [asql.event_dict(row) for row in await self._pool().fetch(query, *args)]
 
     async def engagement_page(
         self, filters: asql.EngagementFilter, before_id: int, limit: int
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         query, args = asql.engagement_page(filters, before_id, limit)
         return [asql.engagement_dict(row) for row in await self._pool().fetch(query, *args)]
 

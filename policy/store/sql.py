@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from policy.quota.ipstate import IpRecord
 from policy.quota.states import IpState, Transition
@@ -64,46 +65,46 @@ HISTORY = """SELECT ip, from_state, to_state, from_day, to_day, reason, actor, a
     FROM ip_transitions WHERE ip = $1 ORDER BY at DESC, id DESC LIMIT $2"""
 
 
-def suppress_rows(entries: Sequence[Suppression], last_seq: int) -> list[tuple]:
+def suppress_rows(entries: Sequence[Suppression], last_seq: int) -> list[tuple[Any, ...]]:
     return [
         (e.tenant, e.address, e.reason, e.source, e.created_at, e.expires_at, last_seq + i)
         for i, e in enumerate(entries, 1)
     ]
 
 
-def suppression(row: Sequence) -> Suppression:
+def suppression(row: Sequence[Any]) -> Suppression:
     tenant, address, reason, source, created_at, expires_at = row
     return Suppression(tenant, address, reason, source, created_at, expires_at)
 
 
-def change(row: Sequence) -> tuple[int, Suppression | Removal]:
+def change(row: Sequence[Any]) -> tuple[int, Suppression | Removal]:
     seq, removed, *rest = row
     if removed:
         return seq, Removal(rest[0], rest[1])
     return seq, suppression(rest)
 
 
-def switch_row(s: Switch) -> tuple:
+def switch_row(s: Switch) -> tuple[Any, ...]:
     return (s.kind, s.target, s.reason, s.actor, s.at)
 
 
-def ip_row(r: IpRecord) -> tuple:
+def ip_row(r: IpRecord) -> tuple[Any, ...]:
     previous = r.previous.value if r.previous is not None else None
     return (r.ip, r.state.value, r.day, r.as_of, previous, r.updated_at)
 
 
-def ip_match(r: IpRecord) -> tuple:
+def ip_match(r: IpRecord) -> tuple[Any, ...]:
     return (r.ip, r.state.value, r.day, r.as_of, r.updated_at)
 
 
-def ip_record(row: Sequence) -> IpRecord:
+def ip_record(row: Sequence[Any]) -> IpRecord:
     ip, state, day, as_of, previous, updated_at = row
     return IpRecord(
         ip, IpState(state), day, as_of, IpState(previous) if previous else None, updated_at
     )
 
 
-def transition_row(t: Transition) -> tuple:
+def transition_row(t: Transition) -> tuple[Any, ...]:
     return (
         t.ip,
         t.from_state.value,
@@ -116,7 +117,7 @@ def transition_row(t: Transition) -> tuple:
     )
 
 
-def transition(row: Sequence) -> Transition:
+def transition(row: Sequence[Any]) -> Transition:
     ip, from_state, to_state, from_day, to_day, reason, actor, at = row
     return Transition(
         ip=ip,

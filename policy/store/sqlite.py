@@ -7,9 +7,10 @@ import contextlib
 import json
 import random
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import astuple
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -64,7 +65,9 @@ class SqliteStore:
         await self.db.execute("BEGIN IMMEDIATE")
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
         async with self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
-            (current,) = await cur.fetchone()
+            row = await cur.fetchone()
+        assert row is not None, "an aggregate returns one row"
+        (current,) = row
         for version, migration in MIGRATIONS:
             if version > current:
                 migration = migration.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -95,12 +98,13 @@ class SqliteStore:
                 raise
             await self.db.execute("COMMIT")
 
-    async def _rows(self, sql: str, *args: object) -> list[tuple]:
+    async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]:
         assert self.db is not None, "store not open"
         async with self.db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+            # Rows are plain tuples: no row_factory is set (the stub says sqlite3.Row).
+            return list(await cur.fetchall())  # type: ignore[arg-type]
 
-    async def record(self, events: list[Event]) -> None:
+    async def record(self, events: Sequence[Event]) -> None:
         marks = ",".join("?" * len(EVENT_COLUMNS))
         rows = [e.as_row() for e in events]
         async with self._write() as db:
@@ -108,7 +112,7 @@ class SqliteStore:
                 f"INSERT INTO events ({','.join(EVENT_COLUMNS)}) VALUES ({marks})", rows
             )
 
-    async def recent_events(self, limit: int = 100) -> list[dict]:
+    async def recent_events(self, limit: int = 100) -> list[dict[str, Any]]:
         sql = f"SELECT {','.join(EVENT_COLUMNS)} FROM events ORDER BY id DESC LIMIT ?"
         return [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in await self._rows(sql, limit)]
 
@@ -119,7 +123,8 @@ class SqliteStore:
         return dict(await self._rows(sql.q(sql.PROVIDER_COUNTS), ip, start, end))
 
     async def last_sent(self, ip: str) -> float | None:
-        return (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
+        at: float | None = (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
+        return at
 
     async def suppress(self, entries: Sequence[Suppression]) -> int:
         if not entries:
@@ -189,8 +194,9 @@ class SqliteStore:
         async with self._write() as db:
             await db.execute(sql.q(fsql.INSERT_SOFT), (key, tenant, address, at))
             async with db.execute(sql.q(fsql.COUNT_SOFT), (tenant, address, since)) as cur:
-                (count,) = await cur.fetchone()
-        return int(count)
+                row = await cur.fetchone()
+        assert row is not None, "an aggregate returns one row"
+        return int(row[0])
 
     async def record_feedback(self, keyed: Sequence[tuple[str, Event]]) -> list[Event]:
         if not keyed:
@@ -284,7 +290,9 @@ class SqliteStore:
             await db.executemany(esql.INSERT, rows)
         return flags
 
-    async def recent_engagement(self, limit: int = 100, tenant: str | None = None) -> list[dict]:
+    async def recent_engagement(
+        self, limit: int = 100, tenant: str | None = None
+    ) -> list[dict[str, Any]]:
         if tenant is None:
             found = await self._rows(sql.q(esql.RECENT), limit)
         else:
@@ -327,7 +335,7 @@ class SqliteStore:
         for i in range(0, len(unique), 500):  # SQLite's bound parameters are limited
             part = unique[i : i + 500]
             for row in await self._rows(fsql.entries_sqlite(len(part)), tenant, *part):
-                out[row[1]] = fsql.suppression(row)
+                out[row[1]] = sql.suppression(row)
         return out
 
     async def record_audit(self, entry: AuditEntry) -> int:
@@ -351,7 +359,7 @@ class SqliteStore:
 
     async def suppression_export(
         self, filters: asql.SuppressionFilter, batch: int = 1000
-    ) -> AsyncIterator[list[Suppression]]:
+    ) -> AsyncGenerator[list[Suppression], None]:
         # Page by key, not one long cursor: the single connection stays free
         # for the writes that come in while a client reads slowly.
         after = None
@@ -363,13 +371,15 @@ class SqliteStore:
                 return
             after = (page[-1].tenant, page[-1].address)
 
-    async def event_page(self, filters: asql.EventFilter, before_id: int, limit: int) -> list[dict]:
+    async def event_page(
+        self, filters: asql.EventFilter, before_id: int, limit: int
+    ) -> list[dict[str, Any]]:
         query, args = asql.event_page(filters, before_id, limit, asql.SQLITE_FIND)
         return [asql.event_dict(row) for row in await self._rows(sql.q(query), *args)]
 
     async def engagement_page(
         self, filters: asql.EngagementFilter, before_id: int, limit: int
-    ) -> list[dict]:
+    ) -> list[dict[str, Any]]:
         query, args = asql.engagement_page(filters, before_id, limit)
         return [asql.engagement_dict(row) for row in await self._rows(sql.q(query), *args)]
 
@@ -383,5 +393,6 @@ class SqliteStore:
 async def _last_seq(db: aiosqlite.Connection) -> int:
     # Under the write lock taken by _write: no other writer can take the same number.
     async with db.execute(sql.LAST_SEQ) as cur:
-        (seq,) = await cur.fetchone()
-    return seq
+        row = await cur.fetchone()
+    assert row is not None, "an aggregate returns one row"
+    return int(row[0])
