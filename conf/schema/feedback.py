@@ -24,6 +24,9 @@ class FeedbackSettings(Section):
     # Secrets of the VERP return paths, newest first (the first signs, all verify).
     # Empty: relayed mail keeps the sender's envelope sender.
     verp_secrets: tuple[str, ...] = ()
+    # How long a VERP token stays good: bounces and complaints arrive within days;
+    # an older token (or a stolen one) acts on nothing.
+    verp_max_age: PositiveFloat = 2_592_000.0
     # Durable inbox of the inbound listener; each message is fsynced before 250.
     inbox: str = "var/inbox"
     inbox_keep_days: PositiveFloat = 7.0

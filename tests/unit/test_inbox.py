@@ -88,9 +88,10 @@ async def test_hard_bounce_suppresses_and_records_an_event(world):
     s, store, service = world
     inbox = service.inbox.inbox
     to = verp_for("bob@example.net")
-    await asyncio.to_thread(
-        inbox.write, {"mail_from": "", "rcpt_tos": [to]}, dsn(to, "bob@example.net")
-    )
+    # The returned headers name the message and campaign; the token's tags confirm them.
+    original = "To: bob@example.net\r\nMessage-ID: <m1@acme-mail.com>\r\nX-Job: camp-1\r\n"
+    raw = dsn(to, "bob@example.net", original=original)
+    await asyncio.to_thread(inbox.write, {"mail_from": "", "rcpt_tos": [to]}, raw)
     assert await service.inbox.process_pending() == 1
     entry = await store.suppression_entry("acme", "bob@example.net")
     assert entry is not None and entry.reason == "hard_bounce"
