@@ -163,3 +163,34 @@ async def test_thirty_forged_complaints_do_not_quarantine_the_ip(tmp_path, sink)
         assert await suppressed(tmp_path, ["bob@example.net"]) == []
     finally:
         await d.stop()
+
+
+async def test_an_expired_token_acts_on_nothing(tmp_path, sink):
+    make_keys(tmp_path)
+    path, _, inbound, _ = write_config(tmp_path, sink.port)
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    try:
+        keys = TokenKeys([SECRET])
+        month_ago = int(time.time()) - 31 * 86400
+        stale = issue(
+            keys,
+            "verp",
+            "acme",
+            "<m@acme-mail.com>",
+            "old@example.net",
+            url="192.0.2.10",
+            issued_at=month_ago,
+        )
+        fresh = issue(
+            keys, "verp", "acme", "<n@acme-mail.com>", "new@example.net", url="192.0.2.10"
+        )
+        for rcpt, text in (("old@example.net", stale), ("new@example.net", fresh)):
+            to = f"bounces+{text}@bounce.acme-mail.com"
+            await deliver(inbound, to, multi_dsn(to, [rcpt]))
+        await processed(tmp_path, 2)
+        # The fresh one (same format, same secret) acts: the stale one only because of its age.
+        assert await suppressed(tmp_path, ["old@example.net", "new@example.net"]) == [
+            "new@example.net"
+        ]
+    finally:
+        await d.stop()
