@@ -5,6 +5,8 @@ from __future__ import annotations
 from conf.schema.base import Section
 from conf.schema.rules import Network, PositiveFloat, PositiveInt, Rate
 
+WEBHOOK_TOKEN_MIN = 32
+
 
 class HealthSettings(Section):
     # Rolling rates per IP and provider group, over 1 h and over 24 h; a rate is
@@ -42,6 +44,7 @@ class FeedbackSettings(Section):
     # acct.csv is the file PowerMTA writes; acct-<date>.csv the ones it moved away.
     accounting_pattern: str = "acct*.csv"
     # Bearer token of POST /api/webhooks/powermta; null: the webhook is off.
+    # At least 32 characters: it is guessable online otherwise (wrong tries are braked too).
     webhook_token: str | None = None
     health: HealthSettings = HealthSettings()
 
@@ -50,6 +53,9 @@ class FeedbackSettings(Section):
         for i, secret in enumerate(self.verp_secrets):
             if len(secret) < 16:
                 out.append((f"verp_secrets[{i}]", "must be at least 16 characters"))
+        if self.webhook_token is not None and len(self.webhook_token) < WEBHOOK_TOKEN_MIN:
+            text = f"must be at least {WEBHOOK_TOKEN_MIN} characters (e.g. openssl rand -hex 24)"
+            out.append(("webhook_token", text))
         if self.health.complaint_warn > self.health.complaint_quarantine:
             out.append(("health.complaint_warn", "must not exceed complaint_quarantine"))
         return out

@@ -9,9 +9,11 @@ import os
 import time
 from pathlib import Path
 
+import aiohttp
 import aiosmtplib
 import pytest
 
+from conf import ConfigError, parse
 from policy.store.sqlite import SqliteStore
 from policy.tokens import TokenKeys, issue
 from tests.e2e.test_bounce_loop import write_config
@@ -192,5 +194,34 @@ async def test_an_expired_token_acts_on_nothing(tmp_path, sink):
         assert await suppressed(tmp_path, ["old@example.net", "new@example.net"]) == [
             "new@example.net"
         ]
+    finally:
+        await d.stop()
+
+
+def test_check_config_refuses_a_short_webhook_token():
+    with pytest.raises(ConfigError) as err:
+        parse('feedback: {webhook_token: "hook-secret"}\n', environ={})
+    assert any(
+        p.startswith("feedback.webhook_token: must be at least 32") for p in err.value.problems
+    )
+
+
+async def test_the_webhook_brakes_a_client_that_keeps_sending_wrong_tokens(tmp_path, sink):
+    make_keys(tmp_path)
+    token = "hook-" + "x" * 40
+    path, _, _, admin = write_config(tmp_path, sink.port, f'webhook_token: "{token}"')
+    d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
+    url = f"http://127.0.0.1:{admin}/api/webhooks/powermta"
+    try:
+        async with aiohttp.ClientSession() as http:
+            statuses = []
+            for i in range(8):  # http.auth_failure_limit is 5
+                bad = {"Authorization": f"Bearer guess-{i}"}
+                async with http.post(url, data=b"[]", headers=bad) as resp:
+                    statuses.append(resp.status)
+            assert statuses == [401] * 5 + [429] * 3, statuses
+            good = {"Authorization": f"Bearer {token}"}
+            async with http.post(url, data=b"[]", headers=good) as resp:
+                assert resp.status == 429 and int(resp.headers["Retry-After"]) > 0
     finally:
         await d.stop()
