@@ -150,6 +150,8 @@ SPOOL_FULL = Verdict(451, "4.3.1", "Next hop unavailable and spool full, try aga
 INBOUND_NOT_OURS = Verdict(550, "5.7.1", "Relaying denied: not a domain of this server")
 INBOUND_STORED = Verdict(250, "2.0.0", "Received")
 INBOUND_TOO_MANY_RECIPIENTS = Verdict(452, "4.5.3", "Too many recipients")
+INBOUND_NO_SUCH_USER = Verdict(550, "5.1.1", "No such user here")
+INBOUND_SLOW_DOWN = Verdict(450, "4.7.1", "Too many messages from your address, try again later")
 
 
 def downstream_verdict(code: int, enhanced: str | None) -> Verdict:

@@ -33,7 +33,15 @@ class FeedbackSettings(Section):
     inbox: str = "var/inbox"
     inbox_keep_days: PositiveFloat = 7.0
     poll_interval: PositiveFloat = 1.0
-    max_message_size: PositiveInt = 67_108_864
+    # The inbound listener: a DSN or ARF report carries at most the original
+    # message; a few MB is room for any campaign mail and no more.
+    max_message_size: PositiveInt = 10_485_760
+    # Per client address: open connections, and messages accepted per minute.
+    inbound_max_connections_per_client: PositiveInt = 10
+    inbound_messages_per_minute: PositiveInt = 120
+    # Plain local parts accepted at a bounce domain besides bounces+<token> and
+    # unsubscribe+<token>; any other recipient gets 550 5.1.1.
+    inbound_mailboxes: tuple[str, ...] = ("postmaster", "abuse", "fbl")
     # soft_bounce_limit soft bounces within soft_bounce_window seconds suppress
     # the recipient for soft_bounce_expiry seconds.
     soft_bounce_limit: PositiveInt = 3

@@ -187,7 +187,11 @@ async def test_a_50_mb_report_is_processed_without_blocking(world):
 
 async def test_a_50_mb_report_over_smtp_is_kept_and_acted_on(world):
     s, store, service = world
-    listener = InboundListener(lambda: s, Inbox(s.feedback.inbox))
+    # The default limit is sized for bounces; an operator may raise it.
+    big = s.model_copy(
+        update={"feedback": s.feedback.model_copy(update={"max_message_size": 67_108_864})}
+    )
+    listener = InboundListener(lambda: big, Inbox(s.feedback.inbox))
     server = await listener.start("127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     to = verp_for("big@example.net")
