@@ -66,6 +66,9 @@ NULL_SENDER = Verdict(550, "5.7.1", "A null sender cannot be relayed")
 
 # Syntax and size
 BAD_ADDRESS = Verdict(553, "5.1.3", "Malformed address")
+BAD_SENDER_ADDRESS = Verdict(553, "5.1.7", "Malformed sender address")
+UTF8_NEEDS_SMTPUTF8 = Verdict(553, "5.6.7", "Non-ASCII address needs MAIL FROM with SMTPUTF8")
+UTF8_NOT_RELAYED = Verdict(553, "5.6.7", "Non-ASCII addresses cannot be relayed downstream")
 TOO_BIG = Verdict(552, "5.3.4", "Message size exceeds fixed maximum message size")
 HEADERS_TOO_BIG = Verdict(552, "5.3.4", "Header section too large")
 TOO_MANY_RECIPIENTS = Verdict(
