@@ -3,6 +3,7 @@
 import asyncio
 import os
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from policy import links, unsubscribe
 from policy.feedback import verp
 from policy.store.inbox import Inbox
 from policy.store.sqlite import SqliteStore
+from policy.tokens import issue
 from scheduler.feedback_service import FeedbackService
 from tests.support.feedback import arf, dsn
 
@@ -225,6 +227,18 @@ async def test_mailto_unsubscribe_suppresses_the_token_recipient(world):
     assert entry is not None and (entry.reason, entry.source) == ("unsubscribe", "mailto")
     assert await store.suppression_entry("acme", "someone-else@example.org") is None
     assert len(folder(s, "done")) == 1 and len(folder(s, "undetermined")) == 1  # the forged one
+
+
+async def test_an_expired_mailto_unsubscribe_acts_on_nothing(world):
+    s, store, service = world
+    keys = links.tenant_keys(s.tenants)["acme"]
+    month_ago = int(time.time()) - 31 * 86400
+    token = issue(keys, "unsubscribe", "acme", "camp-1", "old@example.net", 1, issued_at=month_ago)
+    rcpt = f"{unsubscribe.PREFIX}{token}@bounce.acme-mail.com"
+    await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": [rcpt]}, b"Subject: u\r\n\r\n")
+    await service.inbox.process_pending()
+    assert await store.suppression_entry("acme", "old@example.net") is None
+    assert len(folder(s, "undetermined")) == 1
 
 
 async def test_a_store_failure_leaves_the_message_for_the_next_round(world):
