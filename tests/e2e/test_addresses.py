@@ -50,6 +50,12 @@ async def test_utf8_without_smtputf8_is_refused_at_rcpt(gateway):
     assert reply.startswith("553 5.6.7"), reply
 
 
+async def test_a_utf8_sender_without_smtputf8_is_refused_at_mail(gateway):
+    raw = await session(gateway.port)
+    reply = await raw.cmd("MAIL FROM:<josé@acme-mail.com>".encode())
+    assert reply.startswith("553 5.6.7"), reply
+
+
 async def test_utf8_is_refused_at_rcpt_when_the_next_hop_does_not_offer_smtputf8(
     tmp_path, no_utf8_sink
 ):
