@@ -5,7 +5,11 @@
 objects, or NDJSON (one object per line). It answers 200 with the number of
 records read once they had their effects, 400 for a body that is not
 records (nothing of it applied), 401 without the bearer token and 404 when
-``feedback.webhook_token`` is not set. The daemon hands the ingest function
+``feedback.webhook_token`` is not set. Wrong tokens count against the
+client like failed admin logins (``admin.auth.FailureLimiter``, the admin
+API's brake, ``http.auth_failure_limit`` within ``http.auth_lockout``):
+past the limit the client gets 429 with ``Retry-After``, even with the
+right token, until the window passes. The daemon hands the ingest function
 as a plain callable, so this module knows nothing of the scheduler's insides.
 """
 
@@ -20,6 +24,7 @@ from aiohttp import web
 
 from admin import api
 from admin.api_models import Out, Raw
+from admin.auth import FailureLimiter
 from admin.openapi import route
 
 log = logging.getLogger("sluice.admin.webhooks")
@@ -27,6 +32,7 @@ log = logging.getLogger("sluice.admin.webhooks")
 Ingest = Callable[[Sequence[dict]], Awaitable[int]]
 INGEST: web.AppKey[Ingest] = web.AppKey("powermta_ingest")
 TOKEN: web.AppKey[Callable[[], str | None]] = web.AppKey("powermta_token")
+LIMITER: web.AppKey[FailureLimiter] = web.AppKey("powermta_limiter")
 MAX_BODY = 32 * 1024 * 1024
 
 
@@ -39,6 +45,7 @@ def add_powermta(app: web.Application, ingest: Ingest, token: Callable[[], str |
     """Route the PowerMTA webhook on ``app``; ``token`` is read per request (reloads)."""
     app[INGEST] = ingest
     app[TOKEN] = token
+    app[LIMITER] = FailureLimiter(5, 300.0)  # used when the app has no admin context
     route(
         app,
         "POST",
@@ -59,11 +66,21 @@ async def powermta(request: web.Request) -> web.Response | Ingested:
     expected = request.app[TOKEN]()
     if not expected:
         raise web.HTTPNotFound()
+    limiter = _limiter(request.app)
+    client = request.remote or "?"
+    wait = limiter.retry_after(client)
+    if wait > 0:
+        message = f"too many failed tokens: retry in {wait:.0f}s"
+        return api.error_response(
+            429, "too_many_failures", message, **{"Retry-After": f"{wait:.0f}"}
+        )
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+        limiter.failed(client)
         return api.error_response(
             401, "unauthorized", "send Authorization: Bearer <feedback.webhook_token>"
         )
+    limiter.succeeded(client)
     body = await _body(request)
     try:
         records = parse_records(body)
@@ -71,6 +88,14 @@ async def powermta(request: web.Request) -> web.Response | Ingested:
         return api.error_response(400, "invalid_records", str(exc))
     used = await request.app[INGEST](records)
     return Ingested(records=len(records), feedback=used)
+
+
+def _limiter(app: web.Application) -> FailureLimiter:
+    # The admin API's own limiter when the app has one: one brake per client address.
+    ctx = app.get(api.CONTEXT)
+    if ctx is not None and ctx.limiter is not None:
+        return ctx.limiter
+    return app[LIMITER]
 
 
 async def _body(request: web.Request) -> bytes:

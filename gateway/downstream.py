@@ -115,6 +115,8 @@ class SmtpDownstream:
             settings.breaker_failures, settings.breaker_reset, f"{settings.host}:{settings.port}"
         )
         self.open = 0
+        # Whether the next hop's EHLO offered SMTPUTF8; None until a first connection.
+        self.offers_smtputf8: bool | None = None
 
     async def send(
         self, mail_from: str, recipients: Sequence[str], data: bytes, *, smtputf8: bool = False
@@ -139,16 +141,26 @@ class SmtpDownstream:
     async def _relay(
         self, mail_from: str, recipients: Sequence[str], data: bytes, smtputf8: bool, stage: list
     ) -> Result:
-        options = ["SMTPUTF8"] if smtputf8 else []
         try:
             client, reused = await self._take()
         except CONNECTION_ERRORS as exc:
             self.breaker.failed(cause(exc))
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc}")
+        except Exception as exc:  # e.g. a refused login: nothing of it stays open (_connect)
+            log.error("downstream connect failed: %r", exc)
+            return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc!r}")
         stage[0] = "envelope"
+        utf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
         try:
+            if utf8 and not client.supports_extension("smtputf8"):
+                # Checked at MAIL and RCPT once the next hop is known; this is the first time.
+                self._give_back(client)
+                return Result(replies.UTF8_NOT_RELAYED, "rejected", "no SMTPUTF8 downstream")
+            # SMTPUTF8 goes on when the client asked for it and the next hop offers it.
+            use = smtputf8 and client.supports_extension("smtputf8")
+            options, encoding = (["SMTPUTF8"], "utf-8") if use else ([], "ascii")
             try:
-                await client.mail(mail_from, options=options)
+                await client.mail(mail_from, options=options, encoding=encoding)
             except CONNECTION_ERRORS:
                 if not reused:
                     raise
@@ -156,11 +168,11 @@ class SmtpDownstream:
                 # so one retry on a fresh connection is safe.
                 self._close(client)
                 client = await self._connect()
-                await client.mail(mail_from, options=options)
+                await client.mail(mail_from, options=options, encoding=encoding)
             refused = []
             for rcpt in recipients:
                 try:
-                    await client.rcpt(rcpt)
+                    await client.rcpt(rcpt, encoding=encoding)
                 except aiosmtplib.SMTPRecipientRefused as exc:
                     refused.append(exc)
             if refused:
@@ -186,6 +198,12 @@ class SmtpDownstream:
         except asyncio.CancelledError:
             self._close(client)
             raise
+        except Exception as exc:
+            # Anything else (an address the client library cannot encode, a bug):
+            # the connection is in an unknown state, so it is closed, never leaked.
+            self._close(client)
+            log.exception("downstream relay failed at %s", stage[0])
+            return self._lost(stage[0], replies.DOWNSTREAM_LOST, repr(exc))
         self._give_back(client)
         self.breaker.succeeded()
         return Result(replies.QUEUED, "relayed", f"{response.code} {response.message[:200]}")
@@ -223,10 +241,18 @@ class SmtpDownstream:
             start_tls=s.starttls,
             validate_certs=False,
         )
-        await client.connect()
-        client.timeout = s.timeout
-        if s.username and s.password:
-            await client.login(s.username, s.password)
+        try:
+            await client.connect()
+            client.timeout = s.timeout
+            if s.username and s.password:
+                await client.login(s.username, s.password)
+            if client.is_ehlo_or_helo_needed:
+                await client.ehlo()  # its extensions say whether SMTPUTF8 can go on
+        except BaseException:
+            if client.is_connected:
+                client.close()  # a refused login or a timeout leaves no socket behind
+            raise
+        self.offers_smtputf8 = client.supports_extension("smtputf8")
         self.open += 1
         metrics.DOWNSTREAM_OPEN.set(self.open)
         return client

@@ -4,8 +4,17 @@ Mailbox providers send bounces to the VERP return path, complaints to the
 feedback address and one-click ``mailto:`` unsubscribes to
 ``unsubscribe+<token>@``, all at a tenant's ``bounce_domain``; this listener
 is its MX. It accepts a recipient only at a configured bounce domain (any
-other gets 550 5.7.1: it is not a relay), takes no AUTH, and never answers
-anything by mail, so a bounce of a bounce cannot loop through it.
+other gets 550 5.7.1: it is not a relay), and there only the forms Sluice
+issues: ``bounces+<token>``, ``unsubscribe+<token>`` (the token's shape is
+checked here, its signature by the processor) and the plain mailboxes of
+``feedback.inbound_mailboxes`` (postmaster, abuse, the FBL address); any
+other gets 550 5.1.1. It takes no AUTH, and never answers anything by mail,
+so a bounce of a bounce cannot loop through it.
+
+Anyone may connect, so each client address is bounded: open connections
+(``feedback.inbound_max_connections_per_client``, 421 above), messages per
+minute (``feedback.inbound_messages_per_minute``, 450 at MAIL above) and
+message size (``feedback.max_message_size``, 552 above, sized for bounces).
 
 Each accepted message is written to the durable inbox and fsynced before
 the 250 (``policy.store.inbox``); reading it is the scheduler's job
@@ -16,7 +25,9 @@ Any failure before that point answers 451 4.3.0 and the sender retries.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -27,15 +38,29 @@ from aiosmtpd.smtp import Session as LibSession
 
 from conf import Settings
 from gateway import replies
+from policy.feedback import verp
 from policy.store.inbox import Inbox
 
 log = logging.getLogger("sluice.inbound")
 MAX_RECIPIENTS = 100
+RATE_WINDOW = 60.0
+_UNSUBSCRIBE_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,400}")
 
 
 def bounce_domains(settings: Settings) -> dict[str, str]:
     """Each tenant's bounce domain, lowercased, with the tenant's name."""
     return {t.bounce_domain.lower(): t.name for t in settings.tenants if t.bounce_domain}
+
+
+def issued_form(address: str, mailboxes: tuple[str, ...]) -> bool:
+    """Whether a recipient has a form Sluice hands out (tokens by shape only)."""
+    local = address.strip().strip("<>").rpartition("@")[0]
+    lower = local.lower()
+    if lower.startswith(verp.BOUNCE_PREFIX):
+        return verp.looks_like_token(local[len(verp.BOUNCE_PREFIX) :])
+    if lower.startswith(verp.UNSUBSCRIBE_PREFIX):
+        return bool(_UNSUBSCRIBE_TOKEN.fullmatch(local[len(verp.UNSUBSCRIBE_PREFIX) :]))
+    return lower in {m.lower() for m in mailboxes}
 
 
 class InboundListener:
@@ -51,6 +76,23 @@ class InboundListener:
         self.protocols: set[_InboundSMTP] = set()
         self.server: asyncio.Server | None = None
         self.accepted = 0
+        self.per_client: collections.Counter[str] = collections.Counter()
+        # Per client address, when its recent messages began (bounded by the rate).
+        self.recent: dict[str, collections.deque[float]] = {}
+
+    def may_send(self, peer: str, now: float) -> bool:
+        """Whether ``peer`` is under its messages-per-minute; counts this one if so."""
+        limit = self.settings().feedback.inbound_messages_per_minute
+        times = self.recent.setdefault(peer, collections.deque())
+        while times and times[0] <= now - RATE_WINDOW:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        if len(self.recent) > 10_000:  # forget idle clients, so the map stays bounded
+            for key in [k for k, v in self.recent.items() if not v or v[-1] <= now - RATE_WINDOW]:
+                del self.recent[key]
+        return True
 
     def factory(self) -> SMTP:
         s = self.settings()
@@ -92,14 +134,25 @@ class _InboundSMTP(SMTP):
             peer = transport.get_extra_info("peername") or ("", 0)
             self.peer = str(peer[0])
             self.listener.protocols.add(self)
+            self.listener.per_client[self.peer] += 1
 
     def connection_lost(self, error: Exception | None) -> None:
-        self.listener.protocols.discard(self)
+        if self in self.listener.protocols:
+            self.listener.protocols.discard(self)
+            self.listener.per_client[self.peer] -= 1
+            if self.listener.per_client[self.peer] <= 0:
+                del self.listener.per_client[self.peer]
         super().connection_lost(error)
 
     async def _handle_client(self) -> None:
-        if len(self.listener.protocols) > self.listener.settings().smtp.max_connections:
-            await self.push(str(replies.TOO_MANY_CONNECTIONS))
+        s = self.listener.settings()
+        refusal = None
+        if len(self.listener.protocols) > s.smtp.max_connections:
+            refusal = replies.TOO_MANY_CONNECTIONS
+        elif self.listener.per_client[self.peer] > s.feedback.inbound_max_connections_per_client:
+            refusal = replies.TOO_MANY_FROM_CLIENT
+        if refusal is not None:
+            await self.push(str(refusal))
             if self.transport is not None:
                 self.transport.close()
             return
@@ -118,6 +171,9 @@ class _Handler:
         self, server: _InboundSMTP, session: LibSession, envelope: Envelope, address: str, options
     ) -> str:
         # DSNs come from the null sender; anything else may be a complaint or a reply.
+        if not self.listener.may_send(server.peer, time.monotonic()):
+            log.info("inbound slowed client=%s", server.peer)
+            return str(replies.INBOUND_SLOW_DOWN)
         envelope.mail_from = address  # "<>" for the null sender: aiosmtpd needs it non-empty
         envelope.mail_options.extend(options)
         return str(replies.SENDER_OK)
@@ -126,9 +182,13 @@ class _Handler:
         self, server: _InboundSMTP, session: LibSession, envelope: Envelope, address: str, options
     ) -> str:
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
-        if domain not in bounce_domains(self.listener.settings()):
+        settings = self.listener.settings()
+        if domain not in bounce_domains(settings):
             log.info("inbound refused client=%s rcpt=<%s>", server.peer, address[:200])
             return str(replies.INBOUND_NOT_OURS)
+        if not issued_form(address, settings.feedback.inbound_mailboxes):
+            log.info("inbound no such user client=%s rcpt=<%s>", server.peer, address[:200])
+            return str(replies.INBOUND_NO_SUCH_USER)
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
             return str(replies.INBOUND_TOO_MANY_RECIPIENTS)
         envelope.rcpt_tos.append(address)

@@ -125,6 +125,7 @@ PIPELINE: tuple[Step, ...] = (
     Step("mail.authenticated", access.require_tenant),
     Step("mail.policy_current", switches.policy_current),
     Step("mail.kill_switch", switches.kill_switch),
+    Step("mail.address", routing.sender_address),
     Step("mail.sender_domain", sender.envelope_sender_domain),
     # RCPT TO: to whom, and on which IP of the tenant's pool.
     Step("rcpt.authenticated", access.require_tenant),

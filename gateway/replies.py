@@ -67,6 +67,9 @@ NULL_SENDER = Verdict(550, "5.7.1", "A null sender cannot be relayed")
 
 # Syntax and size
 BAD_ADDRESS = Verdict(553, "5.1.3", "Malformed address")
+BAD_SENDER_ADDRESS = Verdict(553, "5.1.7", "Malformed sender address")
+UTF8_NEEDS_SMTPUTF8 = Verdict(553, "5.6.7", "Non-ASCII address needs MAIL FROM with SMTPUTF8")
+UTF8_NOT_RELAYED = Verdict(553, "5.6.7", "Non-ASCII addresses cannot be relayed downstream")
 TOO_BIG = Verdict(552, "5.3.4", "Message size exceeds fixed maximum message size")
 HEADERS_TOO_BIG = Verdict(552, "5.3.4", "Header section too large")
 TOO_MANY_RECIPIENTS = Verdict(
@@ -151,6 +154,8 @@ SPOOL_FULL = Verdict(451, "4.3.1", "Next hop unavailable and spool full, try aga
 INBOUND_NOT_OURS = Verdict(550, "5.7.1", "Relaying denied: not a domain of this server")
 INBOUND_STORED = Verdict(250, "2.0.0", "Received")
 INBOUND_TOO_MANY_RECIPIENTS = Verdict(452, "4.5.3", "Too many recipients")
+INBOUND_NO_SUCH_USER = Verdict(550, "5.1.1", "No such user here")
+INBOUND_SLOW_DOWN = Verdict(450, "4.7.1", "Too many messages from your address, try again later")
 
 
 def downstream_verdict(code: int, enhanced: str | None) -> Verdict:

@@ -142,6 +142,15 @@ class SluiceSMTP(SMTP):
         self.sluice = Session(id="", peer="", port=0, listener=listener)
         self.tx: Transaction | None = None
 
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        # aiosmtpd drops a source route (<@a,@b:user@c>) silently; keep it, so the
+        # address steps refuse it (gateway.steps.routing) instead of relaying past it.
+        text = arg.lstrip()
+        if text.startswith("<@") and ">" in text:
+            path, _, rest = text[1:].partition(">")
+            return path, rest
+        return super()._getaddr(arg)
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
         super().connection_made(transport)

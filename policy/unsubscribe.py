@@ -17,6 +17,7 @@ stranger who learnt the address must not unsubscribe someone else with it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 from policy.links import message_ref, verify_for
@@ -42,11 +43,22 @@ def read_local_part(local: str, keys: Mapping[str, TokenKeys]) -> tuple[str, str
     return data.tenant, data.recipient
 
 
-def read_token(local: str, keys: Mapping[str, TokenKeys]) -> TokenData:
-    """All the token of an ``unsubscribe+<token>`` local part says (campaign, sent at too)."""
+def read_token(
+    local: str,
+    keys: Mapping[str, TokenKeys],
+    *,
+    max_age: float | None = None,
+    now: float | None = None,
+) -> TokenData:
+    """All the token of an ``unsubscribe+<token>`` local part says (campaign, sent at too).
+
+    With ``max_age``, a token issued longer ago than that is ``BadToken`` too.
+    """
     if local[: len(PREFIX)].lower() != PREFIX:
         raise BadToken("not an unsubscribe address")
     data = verify_for(keys, local[len(PREFIX) :], "unsubscribe")
     if not data.recipient:
         raise BadToken("the token names no recipient")
+    if max_age is not None and (time.time() if now is None else now) > data.issued_at + max_age:
+        raise BadToken("the token has expired")
     return data

@@ -32,10 +32,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy.feedback import accounting
+from policy.feedback import accounting, verp
 from policy.feedback.decision import Feedback
 from policy.store import Store
-from policy.tokens import TokenKeys
+from scheduler import metrics
 from scheduler.effects import Effects
 
 log = logging.getLogger("sluice.accounting")
@@ -67,7 +67,7 @@ class AccountingTailer:
         effects: Effects,
         folder: Callable[[], str | None],
         pattern: Callable[[], str],
-        keys: Callable[[], TokenKeys | None],
+        keys: Callable[[], verp.Verifier | None],
         tenant_of: Callable[[], accounting.TenantOf],
         *,
         clock: Callable[[], float] = time.time,
@@ -139,7 +139,7 @@ class AccountingTailer:
             digest = hashlib.blake2b(line, digest_size=8).hexdigest()
             for record in accounting.rows([text], chunk.header):
                 fb_key = f"acct:{key}:{offset}:{digest}"
-                fb = accounting.to_feedback(record, fb_key, keys, tenant_of, now)
+                fb = accounting.to_feedback(record, fb_key, keys, tenant_of, now, _unmatched)
                 if fb is not None:
                     out.append(fb)
         return out
@@ -212,3 +212,7 @@ def _read_chunk(path: Path, start: int) -> _Chunk | None:
 
 def _columns(header: list[str]) -> list[str]:
     return [c.strip().strip('"') for c in header]
+
+
+def _unmatched() -> None:
+    metrics.count_unmatched("acct")

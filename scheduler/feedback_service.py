@@ -24,9 +24,8 @@ from policy.feedback import accounting, verp
 from policy.feedback.accounting import TenantOf
 from policy.store import Store
 from policy.store.inbox import Inbox
-from policy.tokens import TokenKeys
 from scheduler import accounting as scheduler_accounting
-from scheduler import health, inbox, notify
+from scheduler import health, inbox, metrics, notify
 from scheduler.accounting import AccountingTailer
 from scheduler.effects import Effects
 from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
@@ -53,6 +52,7 @@ class FeedbackService:
     # Unsubscribes by link (handed to the public listener) and mailto: (the inbox).
     unsubscribes: Unsubscribes = field(init=False)
     _tenants: tuple[object, TenantOf] | None = field(default=None, init=False)
+    _verifier: tuple[object, verp.Verifier] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.store, self.settings)
@@ -71,6 +71,7 @@ class FeedbackService:
             self.keys,
             unsubscribe_keys=lambda: links.tenant_keys(self.settings().tenants),
             unsubscribes=self.unsubscribes,
+            max_age=lambda: self.settings().feedback.verp_max_age,
         )
         self.accounting = AccountingTailer(
             self.store,
@@ -86,9 +87,22 @@ class FeedbackService:
             self.quarantine or ipstate_quarantine(self.store, self.settings),
         )
 
-    def keys(self) -> TokenKeys | None:
-        secrets = self.settings().feedback.verp_secrets
-        return verp.keys_for(tuple(secrets)) if secrets else None
+    def keys(self) -> verp.Verifier | None:
+        """What reads VERP tokens under the current settings (rebuilt after a reload)."""
+        s = self.settings()
+        if not s.feedback.verp_secrets:
+            return None
+        if self._verifier is None or self._verifier[0] is not s:
+            known = verp.Known(
+                tenants=tuple(t.name for t in s.tenants),
+                ips=tuple(p.ip for ips in s.pools.values() for p in ips),
+                max_age=s.feedback.verp_max_age,
+            )
+            self._verifier = (
+                s,
+                verp.Verifier(verp.keys_for(tuple(s.feedback.verp_secrets)), known),
+            )
+        return self._verifier[1]
 
     def tenant_of(self) -> TenantOf:
         """The sender-domain lookup of the current settings, rebuilt after a reload."""
@@ -109,7 +123,7 @@ class FeedbackService:
         for record in records:
             low = accounting.lowered(record)
             digest = hashlib.sha256(json.dumps(low, sort_keys=True).encode()).hexdigest()[:32]
-            fb = accounting.to_feedback(low, f"hook:{digest}", keys, tenant_of, now)
+            fb = accounting.to_feedback(low, f"hook:{digest}", keys, tenant_of, now, _unmatched)
             if fb is not None:
                 items.append(fb)
         if items:
@@ -140,3 +154,7 @@ class FeedbackService:
         tasks.every(scheduler_accounting.TASK, poll, self.accounting.poll)
         tasks.every(health.TASK, health_interval, self.health.check)
         tasks.every(notify.TASK, poll, self.notifier.poll, on_stop=self.notifier.close)
+
+
+def _unmatched() -> None:
+    metrics.count_unmatched("webhook")

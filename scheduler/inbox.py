@@ -7,7 +7,10 @@ Each message the inbound listener stored is read once it is on disk:
 2. Each report is mapped to the message it answers by the VERP tokens of
    the envelope recipients, then by those the message quotes (an ARF
    report carries the original Return-Path): tenant, message id, recipient,
-   IP and job.
+   IP and job. A report counts only for the recipient a token was issued
+   for; any other (a forged list of addresses, an expired token) is
+   logged and counted as unmatched (``sluice_feedback_unmatched_total``)
+   and acts on nothing.
 3. ``scheduler.effects`` suppresses, counts and records.
 
 Then the file moves on: to ``done/`` when every report was classified and
@@ -18,7 +21,8 @@ suppresses the token's recipient (``policy.unsubscribe``: never the sender
 of the message, who may be anyone), records an ``unsubscribe`` engagement
 event and tells MailWizz once per inbox item however often the item is
 processed (``scheduler.unsubscribes``), and goes to ``done/``; a token that
-does not verify goes to ``undetermined/``. A failure of the
+does not verify, or is older than ``feedback.verp_max_age``, acts on
+nothing and goes to ``undetermined/``. A failure of the
 store leaves the file in ``new/`` for the next round, so nothing is lost.
 
 A loop guard drops a report identical to one seen in the last hour (same
@@ -36,12 +40,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from policy import bounces, unsubscribe
+from policy.bounces.report import BounceReport
 from policy.engagement import Engagement
 from policy.feedback import decision as feedback
 from policy.feedback import verp
 from policy.feedback.decision import Feedback
 from policy.store.inbox import Inbox
 from policy.tokens import BadToken, TokenKeys
+from scheduler import metrics
 from scheduler.effects import Effects
 from scheduler.unsubscribes import Unsubscribes, mailto_event
 
@@ -58,11 +64,12 @@ class InboxProcessor:
         self,
         inbox: Inbox,
         effects: Effects,
-        keys: Callable[[], TokenKeys | None],
+        keys: Callable[[], verp.Verifier | None],
         *,
         unsubscribe_keys: Callable[[], Mapping[str, TokenKeys]] = dict,
         unsubscribes: Unsubscribes | None = None,
         clock: Callable[[], float] = time.time,
+        max_age: Callable[[], float] = lambda: 30 * 86400.0,
     ):
         self.inbox = inbox
         self.effects = effects
@@ -72,6 +79,7 @@ class InboxProcessor:
             effects.store, effects, lambda *_: [], bus=effects.bus
         )
         self.clock = clock
+        self.max_age = max_age  # feedback.verp_max_age: older mailto: tokens act on nothing
         self.attempts: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
         self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
@@ -135,8 +143,10 @@ class InboxProcessor:
         found: dict[tuple[str, str], Engagement] = {}
         for rcpt in rcpts:
             try:
-                data = unsubscribe.read_token(_local(rcpt), keys)
-            except BadToken:
+                data = unsubscribe.read_token(_local(rcpt), keys, max_age=self.max_age(), now=at)
+            except BadToken as exc:
+                log.info("inbox %s: unmatched mailto: unsubscribe (%s)", path.name, exc)
+                metrics.count_unmatched("mailto")
                 continue
             found.setdefault((data.tenant, data.recipient.lower()), mailto_event(data, at))
         if not found:
@@ -153,27 +163,41 @@ class InboxProcessor:
         self, name: str, envelope: dict, rcpts: list[str], raw: bytes
     ) -> tuple[list[Feedback], bool]:
         reports = await asyncio.to_thread(bounces.parse, raw)
-        keys = self.keys()
-        origins: list[verp.Origin] = []
-        if keys is not None:
+        verifier = self.keys()
+        tokens: list[str] = []
+        if verifier is not None:
             for rcpt in rcpts:
-                origin = verp.read(keys, rcpt)
-                if origin is not None and origin not in origins:
-                    origins.append(origin)
-            for origin in await asyncio.to_thread(verp.find_in, keys, raw):
-                if origin not in origins:
-                    origins.append(origin)
+                text = verp.token_of(rcpt)
+                if text is not None and text not in tokens:
+                    tokens.append(text)
+            for text in await asyncio.to_thread(verp.tokens_in, raw):
+                if text not in tokens:
+                    tokens.append(text)
         at = envelope.get("received_at")
         at = float(at) if isinstance(at, int | float) else self.clock()
+
+        def check(text: str, report: BounceReport) -> verp.Origin | None:
+            assert verifier is not None
+            job = report.x_job or report.x_mw_campaign_uid
+            return verp.origin_for(
+                verifier, text, report.recipient, now=at, message_id=report.message_id, job=job
+            )
+
         items: list[Feedback] = []
         complete = bool(reports)
-        matched = feedback.match(reports, origins)
+        matched = feedback.match(reports, tokens, check)
         for i, (report, origin) in enumerate(zip(reports, matched, strict=True)):
+            source = "arf" if report.kind == "complaint" else "dsn"
             if origin is None or report.reason == "undefined":
                 complete = False
             if origin is None:
+                if report.kind != "delivered":
+                    # Forged, expired, or about an address no token names: acts on nothing.
+                    log.info(
+                        "inbox %s: unmatched %s report recipient=%s", name, source, report.recipient
+                    )
+                    metrics.count_unmatched(source)
                 continue
-            source = "arf" if report.kind == "complaint" else "dsn"
             items.append(Feedback(origin, report, source, f"inbox:{name}:{i}", at))
         return items, complete
 
@@ -197,7 +221,7 @@ class InboxProcessor:
 
 
 def _loop_key(fb: Feedback) -> tuple[str, str, str]:
-    return (fb.origin.message_id, fb.recipient, fb.report.reason)
+    return (fb.origin.token or fb.origin.message_id, fb.recipient, fb.report.reason)
 
 
 def _local(address: str) -> str:

@@ -45,7 +45,18 @@ TASK_FAILURES = Counter(
     "Rounds of the task that raised (each is tried again after a backoff)",
     ["task"],
 )
+FEEDBACK_UNMATCHED = Counter(
+    "sluice_feedback_unmatched_total",
+    "Feedback that acted on nothing: no token, a forged or expired one, or one issued"
+    " for another recipient, by source (dsn, arf, acct, webhook, mailto)",
+    ["source"],
+)
 NO_TENANT = "-"  # feedback whose message could not be traced to a tenant
+
+
+def count_unmatched(source: str, n: int = 1) -> None:
+    if n:
+        FEEDBACK_UNMATCHED.labels(source).inc(n)
 
 
 def count_feedback(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from conf.schema.base import Section
 from conf.schema.rules import Network, PositiveFloat, PositiveInt, Rate
 
+WEBHOOK_TOKEN_MIN = 32
+
 
 class HealthSettings(Section):
     # Rolling rates per IP and provider group, over 1 h and over 24 h; a rate is
@@ -24,11 +26,22 @@ class FeedbackSettings(Section):
     # Secrets of the VERP return paths, newest first (the first signs, all verify).
     # Empty: relayed mail keeps the sender's envelope sender.
     verp_secrets: tuple[str, ...] = ()
+    # How long a VERP token stays good: bounces and complaints arrive within days;
+    # an older token (or a stolen one) acts on nothing.
+    verp_max_age: PositiveFloat = 2_592_000.0
     # Durable inbox of the inbound listener; each message is fsynced before 250.
     inbox: str = "var/inbox"
     inbox_keep_days: PositiveFloat = 7.0
     poll_interval: PositiveFloat = 1.0
-    max_message_size: PositiveInt = 67_108_864
+    # The inbound listener: a DSN or ARF report carries at most the original
+    # message; a few MB is room for any campaign mail and no more.
+    max_message_size: PositiveInt = 10_485_760
+    # Per client address: open connections, and messages accepted per minute.
+    inbound_max_connections_per_client: PositiveInt = 10
+    inbound_messages_per_minute: PositiveInt = 120
+    # Plain local parts accepted at a bounce domain besides bounces+<token> and
+    # unsubscribe+<token>; any other recipient gets 550 5.1.1.
+    inbound_mailboxes: tuple[str, ...] = ("postmaster", "abuse", "fbl")
     # soft_bounce_limit soft bounces within soft_bounce_window seconds suppress
     # the recipient for soft_bounce_expiry seconds.
     soft_bounce_limit: PositiveInt = 3
@@ -39,6 +52,7 @@ class FeedbackSettings(Section):
     # acct.csv is the file PowerMTA writes; acct-<date>.csv the ones it moved away.
     accounting_pattern: str = "acct*.csv"
     # Bearer token of POST /api/webhooks/powermta; null: the webhook is off.
+    # At least 32 characters: it is guessable online otherwise (wrong tries are braked too).
     webhook_token: str | None = None
     health: HealthSettings = HealthSettings()
 
@@ -47,6 +61,9 @@ class FeedbackSettings(Section):
         for i, secret in enumerate(self.verp_secrets):
             if len(secret) < 16:
                 out.append((f"verp_secrets[{i}]", "must be at least 16 characters"))
+        if self.webhook_token is not None and len(self.webhook_token) < WEBHOOK_TOKEN_MIN:
+            text = f"must be at least {WEBHOOK_TOKEN_MIN} characters (e.g. openssl rand -hex 24)"
+            out.append(("webhook_token", text))
         if self.health.complaint_warn > self.health.complaint_quarantine:
             out.append(("health.complaint_warn", "must not exceed complaint_quarantine"))
         return out

@@ -12,17 +12,22 @@ if TYPE_CHECKING:
 
 
 async def verp_sender(tx: Transaction) -> Verdict | None:
-    """Send with bounces+<token>@<bounce_domain> when the tenant has a bounce domain."""
+    """Send with bounces+<token>@<bounce_domain> when the tenant has a bounce domain.
+
+    Only for one recipient: a token binds the one address it was issued for,
+    and one transaction has one return path, so a transaction with several
+    recipients keeps the sender's own (``policy.feedback.verp``).
+    """
     assert tx.session.tenant is not None and tx.ip is not None
     domain = tx.session.tenant.settings.bounce_domain
     secrets = tx.rt.settings.feedback.verp_secrets
     # A null sender (a bounce the tenant relays) must stay null: RFC 5321 §4.5.5.
-    if not domain or not secrets or not tx.mail_from:
+    if not domain or not secrets or not tx.mail_from or len(tx.recipients) != 1:
         return None
     origin = verp.Origin(
         tenant=tx.session.tenant.name,
         message_id=tx.message_id,
-        recipient=tx.recipients[0] if len(tx.recipients) == 1 else "",
+        recipient=tx.recipients[0],
         ip=tx.ip.ip,
         job=tx.job,
     )

@@ -17,10 +17,15 @@ f     feedback loop report                            a complaint
 ====  ==============================================  =====================
 
 The message a record is about: the VERP token in ``orig`` (the envelope
-sender Sluice set) names tenant, message, recipient, IP and job. Without
-one, the tenant comes from the sender's domain and the rest from the
-record's own fields (``header_Message-Id``, ``dlvSourceIp``, ``jobId`` or
-``header_X-Job``). Column names are compared without case.
+sender Sluice set) names tenant, message, recipient, IP and job, and the
+record counts only when its recipient (``rcpt``) is the one the token was
+issued for; a record under a ``bounces+`` sender whose token does not
+verify for that recipient (forged, expired, another address) carries
+nothing. Without a VERP sender, the tenant comes from the sender's domain
+and the rest from the record's own fields (``header_Message-Id``,
+``dlvSourceIp``, ``jobId`` or ``header_X-Job``): such records come from
+PowerMTA itself (its file, or the webhook behind its token). Column names
+are compared without case.
 
 The reason comes from the record's status and diagnostic text, through the
 same classifier as DSNs; PowerMTA's ``bounceCat`` decides only when the text
@@ -44,7 +49,6 @@ from policy.bounces.reasons import UNDEFINED, kind_of
 from policy.bounces.report import BounceReport, make_report
 from policy.feedback import verp
 from policy.feedback.decision import Feedback
-from policy.tokens import TokenKeys
 
 TYPES = ("d", "b", "rb", "rs", "t", "tq", "f")
 # bounceCat -> the taxonomy's reason, for a record whose text says nothing.
@@ -90,7 +94,12 @@ def lowered(record: dict[str, Any]) -> dict[str, str]:
 
 
 def to_feedback(
-    record: dict[str, str], key: str, keys: TokenKeys | None, tenant_of: TenantOf, now: float
+    record: dict[str, str],
+    key: str,
+    keys: verp.Verifier | None,
+    tenant_of: TenantOf,
+    now: float,
+    unmatched: Callable[[], None] = lambda: None,
 ) -> Feedback | None:
     """The feedback a record (lower-case keys) carries, or None when it carries none."""
     kind = record.get("type", "").strip().lower()
@@ -100,20 +109,38 @@ def to_feedback(
     if kind == "rs" and action not in ("delayed", "failed"):
         return None
     recipient = _address(record.get("rcpt") or record.get("orcpt") or "")
-    origin = _origin(record, recipient, keys, tenant_of)
+    origin = _origin(record, recipient, keys, tenant_of, now)
     if origin is None:
+        if verp.token_of(_address(record.get("orig", ""))) is not None:
+            unmatched()  # a VERP sender whose token is not this recipient's: acts on nothing
         return None
     report = _report(kind, action, recipient or origin.recipient, record)
     return Feedback(origin, report, "acct", key, _when(record.get("timelogged", ""), now))
 
 
 def _origin(
-    record: dict[str, str], recipient: str, keys: TokenKeys | None, tenant_of: TenantOf
+    record: dict[str, str],
+    recipient: str,
+    keys: verp.Verifier | None,
+    tenant_of: TenantOf,
+    now: float,
 ) -> verp.Origin | None:
     sender = _address(record.get("orig", ""))
     ip = record.get("dlvsourceip", "").strip()
-    found = verp.read(keys, sender) if keys is not None and sender else None
-    if found is not None:
+    token = verp.token_of(sender) if sender else None
+    if token is not None:
+        if keys is None:
+            return None
+        found = verp.origin_for(
+            keys,
+            token,
+            recipient,
+            now=now,
+            message_id=record.get("header_message-id", ""),
+            job=record.get("jobid") or record.get("header_x-job") or "",
+        )
+        if found is None:
+            return None
         return found if found.ip or not ip else replace(found, ip=ip)
     tenant = tenant_of(sender) if sender else None
     if tenant is None:

@@ -30,7 +30,7 @@ health rates can count them per IP and day.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from policy.bounces.report import BounceReport
@@ -54,9 +54,9 @@ class Feedback:
 
     @property
     def recipient(self) -> str:
-        # The token's recipient wins: a DSN from a forwarding address names the
-        # forward target, but the address we mailed (and must stop mailing) is ours.
-        return (self.origin.recipient or self.report.recipient).strip().lower()
+        # The origin's recipient is the one the token was issued for (feedback
+        # naming another address never gets an origin): the only one it may act on.
+        return self.origin.recipient.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -144,23 +144,28 @@ def event(fb: Feedback, kind: str) -> Event:
     )
 
 
-def match(reports: Sequence[BounceReport], origins: Sequence[Origin]) -> list[Origin | None]:
-    """The origin of each report, or None when it cannot be told.
+def match(
+    reports: Sequence[BounceReport],
+    tokens: Sequence[str],
+    check: Callable[[str, BounceReport], Origin | None],
+) -> list[Origin | None]:
+    """The origin of each report, or None: feedback that acts on nothing.
 
-    ``origins`` are the valid VERP tokens of the envelope recipients, then those
-    found in the message (an ARF report's copy of the original Return-Path). A
-    report goes to the origin naming its recipient; failing that, a lone
-    origin takes a lone report (a forwarded address bounces under another
-    name) and a multi-recipient origin (no recipient of its own) takes any.
+    ``tokens`` are the VERP tokens of the envelope recipients, then those
+    found in the message (an ARF report's copy of the original Return-Path).
+    ``check(token, report)`` verifies a token for the report's own recipient
+    (``policy.feedback.verp.origin_for``): a report goes to the first token
+    issued for exactly that address. A report naming any other address, or
+    none, is unmatched, however many valid tokens the message carries: a
+    token is never evidence about an address it was not issued for.
     """
-    by_recipient = {o.recipient.lower(): o for o in origins if o.recipient}
-    shared = [o for o in origins if not o.recipient]
     out: list[Origin | None] = []
     for report in reports:
-        origin = by_recipient.get(report.recipient.lower()) if report.recipient else None
-        if origin is None and len(origins) == 1 and len(reports) == 1:
-            origin = origins[0]
-        if origin is None and len(shared) == 1 and report.recipient:
-            origin = shared[0]
+        origin = None
+        if report.recipient:
+            for text in tokens:
+                origin = check(text, report)
+                if origin is not None:
+                    break
         out.append(origin)
     return out

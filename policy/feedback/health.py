@@ -16,6 +16,13 @@ them, when judged over all). Blocks count as bounces: a provider refusing
 the IP is the strongest sign. Tenants are judged on their complaints over
 every IP they sent from: above the lines they are warned about, and an
 operator decides (a tenant's list is theirs to clean).
+
+Only matched feedback is counted: an event is recorded only for a recipient
+a VERP token (or PowerMTA's own record) names (``policy.feedback.verp``).
+And a rate can never exceed what was relayed: ``judge`` counts at most as
+many bounces, complaints or deferrals as the window relayed (``bounded``),
+so a burst of feedback about mail sent before the window, or any count
+that got in by another way, reads as at most 100 %, never 163 %.
 """
 
 from __future__ import annotations
@@ -61,6 +68,11 @@ class Finding:
         )
 
 
+def bounded(n: int, relayed: int) -> int:
+    """Feedback counted against a window: never more than the window relayed."""
+    return max(0, min(n, relayed))
+
+
 def tally(rows: Iterable[tuple[str, str, str, int]]) -> dict[tuple[str, str], Counts]:
     """Counts per (ip, provider group) and per (ip, ALL) from ``feedback_counts`` rows."""
     out: dict[tuple[str, str], Counts] = {}
@@ -82,7 +94,7 @@ def judge(
         for (ip, provider), c in sorted(table.items()):
             if c.relayed < limits.min_sample:
                 continue
-            worst = c.complained / c.relayed > limits.complaint_quarantine
+            worst = bounded(c.complained, c.relayed) / c.relayed > limits.complaint_quarantine
             checks = [
                 ("bounce", c.bounced, limits.bounce_rate, "quarantine"),
                 ("complaint", c.complained, limits.complaint_quarantine, "quarantine")
@@ -91,7 +103,7 @@ def judge(
                 ("deferral", c.delayed, limits.deferral_warn, "throttle"),
             ]
             for metric, n, limit, action in checks:
-                rate = n / c.relayed
+                rate = bounded(n, c.relayed) / c.relayed
                 if rate > limit:
                     found.append(Finding(ip, provider, window, metric, rate, c.relayed, action))
     found.sort(key=lambda f: f.action != "quarantine")
@@ -117,7 +129,7 @@ def judge_tenants(
         for tenant, c in sorted(table.items()):
             if c.relayed < limits.min_sample:
                 continue
-            rate = c.complained / c.relayed
+            rate = bounded(c.complained, c.relayed) / c.relayed
             if rate > limits.complaint_warn:
                 level = "critical" if rate > limits.complaint_quarantine else "warn"
                 found.append(Finding("", ALL, window, "complaint", rate, c.relayed, level, tenant))

@@ -3,9 +3,10 @@
 One file per accepted message, Maildir-style: written and fsynced in
 ``tmp/``, renamed into ``new/`` and the directory fsynced, and only then
 does the listener answer 250, so a crash or a power cut loses nothing that
-was acknowledged. The processor moves each file on: ``done/`` (pruned after
-some days), ``undetermined/`` (not understood: kept for a person to read) or
-``failed/`` (processing kept failing).
+was acknowledged. The processor moves each file on: ``done/``,
+``undetermined/`` (not understood: kept for a person to read) or
+``failed/`` (processing kept failing); all three are pruned after
+``feedback.inbox_keep_days``.
 A file is its envelope as one JSON line, then the message exactly as received.
 
 The calls are blocking file I/O: async callers run them in a thread.
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 FOLDERS = ("tmp", "new", "done", "undetermined", "failed")
+PRUNED = ("done", "undetermined", "failed")
 
 
 class Inbox:
@@ -81,16 +83,21 @@ class Inbox:
         return target
 
     def prune(self, older_than: float) -> int:
-        """Delete processed messages (``done/``) last changed before ``older_than``."""
+        """Delete processed messages last changed before ``older_than``.
+
+        ``undetermined/`` and ``failed/`` too: kept for a person to look at, but
+        anyone can mail the listener, so an unbounded folder fills the disk.
+        """
         removed = 0
-        folder = self.folder / "done"
-        for entry in os.scandir(folder) if folder.is_dir() else ():
-            try:
-                if entry.stat().st_mtime < older_than:
-                    os.unlink(entry.path)
-                    removed += 1
-            except FileNotFoundError:
-                continue
+        for name in PRUNED:
+            folder = self.folder / name
+            for entry in os.scandir(folder) if folder.is_dir() else ():
+                try:
+                    if entry.stat().st_mtime < older_than:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
         return removed
 
 

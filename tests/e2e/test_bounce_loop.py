@@ -24,6 +24,7 @@ from tests.support.harness import config_text, make_keys, send
 
 pytestmark = pytest.mark.slow
 SECRET = "verp-secret-e2e-0123456789"
+HOOK_TOKEN = "hook-secret-0123456789abcdef0123456789"
 
 
 def write_config(folder: Path, sink_port: int, extra: str = "") -> tuple[Path, int, int, int]:
@@ -142,7 +143,7 @@ async def test_accounting_file_appended_rotated_and_reread_after_a_restart(tmp_p
 
 async def test_powermta_webhook_takes_ndjson_behind_a_bearer_token(tmp_path, sink):
     make_keys(tmp_path)
-    path, smtp, _, admin = write_config(tmp_path, sink.port, 'webhook_token: "hook-secret"')
+    path, smtp, _, admin = write_config(tmp_path, sink.port, f'webhook_token: "{HOOK_TOKEN}"')
     d = await Daemon.start(["run", "-c", str(path)], cwd=tmp_path)
     url = f"http://127.0.0.1:{admin}/api/webhooks/powermta"
     try:
@@ -162,7 +163,7 @@ async def test_powermta_webhook_takes_ndjson_behind_a_bearer_token(tmp_path, sin
         async with aiohttp.ClientSession() as http:
             async with http.post(url, data=body) as resp:
                 assert resp.status == 401
-            auth = {"Authorization": "Bearer hook-secret"}
+            auth = {"Authorization": f"Bearer {HOOK_TOKEN}"}
             async with http.post(url, data=b"{not json", headers=auth) as resp:
                 assert resp.status == 400
             async with http.post(url, data=body, headers=auth) as resp:

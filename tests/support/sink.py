@@ -33,6 +33,7 @@ class Sink:
     tempfail_next_data: int = 0
     server: asyncio.Server | None = None
     port: int = 0
+    smtputf8: bool = True  # whether its EHLO offers SMTPUTF8 (PowerMTA's may not)
 
     async def start(self, port: int = 0) -> Sink:
         loop = asyncio.get_running_loop()
@@ -55,7 +56,7 @@ class Sink:
         proto = _SinkSMTP(
             _Handler(self),
             hostname="sink.test",
-            enable_SMTPUTF8=True,
+            enable_SMTPUTF8=self.smtputf8,
             data_size_limit=None,
             timeout=60,
         )

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from scheduler.feedback_service import FeedbackService
 from tests.support.acct import HEADER, line
 
 SECRET = "verp-secret-0123456789"
-KEYS = verp.keys_for((SECRET,))
+KEYS = verp.Verifier(
+    verp.keys_for((SECRET,)), verp.Known(("acme", "any"), ("192.0.2.10", "192.0.2.11"))
+)
 TENANT_OF = accounting.tenant_by_sender([("acme", ("acme-mail.com",)), ("any", ("*",))])
 
 
@@ -25,16 +28,17 @@ def record(text: str) -> dict[str, str]:
 
 
 def fb(text: str, keys=KEYS):
-    return accounting.to_feedback(record(text), "k", keys, TENANT_OF, 0.0)
+    return accounting.to_feedback(record(text), "k", keys, TENANT_OF, time.time())
 
 
 def verp_for(rcpt: str) -> str:
     origin = verp.Origin("acme", "<m9@acme-mail.com>", rcpt, "192.0.2.11", "c9")
-    return verp.address(KEYS, origin, "bounce.acme-mail.com")
+    return verp.address(KEYS.keys, origin, "bounce.acme-mail.com")
 
 
 def test_bounce_record_maps_back_by_its_verp_sender():
-    item = fb(line("b", "bob@example.net", orig=verp_for("bob@example.net")))
+    ours = {"header_Message-Id": "<m9@acme-mail.com>", "jobId": "c9"}
+    item = fb(line("b", "bob@example.net", orig=verp_for("bob@example.net"), **ours))
     assert item is not None and item.report.hard and item.report.reason == "userunknown"
     assert (item.origin.message_id, item.origin.ip, item.origin.job) == (
         "<m9@acme-mail.com>",
@@ -42,6 +46,24 @@ def test_bounce_record_maps_back_by_its_verp_sender():
         "c9",
     )
     assert item.at == 1795168800.0  # timeLogged
+    # The token names its message and campaign by keyed tags: the record's own
+    # values are kept only when they are the token's.
+    other = fb(line("b", "bob@example.net", orig=verp_for("bob@example.net"), jobId="c1"))
+    assert (other.origin.tenant, other.origin.message_id, other.origin.job) == ("acme", "", "")
+
+
+def test_a_record_counts_only_for_the_recipient_its_token_names():
+    seen = []
+    for rcpt in ("carol@example.net", "bob@example.net.evil", ""):
+        text = line("f", rcpt, orig=verp_for("bob@example.net"))
+        rec = record(text)
+        got = accounting.to_feedback(rec, "k", KEYS, TENANT_OF, time.time(), lambda: seen.append(1))
+        assert got is None
+    assert len(seen) == 3
+    # Expired: older than verp_max_age.
+    stale = verp.Verifier(KEYS.keys, verp.Known(("acme",), (), max_age=60.0))
+    text = line("b", "bob@example.net", orig=verp_for("bob@example.net"))
+    assert accounting.to_feedback(record(text), "k", stale, TENANT_OF, time.time() + 61) is None
 
 
 def test_without_verp_the_sender_domain_names_the_tenant():

@@ -7,38 +7,62 @@ from policy.feedback import decision as feedback
 from policy.feedback import verp
 from policy.feedback.decision import Feedback
 from policy.suppression import Suppression
-from policy.tokens import TokenKeys
+from policy.tokens import TokenKeys, issue
 from tests.support.feedback import arf, dsn
 
 KEYS = verp.keys_for(("verp-secret-0123456789",))
+VERIFIER = verp.Verifier(KEYS, verp.Known(("acme", "other"), ("192.0.2.10", "192.0.2.11")))
 ORIGIN = verp.Origin("acme", "<m1@acme-mail.com>", "bob@example.net", "192.0.2.10", "camp 42")
 
 
 def test_verp_address_round_trips_tenant_message_recipient_ip_and_job():
     addr = verp.address(KEYS, ORIGIN, "Bounce.Acme-Mail.com")
     assert addr.startswith("bounces+") and addr.endswith("@bounce.acme-mail.com")
-    assert "bob" not in addr  # the recipient is encrypted, not readable
-    back = verp.read(KEYS, f"<{addr}>")
-    assert back == verp.Origin(
-        "acme", "<m1@acme-mail.com>", "bob@example.net", "192.0.2.10", "camp42"
+    assert "bob" not in addr  # the recipient is bound by a MAC, not readable
+    local = addr.partition("@")[0]
+    assert len(local.encode()) <= 64  # RFC 5321's local part
+    text = verp.token_of(f"<{addr}>")
+    back = verp.origin_for(
+        VERIFIER, text, "Bob@Example.net", message_id="<m1@acme-mail.com>", job="camp 42"
     )
+    assert back == ORIGIN
+    # A case-folding receiver does not break it.
+    assert verp.origin_for(VERIFIER, text.upper(), "bob@example.net") is not None
 
 
-def test_verp_refuses_forged_altered_and_foreign_tokens():
-    addr = verp.address(KEYS, ORIGIN, "b.example")
-    local, _, domain = addr.partition("@")
-    flipped = local[:-3] + ("A" if local[-3] != "A" else "B") + local[-2:]
-    assert verp.read(KEYS, f"{flipped}@{domain}") is None
-    assert verp.read(TokenKeys(["another-secret-0000000"]), addr) is None
-    assert verp.read(KEYS, "postmaster@b.example") is None
-    assert verp.read(KEYS, "bounces+garbage@b.example") is None
+def test_verp_refuses_forged_altered_foreign_expired_and_other_recipients():
+    text = verp.token_of(verp.address(KEYS, ORIGIN, "b.example"))
+    flipped = text[:-3] + ("a" if text[-3] != "a" else "b") + text[-2:]
+    assert verp.origin_for(VERIFIER, flipped, "bob@example.net") is None
+    other = verp.Verifier(verp.keys_for(("another-secret-0000000",)), VERIFIER.known)
+    assert verp.origin_for(other, text, "bob@example.net") is None
+    assert verp.origin_for(VERIFIER, text, "carol@example.net") is None
+    assert verp.origin_for(VERIFIER, text, "") is None
+    assert verp.origin_for(VERIFIER, "garbage", "bob@example.net") is None
+    assert verp.token_of("postmaster@b.example") is None
+    later = time.time() + 30 * 86400 + 60
+    assert verp.origin_for(VERIFIER, text, "bob@example.net", now=later) is None
+
+
+def test_old_format_tokens_verify_for_their_recipient_until_they_expire():
+    legacy = TokenKeys(["verp-secret-0123456789"])
+    one = issue(legacy, "verp", "acme", "<m0>", "bob@example.net", url="192.0.2.10 c1")
+    shared = issue(legacy, "verp", "acme", "<m0>", "", url="192.0.2.10 c1")
+    got = verp.origin_for(VERIFIER, one, "bob@example.net")
+    assert got == verp.Origin("acme", "<m0>", "bob@example.net", "192.0.2.10", "c1")
+    assert verp.origin_for(VERIFIER, one, "carol@example.net") is None
+    assert verp.origin_for(VERIFIER, shared, "carol@example.net") is None  # binds nobody
+    old = issue(legacy, "verp", "acme", "<m0>", "bob@example.net", issued_at=1_000_000)
+    assert verp.origin_for(VERIFIER, old, "bob@example.net") is None
 
 
 def test_verp_tokens_found_in_a_quoted_return_path():
     addr = verp.address(KEYS, ORIGIN, "b.example")
     raw = arf("fbl@b.example", "bob@example.net", addr)
-    assert verp.find_in(KEYS, raw) == [verp.read(KEYS, addr)]
-    assert verp.find_in(KEYS, b"\x00\xff bounces+AAAAAAAAAAAAAAAAAAAAAAAAAAAA@x" * 1000) == []
+    assert verp.tokens_in(raw) == [verp.token_of(addr)]
+    assert verp.tokens_in(b"\x00\xff bounces+AAAAAAAAAAAAAAAAAAAAAAAAAAAA@x" * 1000) == [
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    ]
 
 
 def fb(raw: bytes, origin: verp.Origin = ORIGIN, i: int = 0) -> Feedback:
@@ -99,25 +123,22 @@ def test_feedback_event_carries_the_original_message():
     assert event.reply == "5.1.1 userunknown"
 
 
-def test_the_token_recipient_wins_over_a_forwarded_address():
-    item = fb(dsn("x@b.example", "bob@forward.example"))
-    assert item.recipient == "bob@example.net"
-    shared = verp.Origin("acme", "<m>", "", "192.0.2.10")
-    assert fb(dsn("x@b.example", "Carol@Example.net"), shared).recipient == "carol@example.net"
-
-
-def test_match_reports_to_origins():
-    a = verp.Origin("acme", "<m>", "a@example.net", "192.0.2.10")
-    b = verp.Origin("acme", "<m>", "b@example.net", "192.0.2.10")
-    shared = verp.Origin("acme", "<n>", "", "192.0.2.11")
+def test_match_acts_only_on_the_recipient_a_token_names():
+    a = verp.Origin("acme", "", "a@example.net", "192.0.2.10")
+    b = verp.Origin("acme", "", "b@example.net", "192.0.2.10")
+    ta = verp.token_of(verp.address(KEYS, a, "b.example"))
+    tb = verp.token_of(verp.address(KEYS, b, "b.example"))
     (ra,) = parse(dsn("x@b.example", "a@example.net"))
     (rb,) = parse(dsn("x@b.example", "b@example.net"))
     (rc,) = parse(dsn("x@b.example", "c@example.net"))
-    assert feedback.match([ra, rb], [b, a]) == [a, b]
-    assert feedback.match([rc], [a]) == [a]  # one for one: a forward
-    assert feedback.match([rc, ra], [a]) == [None, a]
-    assert feedback.match([rc, ra], [shared]) == [shared, shared]
-    assert feedback.match([ra], []) == [None]
+
+    def check(text, report):
+        return verp.origin_for(VERIFIER, text, report.recipient)
+
+    assert feedback.match([ra, rb], [tb, ta], check) == [a, b]
+    assert feedback.match([rc], [ta], check) == [None]  # a forward is not ours to suppress
+    assert feedback.match([rc, ra], [ta], check) == [None, a]
+    assert feedback.match([ra], [], check) == [None]
 
 
 def test_a_weaker_entry_never_replaces_a_stronger_one():

@@ -37,6 +37,17 @@ def test_thresholds():
     assert judge(1000, delayed=301) == [("deferral", "throttle")]
 
 
+def test_a_rate_never_exceeds_what_was_relayed():
+    rows = [("192.0.2.10", "google", "relayed", 100), ("192.0.2.10", "google", "bounced", 163)]
+    found = health.judge({"1h": health.tally(rows)}, LIMITS)
+    assert found and all(f.rate <= 1.0 for f in found), found
+    tenants = health.judge_tenants(
+        {"1h": health.tally_tenants([("acme", "relayed", 100), ("acme", "complained", 500)])},
+        LIMITS,
+    )
+    assert tenants and all(f.rate <= 1.0 for f in tenants)
+
+
 def test_a_small_sample_is_not_judged():
     assert judge(99, bounced=50, complained=20) == []
 

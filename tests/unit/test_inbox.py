@@ -3,6 +3,7 @@
 import asyncio
 import os
 import textwrap
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from policy import links, unsubscribe
 from policy.feedback import verp
 from policy.store.inbox import Inbox
 from policy.store.sqlite import SqliteStore
+from policy.tokens import issue
 from scheduler.feedback_service import FeedbackService
 from tests.support.feedback import arf, dsn
 
@@ -88,9 +90,10 @@ async def test_hard_bounce_suppresses_and_records_an_event(world):
     s, store, service = world
     inbox = service.inbox.inbox
     to = verp_for("bob@example.net")
-    await asyncio.to_thread(
-        inbox.write, {"mail_from": "", "rcpt_tos": [to]}, dsn(to, "bob@example.net")
-    )
+    # The returned headers name the message and campaign; the token's tags confirm them.
+    original = "To: bob@example.net\r\nMessage-ID: <m1@acme-mail.com>\r\nX-Job: camp-1\r\n"
+    raw = dsn(to, "bob@example.net", original=original)
+    await asyncio.to_thread(inbox.write, {"mail_from": "", "rcpt_tos": [to]}, raw)
     assert await service.inbox.process_pending() == 1
     entry = await store.suppression_entry("acme", "bob@example.net")
     assert entry is not None and entry.reason == "hard_bounce"
@@ -186,7 +189,11 @@ async def test_a_50_mb_report_is_processed_without_blocking(world):
 
 async def test_a_50_mb_report_over_smtp_is_kept_and_acted_on(world):
     s, store, service = world
-    listener = InboundListener(lambda: s, Inbox(s.feedback.inbox))
+    # The default limit is sized for bounces; an operator may raise it.
+    big = s.model_copy(
+        update={"feedback": s.feedback.model_copy(update={"max_message_size": 67_108_864})}
+    )
+    listener = InboundListener(lambda: big, Inbox(s.feedback.inbox))
     server = await listener.start("127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     to = verp_for("big@example.net")
@@ -220,6 +227,18 @@ async def test_mailto_unsubscribe_suppresses_the_token_recipient(world):
     assert entry is not None and (entry.reason, entry.source) == ("unsubscribe", "mailto")
     assert await store.suppression_entry("acme", "someone-else@example.org") is None
     assert len(folder(s, "done")) == 1 and len(folder(s, "undetermined")) == 1  # the forged one
+
+
+async def test_an_expired_mailto_unsubscribe_acts_on_nothing(world):
+    s, store, service = world
+    keys = links.tenant_keys(s.tenants)["acme"]
+    month_ago = int(time.time()) - 31 * 86400
+    token = issue(keys, "unsubscribe", "acme", "camp-1", "old@example.net", 1, issued_at=month_ago)
+    rcpt = f"{unsubscribe.PREFIX}{token}@bounce.acme-mail.com"
+    await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": [rcpt]}, b"Subject: u\r\n\r\n")
+    await service.inbox.process_pending()
+    assert await store.suppression_entry("acme", "old@example.net") is None
+    assert len(folder(s, "undetermined")) == 1
 
 
 async def test_a_store_failure_leaves_the_message_for_the_next_round(world):

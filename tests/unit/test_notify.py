@@ -74,7 +74,8 @@ async def test_bounce_and_complaint_reach_mailwizz_and_the_webhook_after_an_outa
         for rcpt, maker in (("bob@example.net", dsn), ("carol@example.net", arf)):
             origin = verp.Origin("acme", f"<{rcpt}>", rcpt, "192.0.2.10", "camp-7")
             to = verp.address(keys, origin, "bounce.acme-mail.com")
-            raw = maker(to, rcpt) if maker is dsn else maker("fbl@b", rcpt, to)
+            quoted = f"To: {rcpt}\r\nMessage-ID: <{rcpt}>\r\n"
+            raw = maker(to, rcpt, original=quoted) if maker is dsn else maker("fbl@b", rcpt, to)
             await asyncio.to_thread(service.inbox.inbox.write, {"rcpt_tos": [to]}, raw)
         await service.inbox.process_pending()
         assert await store.pending_notifications() == 4  # 2 items x (MailWizz, webhook)

@@ -14,6 +14,7 @@ EXPECTED = [
     "mail.authenticated",
     "mail.policy_current",
     "mail.kill_switch",
+    "mail.address",
     "mail.sender_domain",
     "rcpt.authenticated",
     "rcpt.address",
