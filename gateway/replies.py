@@ -49,6 +49,21 @@ def spooled(entry_id: str) -> Verdict:
 NEED_MAIL = Verdict(503, "5.5.1", "Error: need MAIL command")
 NEED_RCPT = Verdict(503, "5.5.1", "Error: need RCPT command")
 NESTED_MAIL = Verdict(503, "5.5.1", "Error: nested MAIL command")
+# A pipelining client (MailWizz's Swift mailer) sends DATA even when every RCPT was
+# refused, and logs the DATA reply: it says why (RFC 2920 §3.1).
+NO_VALID_RECIPIENTS = Verdict(554, "5.5.1", "No valid recipients")
+
+
+def no_valid_recipients(refusals: list[Verdict]) -> Verdict:
+    """554 5.5.1 for DATA after every RCPT was refused, naming the refusals.
+
+    e.g. "No valid recipients: 550 5.7.1 Recipient suppressed: unsubscribed (...)"
+    """
+    reasons = "; ".join(dict.fromkeys(str(v) for v in refusals))
+    if len(reasons) > 400:  # one reply line stays well under 512 octets
+        reasons = reasons[:397] + "..."
+    return NO_VALID_RECIPIENTS.with_text(f"{NO_VALID_RECIPIENTS.text}: {reasons}")
+
 
 # Connection
 TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again later")
