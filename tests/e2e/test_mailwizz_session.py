@@ -8,12 +8,21 @@ next ones on the same connection.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
+import time
 from pathlib import Path
 
 from policy.suppression import Suppression
-from tests.support.harness import PASSWORD, Gateway, message
+from tests.support.harness import (
+    PASSWORD,
+    Gateway,
+    config_text,
+    message,
+    send,
+    start_gateway_from,
+)
 from tests.support.rawsmtp import RawSMTP
 from tests.support.sink import Sink
 from tests.support.wait import until
@@ -104,3 +113,25 @@ async def test_the_senders_message_id_is_kept_byte_for_byte_and_recorded(
     await gateway.rt.recorder.flush()
     [event] = [e for e in await gateway.store.recent_events() if e["kind"] == "relayed"]
     assert event["message_id"] == "<3F2c9A.Odd+Case=x@Bounces.ACME-mail.com>  (MailWizz)"
+
+
+async def test_the_wait_for_a_pooled_connection_counts_in_downstream_timeout(
+    tmp_path: Path, sink: Sink
+):
+    """One connection to a PowerMTA that is slow after DATA: the second message does
+    not wait for the first's whole relay and then its own, but answers within
+    downstream.timeout, so inside the sender's SMTP timeout."""
+    text = config_text(tmp_path, sink.port, timeout="1").replace("pool_size: 4", "pool_size: 1")
+    gw = await start_gateway_from(tmp_path, text)
+    sink.delay = 5.0
+    try:
+        first = asyncio.create_task(send(gw.port, to="slow-data-1@example.net"))
+        await until(lambda: sink.commands.count("DATA") == 1, timeout=5, what="the first DATA")
+        started = time.monotonic()
+        code, text = await send(gw.port, to="slow-data-2@example.net")
+        waited = time.monotonic() - started
+        assert (code, text[:5]) == (451, "4.4.2")
+        assert waited < 1.0 + 0.5, f"answered after {waited:.1f}s"
+        await first
+    finally:
+        await gw.close()
