@@ -113,17 +113,25 @@ _LIMIT_NAMES = {
 
 
 def quota_reached(
-    kind: str, ip: str, *, warming: bool, group: str | None, frees_at: datetime, zone: str
+    kind: str,
+    ip: str,
+    *,
+    warming: bool,
+    group: str | None,
+    used: int,
+    limit: int,
+    frees_at: datetime,
 ) -> Verdict:
-    """451 4.7.1 naming the limit that is full and when it frees up.
+    """451 4.7.1 naming the limit that is full, its count and when it frees.
 
-    e.g. "Daily warmup limit of 192.0.2.12 reached, frees at 00:00 Europe/Paris"
+    MailWizz gives the subscriber up on it and keeps this text in its delivery
+    log, so it says what an operator needs there, e.g. "Daily warmup limit of
+    192.0.2.12 for gmail used (500/500); frees at 2026-12-05T00:00:00+01:00".
     """
     name = _LIMIT_NAMES.get((kind, warming), "Sending limit")
     scope = f"{ip} for {group}" if group else ip
-    return QUOTA_REACHED.with_text(
-        f"{name} of {scope} reached, frees at {frees_at:%H:%M} {zone}, try again later"
-    )
+    when = frees_at.isoformat(timespec="seconds")
+    return QUOTA_REACHED.with_text(f"{name} of {scope} used ({used}/{limit}); frees at {when}")
 
 
 # Kill switches, IP states and suppression.
