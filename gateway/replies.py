@@ -65,7 +65,9 @@ def no_valid_recipients(refusals: list[Verdict]) -> Verdict:
     return NO_VALID_RECIPIENTS.with_text(f"{NO_VALID_RECIPIENTS.text}: {reasons}")
 
 
-# Connection
+# Connection. A 421 closes the connection (smtp.SluiceSMTP.push), so these four are
+# the only ones: at connect, at AUTH (before any message) and while draining. Never
+# mid-session: MailWizz keeps a closed connection and fails the rest of its batch on it.
 TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again later")
 TOO_MANY_FROM_CLIENT = Verdict(421, "4.7.0", "Too many connections from your address")
 SHUTTING_DOWN = Verdict(421, "4.3.2", "Service shutting down, try again later")

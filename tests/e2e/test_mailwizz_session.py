@@ -135,3 +135,22 @@ async def test_the_wait_for_a_pooled_connection_counts_in_downstream_timeout(
         await first
     finally:
         await gw.close()
+
+
+def test_only_connect_auth_and_draining_answer_421():
+    """421 closes the connection: no reply a step can give mid-session may be one."""
+    from gateway import replies
+
+    four_21 = {
+        name
+        for name, v in vars(replies).items()
+        if isinstance(v, replies.Verdict) and v.code == 421
+    }
+    assert four_21 == {
+        "TOO_MANY_CONNECTIONS",
+        "TOO_MANY_FROM_CLIENT",
+        "SHUTTING_DOWN",
+        "AUTH_LOCKED_OUT",
+    }
+    # A next hop's 421 reaches the sender as a 451: the session goes on.
+    assert replies.downstream_verdict(421, "4.3.2").code == 451
