@@ -63,7 +63,7 @@ async def test_the_page_shows_the_last_round_per_server(store):
 
         server.ctx.mailwizz = lambda: report(NOW - timedelta(seconds=30))
         text = await page(server)
-        assert "last round 04 Dec 14:59" in text and "badge full\">late" not in text
+        assert "last round 04 Dec 14:59" in text and 'badge full">late' not in text
         row = text.split('data-mailwizz-server="3"')[1].split("</tr>")[0]
         assert all(x in row for x in ("active", "31", "497", "capacity", "written"))
         row = text.split('data-mailwizz-server="4"')[1].split("</tr>")[0]
