@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -23,6 +23,9 @@ from policy import audit as audit_log
 from policy.quota.operations import Usage
 from policy.store import Store
 from policy.view import PolicyView
+
+if TYPE_CHECKING:
+    from scheduler.mailwizz_sync import RoundReport
 
 log = logging.getLogger("sluice.admin")
 
@@ -46,6 +49,8 @@ class AdminContext:
     clock: Callable[[], datetime] = _utc_now
     limiter: FailureLimiter | None = None  # built from the settings when None
     sessions: Sessions | None = None
+    # The MailWizz quota sync's last round, for the status page; None: no sync running.
+    mailwizz: Callable[[], RoundReport | None] | None = None
 
     def __post_init__(self) -> None:
         http = self.settings().http

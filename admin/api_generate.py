@@ -56,6 +56,12 @@ class Header(Out):
     value: str
 
 
+class FormField(Out):
+    field: str = Field(description="The label in MailWizz's SMTP delivery-server form.")
+    value: str = Field(description="What to type or choose.")
+    why: str
+
+
 class DeliveryServer(Out):
     tenant: str
     type: Literal["smtp"] = "smtp"
@@ -77,6 +83,9 @@ class DeliveryServer(Out):
     additional_headers: list[Header] = []
     headers_read: list[dict[str, Any]] = []
     notes: list[str] = []
+    form: list[FormField] = Field(
+        [], description="Every field of MailWizz's form, as README's MailWizz section lists them."
+    )
 
 
 class DkimRecord(Out):

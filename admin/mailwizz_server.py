@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from admin import mailwizz_form
 from conf import Settings, TenantSettings, split_hostport
 from policy.quota.operations import IpQuota, totals
 
@@ -67,6 +68,7 @@ def delivery_server(settings: Settings, tenant: str, rows: Sequence[IpQuota]) ->
         "additional_headers": _additional_headers(t),
         "headers_read": _headers_read(t),
         "notes": notes,
+        "form": mailwizz_form.form(settings, t, hourly_left, day.remaining),
     }
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from admin.status_mailwizz import MailwizzLine
 from conf import PoolIp, Settings
 from policy.feedback.decision import BOUNCED, COMPLAINED
 from policy.quota import operations
@@ -146,6 +147,7 @@ class Status:
     feedback: tuple[FeedbackRow, ...]
     changes: tuple[ChangeRow, ...]
     audit: tuple[AuditRow, ...]
+    mailwizz: MailwizzLine | None = None  # the quota sync, when configured
 
     @property
     def stopped(self) -> bool:
@@ -153,7 +155,13 @@ class Status:
         return any(s.on and s.kind == "pause" for s in self.global_switches)
 
 
-async def gather(settings: Settings, store: Store, now: datetime, counters: Usage | None) -> Status:
+async def gather(
+    settings: Settings,
+    store: Store,
+    now: datetime,
+    counters: Usage | None,
+    mailwizz: MailwizzLine | None = None,
+) -> Status:
     rows = await operations.quotas(settings, store, now, counters=counters)
     switches = {s.key: s for s in await store.switches()}
     planner = Planner(settings.warmup)
@@ -180,6 +188,7 @@ async def gather(settings: Settings, store: Store, now: datetime, counters: Usag
             AuditRow(e.at, e.actor, e.action, e.target)
             for e in await store.audit_entries(limit=AUDIT_SHOWN)
         ),
+        mailwizz=mailwizz,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from admin import status_data
+from admin import status_data, status_mailwizz
 from admin.api import AdminContext, context
 from admin.auth import Principal, Session, authenticate
 from policy import audit
@@ -234,7 +234,11 @@ async def _status(request: web.Request) -> web.Response:
         return _redirect("/login")
     sid, session = current
     ctx = context(request)
-    status = await status_data.gather(ctx.settings(), ctx.store, ctx.clock(), ctx.counters)
+    settings, now = ctx.settings(), ctx.clock()
+    sync = None
+    if settings.mailwizz is not None and ctx.mailwizz is not None:
+        sync = status_mailwizz.line(ctx.mailwizz(), settings.mailwizz.interval, now)
+    status = await status_data.gather(settings, ctx.store, now, ctx.counters, sync)
     notice = request.app[NOTICES].pop(sid, None)
     return _render(
         "status.html",

@@ -62,6 +62,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     from conf import ConfigError, load
+    from conf.schema.server import timeout_warnings
     from gateway.runtime import load_keys
 
     try:
@@ -70,6 +71,8 @@ def _check_config(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    for warning in timeout_warnings(settings.smtp, settings.downstream):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"configuration OK: {len(settings.tenants)} tenant(s), {len(settings.pools)} pool(s)")
     return 0
 

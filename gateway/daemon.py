@@ -111,6 +111,7 @@ class Daemon:
         feedback.schedule(tasks)
         delivery = parts.spool_tasks(tasks, self.relay, spool, feedback.ingest_records)
         warmup_clock.schedule(tasks, self.current, store, runtime.utc_now)
+        sync = None
         if s.mailwizz is not None:  # MailWizz's delivery-server quotas (scheduler/mailwizz_sync)
             sync = mailwizz_sync.MailwizzSync(store, self.relay().counters)
             mailwizz_sync.schedule(tasks, self.current, sync)
@@ -118,7 +119,14 @@ class Daemon:
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)
         app = parts.admin_app(
-            self.current, self.relay, store, tasks, feedback, self.reload, spool=delivery
+            self.current,
+            self.relay,
+            store,
+            tasks,
+            feedback,
+            self.reload,
+            spool=delivery,
+            mailwizz=sync,
         )
         await parts.admin_http(stack, s, app)
 

@@ -123,20 +123,26 @@ class SmtpDownstream:
     ) -> Result:
         if not self.breaker.allow():
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", "breaker open")
-        async with self.slots:
-            metrics.DOWNSTREAM_IN_USE.inc()
-            stage = ["connect"]
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(self.settings.timeout):
+        stage = ["slot"]
+        started = time.monotonic()
+        try:
+            # The wait for a pooled connection counts too: the sender's SMTP timeout
+            # (smtp.upstream_timeout) runs from its final "." whatever we wait on.
+            async with asyncio.timeout(self.settings.timeout), self.slots:
+                stage[0] = "connect"
+                metrics.DOWNSTREAM_IN_USE.inc()
+                try:
                     result = await self._relay(mail_from, recipients, data, smtputf8, stage)
-            except TimeoutError:
+                finally:
+                    metrics.DOWNSTREAM_IN_USE.dec()
+        except TimeoutError:
+            if stage[0] == "slot":  # busy, not failing: a probe gives its turn back
+                self.breaker.probing = False
+            else:
                 self.breaker.failed("timeout")
-                result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
-            finally:
-                metrics.DOWNSTREAM_IN_USE.dec()
-            metrics.observe_downstream(result.outcome, time.monotonic() - started)
-            return result
+            result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
+        metrics.observe_downstream(result.outcome, time.monotonic() - started)
+        return result
 
     async def _relay(
         self, mail_from: str, recipients: Sequence[str], data: bytes, smtputf8: bool, stage: list

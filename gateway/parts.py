@@ -40,6 +40,7 @@ from policy.store.inbox import Inbox
 from policy.view import PolicyView
 from scheduler import spool_delivery
 from scheduler.feedback_service import FeedbackService
+from scheduler.mailwizz_sync import MailwizzSync
 from scheduler.spool_delivery import SpoolDelivery
 from scheduler.supervisor import STEADY, Stage, Supervisor
 
@@ -267,6 +268,7 @@ def admin_app(
     feedback: FeedbackService,
     reload: Callable[[], Awaitable[str | None]],
     spool: SpoolDelivery | None = None,
+    mailwizz: MailwizzSync | None = None,
 ) -> web.Application:
     """Health, readiness, metrics, the admin API and PowerMTA's webhook (into ``feedback``).
 
@@ -293,6 +295,7 @@ def admin_app(
         policy=policy,
         reload=reload,
         clock=runtime.utc_now,
+        mailwizz=(lambda: mailwizz.last) if mailwizz is not None else None,
     )
     degradable = frozenset({"store", "policy_refresh", "tasks"})
     kept = rt.spool

@@ -80,6 +80,7 @@ class Transaction:
     mail_options: list[str] = field(default_factory=list)
     recipients: list[str] = field(default_factory=list)
     candidate: str = ""  # the RCPT address being decided
+    refusals: list[Verdict] = field(default_factory=list)  # RCPT replies, for a pipelined DATA
     ip: PoolIp | None = None  # chosen at the first RCPT; every recipient rides it
     provider: str = ""  # the first recipient's provider group, for the event
     dry_run: bool = False  # diverted to the outbox by a dry-run switch

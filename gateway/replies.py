@@ -50,8 +50,25 @@ def spooled(entry_id: str) -> Verdict:
 NEED_MAIL = Verdict(503, "5.5.1", "Error: need MAIL command")
 NEED_RCPT = Verdict(503, "5.5.1", "Error: need RCPT command")
 NESTED_MAIL = Verdict(503, "5.5.1", "Error: nested MAIL command")
+# A pipelining client (MailWizz's Swift mailer) sends DATA even when every RCPT was
+# refused, and logs the DATA reply: it says why (RFC 2920 §3.1).
+NO_VALID_RECIPIENTS = Verdict(554, "5.5.1", "No valid recipients")
 
-# Connection
+
+def no_valid_recipients(refusals: list[Verdict]) -> Verdict:
+    """554 5.5.1 for DATA after every RCPT was refused, naming the refusals.
+
+    e.g. "No valid recipients: 550 5.7.1 Recipient suppressed: unsubscribed (...)"
+    """
+    reasons = "; ".join(dict.fromkeys(str(v) for v in refusals))
+    if len(reasons) > 400:  # one reply line stays well under 512 octets
+        reasons = reasons[:397] + "..."
+    return NO_VALID_RECIPIENTS.with_text(f"{NO_VALID_RECIPIENTS.text}: {reasons}")
+
+
+# Connection. A 421 closes the connection (smtp.SluiceSMTP.push), so these four are
+# the only ones: at connect, at AUTH (before any message) and while draining. Never
+# mid-session: MailWizz keeps a closed connection and fails the rest of its batch on it.
 TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again later")
 TOO_MANY_FROM_CLIENT = Verdict(421, "4.7.0", "Too many connections from your address")
 SHUTTING_DOWN = Verdict(421, "4.3.2", "Service shutting down, try again later")
@@ -102,17 +119,25 @@ _LIMIT_NAMES = {
 
 
 def quota_reached(
-    kind: str, ip: str, *, warming: bool, group: str | None, frees_at: datetime, zone: str
+    kind: str,
+    ip: str,
+    *,
+    warming: bool,
+    group: str | None,
+    used: int,
+    limit: int,
+    frees_at: datetime,
 ) -> Verdict:
-    """451 4.7.1 naming the limit that is full and when it frees up.
+    """451 4.7.1 naming the limit that is full, its count and when it frees.
 
-    e.g. "Daily warmup limit of 192.0.2.12 reached, frees at 00:00 Europe/Paris"
+    MailWizz gives the subscriber up on it and keeps this text in its delivery
+    log, so it says what an operator needs there, e.g. "Daily warmup limit of
+    192.0.2.12 for gmail used (500/500); frees at 2026-12-05T00:00:00+01:00".
     """
     name = _LIMIT_NAMES.get((kind, warming), "Sending limit")
     scope = f"{ip} for {group}" if group else ip
-    return QUOTA_REACHED.with_text(
-        f"{name} of {scope} reached, frees at {frees_at:%H:%M} {zone}, try again later"
-    )
+    when = frees_at.isoformat(timespec="seconds")
+    return QUOTA_REACHED.with_text(f"{name} of {scope} used ({used}/{limit}); frees at {when}")
 
 
 # Kill switches, IP states and suppression.

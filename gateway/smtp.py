@@ -206,6 +206,17 @@ class SluiceSMTP(SMTP):
             return
         await super().smtp_AUTH(arg)
 
+    async def smtp_DATA(self, arg: str) -> None:
+        tx = self.tx
+        if tx is not None and tx.refusals and not tx.recipients:
+            # Every RCPT was refused yet a pipelining client sent DATA: say why, and end
+            # the transaction so its next MAIL FROM needs no RSET (it sends none).
+            await self.push(str(replies.no_valid_recipients(tx.refusals)))
+            await self.end_transaction()
+            self._set_rset_state()
+            return
+        await super().smtp_DATA(arg)
+
     async def end_transaction(self) -> None:
         """Forget a transaction that never reached DATA, giving its reservations back."""
         await quota.abandon(self.tx)
@@ -294,6 +305,7 @@ class Handler:
         tx.candidate = address
         verdict = await pipeline.run_phase("rcpt", tx)
         if verdict is not None:
+            tx.refusals.append(verdict)
             return str(verdict)
         tx.recipients.append(address)
         envelope.rcpt_tos.append(address)

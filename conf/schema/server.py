@@ -31,6 +31,10 @@ class SmtpSettings(Section):
     tls: TlsSettings | None = None
     # Idle time allowed between client commands (RFC 5321 §4.5.3.2 asks 5 minutes).
     timeout: PositiveFloat = 300.0
+    # How long the sender waits for our reply to its final "." before it counts the
+    # message failed: MailWizz's delivery-server "Timeout" (30 s by default). The
+    # relay to PowerMTA must end well inside it (see timeout_warnings).
+    upstream_timeout: PositiveFloat = 30.0
     # SIGTERM: how long in-flight transactions may take to finish.
     drain_timeout: PositiveFloat = 30.0
     # Bare CR or LF in DATA: rewrite to CRLF, or refuse with 550 5.5.2.
@@ -84,8 +88,10 @@ class DownstreamSettings(Section):
     host: str = "127.0.0.1"
     port: Port = 25
     pool_size: PositiveInt = 20
-    # Seconds one relay may take, from taking a connection to the reply to ".".
-    timeout: PositiveFloat = 60.0
+    # Seconds one relay may take, from waiting for a pooled connection to PowerMTA's
+    # reply to ".": below smtp.upstream_timeout with RELAY_MARGIN to spare, or the
+    # sender gives up on a message PowerMTA then sends.
+    timeout: PositiveFloat = 20.0
     connect_timeout: PositiveFloat = 5.0
     starttls: bool = False
     username: str | None = None
@@ -107,3 +113,21 @@ class PolicySettings(Section):
     # With the store unreachable, mail flows on the cached policy this long,
     # then waits (451 4.3.0) rather than risk mailing a suppressed address.
     max_stale: PositiveFloat = 300.0
+
+
+# After the relay, before the sender hears our reply: settling the quota (up to 2 s),
+# writing the spool when PowerMTA deferred (an fsync), the network.
+RELAY_MARGIN = 5.0
+
+
+def timeout_warnings(smtp: SmtpSettings, downstream: DownstreamSettings) -> list[str]:
+    """What ``check-config`` warns about timeouts that are valid but unwise."""
+    spare = smtp.upstream_timeout - downstream.timeout
+    if spare >= RELAY_MARGIN:
+        return []
+    return [
+        f"downstream.timeout ({downstream.timeout:g}s) leaves {spare:g}s of "
+        f"smtp.upstream_timeout ({smtp.upstream_timeout:g}s, the sender's SMTP timeout); "
+        f"keep it at least {RELAY_MARGIN:g}s below, or the sender may count as failed "
+        "a message PowerMTA then sends"
+    ]

@@ -67,10 +67,10 @@ def _reply(tx: Transaction, pool: str, refused: Refused) -> Verdict:
         case "unavailable":
             log.warning("quota store unavailable tx=%s: %s", tx.id, refused.error)
             return replies.QUOTA_STORE_UNAVAILABLE
-    return _reached(refused.quota)
+    return _reached(refused.quota, refused.used)
 
 
-def _reached(quota: Quota | None) -> Verdict:
+def _reached(quota: Quota | None, used: int) -> Verdict:
     if quota is None:
         return replies.QUOTA_REACHED
     return replies.quota_reached(
@@ -78,8 +78,9 @@ def _reached(quota: Quota | None) -> Verdict:
         quota.ip,
         warming=quota.warming,
         group=quota.group,
+        used=used,
+        limit=quota.limit.limit,
         frees_at=quota.frees_at,
-        zone=str(quota.frees_at.tzinfo),
     )
 
 

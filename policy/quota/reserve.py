@@ -58,6 +58,7 @@ Why = Literal["out_of_rotation", "no_route", "quota_reached", "does_not_fit", "u
 class Refused:
     why: Why
     quota: Quota | None = None  # quota_reached: of the limits that refused, the first to free
+    used: int = 0  # quota_reached: that limit's count when it refused (at least its limit)
     stopped: tuple[str, ...] = ()  # out_of_rotation: "192.0.2.10 paused", ...
     error: str = ""  # unavailable: what the counter store said
 
@@ -117,7 +118,10 @@ async def _choose(
         if isinstance(result, Reservation):
             return Granted(candidate.ip, result)
         refused.append(candidate.quota(result.key))
-    return Refused("quota_reached", quota=selection.soonest(refused))
+    first = selection.soonest(refused)
+    # A limit refuses only when full: its count, read before or raced to since, is at least it.
+    used = max(usage.get(first.limit.key, 0), first.limit.limit) if first else 0
+    return Refused("quota_reached", quota=first, used=used)
 
 
 async def _fit(counters: Counters, ip: PoolIp, candidates: list[Candidate]) -> Granted | Refused:

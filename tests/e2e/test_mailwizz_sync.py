@@ -3,8 +3,11 @@
 import asyncio
 import time
 
+import aiohttp
 import pytest
 
+from admin.auth import digest
+from admin.status_page import COOKIE
 from tests.support.daemon import Daemon, free_port
 from tests.support.harness import config_text, make_keys, send, with_pools
 
@@ -31,7 +34,8 @@ async def test_the_daemon_writes_capacity_and_counts_what_it_relayed(tmp_path, s
         - {ip: 192.0.2.11, vmta: acme-2, hostname: mta2.acme-mail.com, daily_limit: 50}
     """
     extra = f"""
-    http: {{admin_listen: "127.0.0.1:{admin}", public_listen: "127.0.0.1:{free_port()}"}}
+    http: {{admin_listen: "127.0.0.1:{admin}", public_listen: "127.0.0.1:{free_port()}",
+            admin_tokens: [{{name: ops, token_sha256: "{digest("ops-token")}"}}]}}
     mailwizz:
       database: "{mailwizz_db.url}"
       servers: [{{server_id: 3, tenant: acme}}]
@@ -51,5 +55,12 @@ async def test_the_daemon_writes_capacity_and_counts_what_it_relayed(tmp_path, s
         assert (await send(smtp))[0] == 250
         seen = await until_server(mailwizz_db, 3, lambda row: row[2] != 150)
         assert seen[2] == 149, seen
+        # The daemon hands the sync to the status page: its last round, per server.
+        async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{admin}") as http:
+            r = await http.post("/login", data={"token": "ops-token"}, allow_redirects=False)
+            cookie = {"Cookie": f"{COOKIE}={r.cookies[COOKIE].value}"}
+            page = await (await http.get("/", headers=cookie)).text()
+        row = page.split('data-mailwizz-server="3"')[1].split("</tr>")[0]
+        assert "active" in row and "last round" in page
     finally:
         await d.stop()

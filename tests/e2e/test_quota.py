@@ -2,7 +2,7 @@
 
 import base64
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiosmtplib
@@ -130,7 +130,29 @@ async def test_the_refusal_names_the_limit_and_when_it_frees(start, sink):
     assert (await send_one(gw.port, "a@example.net"))[0] == 250
     code, text = await send_one(gw.port, "b@example.net")
     assert code == 451
-    assert text.startswith("4.7.1 Daily limit of 192.0.2.10 reached, frees at 00:00 UTC")
+    # MailWizz keeps this text in its delivery log: the limit, its count, when it frees.
+    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    assert text == f"4.7.1 Daily limit of 192.0.2.10 used (1/1); frees at {tomorrow}T00:00:00+00:00"
+
+
+async def test_a_provider_group_refusal_names_the_group_over_smtp(start, sink):
+    gw = await start(
+        f"""
+        pools:
+          acme:
+            - {{ip: 192.0.2.12, vmta: acme-new, hostname: mta3.acme-mail.com,
+               warmup: {{schedule: split, started: "{TODAY}"}}}}
+        """,
+        "warmup: {schedules: {split: {default: [100000], google: [2]}}, sending_hours: 1}\n",
+    )
+    assert [(await send_one(gw.port, f"u{i}@gmail.com"))[0] for i in range(2)] == [250, 250]
+    code, text = await send_one(gw.port, "u3@gmail.com")
+    tomorrow = (NOW + timedelta(days=1)).date().isoformat()
+    assert (code, text) == (
+        451,
+        f"4.7.1 Daily warmup limit of 192.0.2.12 for google used (2/2);"
+        f" frees at {tomorrow}T00:00:00+00:00",
+    )
 
 
 async def test_second_recipient_that_does_not_fit_gets_452_and_the_first_is_delivered(start, sink):

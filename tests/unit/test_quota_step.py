@@ -138,6 +138,8 @@ async def test_a_health_throttle_caps_an_unlimited_warm_ip_per_hour():
     assert granted[:2] == [None, None]
     refused = granted[2]
     assert (refused.code, refused.enhanced) == (451, "4.7.1")
-    assert "Hourly health throttle of 192.0.2.10 reached, frees at 13:00 UTC" in refused.text
+    assert refused.text == (
+        "Hourly health throttle of 192.0.2.10 used (2/2); frees at 2026-11-21T13:00:00+00:00"
+    )
     usage = await tx.rt.counters.usage(["throttle:192.0.2.10:2026-11-21T12:*"])
     assert usage == {"throttle:192.0.2.10:2026-11-21T12:*": 2}

@@ -144,7 +144,7 @@ def test_full_quota_and_the_soonest_to_free():
     assert selection.headroom(ramp, {"day:192.0.2.12:2026-11-21:google": 30}) == 0
 
 
-def test_reply_names_the_limit_and_when_it_frees():
+def test_reply_names_the_limit_its_count_and_when_it_frees():
     [ramp] = Planner(SETTINGS).candidates((POOL[2],), NOW, "google")
     texts = {}
     for q in ramp.quotas:
@@ -153,25 +153,29 @@ def test_reply_names_the_limit_and_when_it_frees():
             q.ip,
             warming=q.warming,
             group=q.group,
+            used=q.limit.limit,
+            limit=q.limit.limit,
             frees_at=q.frees_at,
-            zone="Europe/Paris",
         )
         assert (verdict.code, verdict.enhanced) == (451, "4.7.1")
         texts[q.kind] = verdict.text
+    hourly = ramp.quota("hour:192.0.2.12:2026-11-21T14").limit.limit
+    daily = next(q.limit.limit for q in ramp.quotas if q.kind == "daily")
+    google = next(q.limit.limit for q in ramp.quotas if q.kind == "provider")
     assert texts == {
-        "daily": "Daily warmup limit of 192.0.2.12 reached, frees at 00:00 Europe/Paris,"
-        " try again later",
-        "hourly": "Hourly warmup limit of 192.0.2.12 reached, frees at 15:00 Europe/Paris,"
-        " try again later",
-        "provider": "Daily warmup limit of 192.0.2.12 for google reached,"
-        " frees at 00:00 Europe/Paris, try again later",
+        "daily": f"Daily warmup limit of 192.0.2.12 used ({daily}/{daily});"
+        " frees at 2026-11-22T00:00:00+01:00",
+        "hourly": f"Hourly warmup limit of 192.0.2.12 used ({hourly}/{hourly});"
+        " frees at 2026-11-21T15:00:00+01:00",
+        "provider": f"Daily warmup limit of 192.0.2.12 for google used ({google}/{google});"
+        " frees at 2026-11-22T00:00:00+01:00",
     }
     [capped] = Planner(SETTINGS).candidates((POOL[1],), NOW, "other")
     [q] = capped.quotas
     text = replies.quota_reached(
-        q.kind, q.ip, warming=q.warming, group=None, frees_at=q.frees_at, zone="UTC"
+        q.kind, q.ip, warming=q.warming, group=None, used=7, limit=5, frees_at=q.frees_at
     ).text
-    assert text.startswith("Daily limit of 192.0.2.11 reached, frees at 00:00 UTC")
+    assert text.startswith("Daily limit of 192.0.2.11 used (7/5); frees at 2026-11-22T00:00:00")
 
 
 def test_conf_knows_the_builtin_schedules_and_provider_groups():
