@@ -12,6 +12,7 @@ from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
+from conf.schema.reputation import ReputationSettings
 from conf.schema.spool import SpoolSettings
 from conf.schema.tenant import TenantSettings
 from conf.schema.warmup import BUILTIN_SCHEDULES, PoolIp, WarmupSettings
@@ -40,6 +41,8 @@ class Settings(Section):
     spool: SpoolSettings = SpoolSettings()
     # MailWizz delivery servers whose quotas Sluice keeps (scheduler/mailwizz_sync.py).
     mailwizz: MailwizzSyncSettings | None = None
+    # DNS blocklists polled for the pools' IPs and tenants' domains (scheduler/reputation).
+    reputation: ReputationSettings | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

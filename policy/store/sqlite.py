@@ -19,9 +19,11 @@ from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
 from policy.quota.states import Transition
+from policy.reputation.confirm import HistoryEntry, Standing
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
+from policy.store import reputation_sql as rsql
 from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
 from policy.suppression import Removal, Suppression
@@ -210,6 +212,22 @@ class SqliteStore:
             fresh = [e for k, e in first.items() if k in new]
             await db.executemany(insert, [e.as_row() for e in fresh])
         return fresh
+
+    async def reputation_standings(self) -> list[Standing]:
+        return [rsql.standing(row) for row in await self._rows(sql.q(rsql.STANDINGS))]
+
+    async def save_reputation(
+        self, standings: Sequence[Standing], history: Sequence[HistoryEntry]
+    ) -> None:
+        async with self._write() as db:
+            await db.executemany(sql.q(rsql.SAVE_STANDING), map(rsql.standing_row, standings))
+            await db.executemany(sql.q(rsql.ADD_HISTORY), map(rsql.history_row, history))
+
+    async def reputation_history(
+        self, limit: int = 100, target: str | None = None
+    ) -> list[HistoryEntry]:
+        rows = await self._rows(rsql.HISTORY_SQLITE, target, target, limit)
+        return [HistoryEntry(*row) for row in rows]
 
     async def save_measure(self, measure: Measure) -> None:
         async with self._write() as db:
