@@ -60,9 +60,7 @@ def targets(settings: Settings, only_ip: str | None = None) -> list[Target]:
             host = urlsplit(str(tenant.tracking.base_url)).hostname
             if host:
                 domains.add(host.lower())
-    return [Target(ip, "ip") for ip in sorted(ips)] + [
-        Target(d, "domain") for d in sorted(domains)
-    ]
+    return [Target(ip, "ip") for ip in sorted(ips)] + [Target(d, "domain") for d in sorted(domains)]
 
 
 async def canary(asker: Asker, dnslist: DnsList) -> str | None:

@@ -28,9 +28,7 @@ def jittered(settings: Callable[[], Settings], draw: Callable[[], float] = rando
     return interval
 
 
-def schedule(
-    tasks: Supervisor, settings: Callable[[], Settings], store: ReputationStores
-) -> None:
+def schedule(tasks: Supervisor, settings: Callable[[], Settings], store: ReputationStores) -> None:
     """Poll every jittered interval while the section is configured (read each round)."""
 
     async def cycle() -> None:
