@@ -34,8 +34,8 @@ from gateway.workers import Workers
 from policy.bus import Bus
 from policy.store import Store
 from scheduler import mailwizz_sync, warmup_clock
-from scheduler.reputation import service as reputation
 from scheduler.feedback_service import FeedbackService
+from scheduler.reputation import service as reputation
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.daemon")

@@ -10,9 +10,9 @@ from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
+from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
-from conf.schema.reputation import ReputationSettings
 from conf.schema.spool import SpoolSettings
 from conf.schema.tenant import TenantSettings
 from conf.schema.warmup import BUILTIN_SCHEDULES, PoolIp, WarmupSettings
