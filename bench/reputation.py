@@ -68,8 +68,7 @@ def serve_dns(a: dict[str, list[str]], ports: multiprocessing.Queue) -> None:
 
 def settings(port: int, n_ips: int, n_domains: int, concurrency: int, db: str) -> conf.Settings:
     pool = "\n".join(
-        f"    - {{ip: {ip}, vmta: v{i}, hostname: h{i}.example}}"
-        for i, ip in enumerate(ips(n_ips))
+        f"    - {{ip: {ip}, vmta: v{i}, hostname: h{i}.example}}" for i, ip in enumerate(ips(n_ips))
     )
     lists = [f"    - {{zone: {z}, action: alert}}" for z in IP_LISTS]
     lists += [f"    - {{zone: {z}, kind: domain}}" for z in DOMAIN_LISTS]

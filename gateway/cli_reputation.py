@@ -17,6 +17,7 @@ from typing import Any
 
 from conf import ConfigError, Settings, load
 from policy.store import open_store
+from scheduler.alerts import Alerter
 from scheduler.reputation.cycle import CycleReport, run_cycle
 
 
@@ -47,7 +48,7 @@ async def _check(settings: Settings, ip: str | None) -> CycleReport:
     store = open_store(settings.database)
     await store.open()
     try:
-        return await run_cycle(settings, store, only_ip=ip)
+        return await run_cycle(settings, store, only_ip=ip, alert=Alerter(lambda: settings))
     finally:
         await store.close()
 

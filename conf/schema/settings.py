@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
@@ -43,6 +44,8 @@ class Settings(Section):
     mailwizz: MailwizzSyncSettings | None = None
     # DNS blocklists polled for the pools' IPs and tenants' domains (scheduler/reputation).
     reputation: ReputationSettings | None = None
+    # Where alerts go beside the log: a signed webhook, Telegram (scheduler/alerts.py).
+    alerts: AlertSettings = AlertSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

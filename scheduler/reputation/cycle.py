@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from conf import Settings
 from conf.schema.reputation import DnsList, ReputationSettings
+from policy.alerts import Alert
 from policy.reputation import answers
 from policy.reputation.confirm import Change, HistoryEntry, Standing, step
 from scheduler.reputation import effects, metrics
@@ -24,6 +25,8 @@ from scheduler.reputation.effects import ReputationStores
 from scheduler.reputation.lookup import Asker
 
 log = logging.getLogger("sluice.reputation")
+
+Send = Callable[[Alert], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ async def run_cycle(
     *,
     only_ip: str | None = None,
     clock: Callable[[], float] = time.time,
+    alert: Send | None = None,
 ) -> CycleReport:
     """Poll once, store the standings, apply what they confirm; the report says what it saw."""
     cfg = settings.reputation
@@ -95,7 +99,10 @@ async def run_cycle(
     live = [dnslist for dnslist in lists if report.canaries[dnslist.zone] is None]
     pairs = [(t, dl) for t in targets(settings, only_ip) for dl in live if dl.kind == t.kind]
     readings = await asyncio.gather(*(asker.ask(dl, t.name) for t, dl in pairs))
-    await _record(settings, cfg, store, report, pairs, readings)
+    changes = await _record(settings, cfg, store, report, pairs, readings)
+    if alert is not None:
+        for each in alerts_of(report, changes):
+            await alert(each)
     report.queries = asker.queries
     report.seconds = clock() - report.started
     metrics.CYCLE_SECONDS.observe(report.seconds)
@@ -109,7 +116,7 @@ async def _record(
     report: CycleReport,
     pairs: list[tuple[Target, DnsList]],
     readings: list[answers.Reading],
-) -> None:
+) -> list[tuple[Standing, DnsList, Change]]:
     now = report.started
     before = {(s.target, s.zone): s for s in await store.reputation_standings()}
     changes: list[tuple[Standing, DnsList, Change]] = []
@@ -132,3 +139,31 @@ async def _record(
     if applied:
         await store.save_reputation([], applied)
         report.history.extend(applied)
+    return changes
+
+
+def alerts_of(report: CycleReport, changes: list[tuple[Standing, DnsList, Change]]) -> list[Alert]:
+    """A cycle's alerts: each list's canary (firing or passing), each confirmed change."""
+    at = report.started
+    out = [
+        Alert(
+            f"dnsbl-canary:{zone}",
+            why is not None,
+            f"DNS blocklist {zone} " + ("disabled" if why else "answers right again"),
+            why or "it passes its RFC 5782 test points",
+            at,
+        )
+        for zone, why in sorted(report.canaries.items())
+    ]
+    done = {(h.target, h.zone): h.event for h in report.history}
+    for standing, dnslist, change in changes:
+        listed = change is Change.LISTED
+        effect = done.get((standing.target, standing.zone), "")
+        effect = effect if effect in ("quarantined", "restored") else ""
+        text = (f"{dnslist.zone} answered {standing.answer}" if listed else "no longer listed") + (
+            f"; the IP was {effect}" if effect else ""
+        )
+        title = f"{standing.target} {'listed on' if listed else 'delisted from'} {dnslist.zone}"
+        key = f"dnsbl:{standing.target}:{dnslist.zone}"
+        out.append(Alert(key, listed, title, text, at, sure=True))
+    return out

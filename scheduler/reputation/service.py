@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 
 from conf import Settings
+from scheduler.alerts import Alerter
 from scheduler.reputation.cycle import run_cycle
 from scheduler.reputation.effects import ReputationStores
 from scheduler.supervisor import Supervisor
@@ -30,12 +31,13 @@ def jittered(settings: Callable[[], Settings], draw: Callable[[], float] = rando
 
 def schedule(tasks: Supervisor, settings: Callable[[], Settings], store: ReputationStores) -> None:
     """Poll every jittered interval while the section is configured (read each round)."""
+    alert = Alerter(settings)
 
     async def cycle() -> None:
         current = settings()
         if current.reputation is None:
             return
-        report = await run_cycle(current, store)
+        report = await run_cycle(current, store, alert=alert)
         log.info(
             "reputation: %d queries in %.1f s, %d lists disabled, %d listed",
             report.queries,
