@@ -16,6 +16,7 @@ from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants,
 from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_generate import add_routes as add_generate_routes
+from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_spool import add_routes as add_spool_routes
 
 Check = Callable[[], Awaitable[None]]
@@ -108,4 +109,5 @@ API_MODULES: list = [
     api_lists.add_routes,
     add_generate_routes,
     add_spool_routes,
+    add_reputation_routes,
 ]

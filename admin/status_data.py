@@ -131,6 +131,15 @@ class ChangeRow:
 
 
 @dataclass(frozen=True)
+class BlocklistRow:
+    target: str
+    zone: str
+    status: str  # the latest reading
+    listed: bool  # confirmed
+    answer: str
+
+
+@dataclass(frozen=True)
 class AuditRow:
     at: float
     actor: str
@@ -148,6 +157,9 @@ class Status:
     changes: tuple[ChangeRow, ...]
     audit: tuple[AuditRow, ...]
     mailwizz: MailwizzLine | None = None  # the quota sync, when configured
+    # DNS blocklists (scheduler/reputation): confirmed listings and readings that are not
+    # clean; None when reputation: is not configured.
+    blocklists: tuple[BlocklistRow, ...] | None = None
 
     @property
     def stopped(self) -> bool:
@@ -189,7 +201,14 @@ async def gather(
             for e in await store.audit_entries(limit=AUDIT_SHOWN)
         ),
         mailwizz=mailwizz,
+        blocklists=None if settings.reputation is None else await _blocklists(store),
     )
+
+
+async def _blocklists(store: Store) -> tuple[BlocklistRow, ...]:
+    shown = [s for s in await store.reputation_standings() if s.listed or s.status != "clean"]
+    shown.sort(key=lambda s: (not s.listed, s.target, s.zone))
+    return tuple(BlocklistRow(s.target, s.zone, s.status, s.listed, s.answer) for s in shown)
 
 
 def _bar(label: str, line: Line) -> Bar:

@@ -47,9 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # prometheus_client, which must first see the daemon's metrics directory.
         return _run(parser.parse_args(argv))
 
-    from gateway import cli_policy, cli_spool
+    from gateway import cli_policy, cli_reputation, cli_spool
 
     commands = {**COMMANDS, **cli_policy.add_commands(sub), **cli_spool.add_commands(sub)}
+    commands.update(cli_reputation.add_commands(sub))
     args = parser.parse_args(argv)
     return commands[args.command](args)
 

@@ -35,6 +35,7 @@ from policy.bus import Bus
 from policy.store import Store
 from scheduler import mailwizz_sync, warmup_clock
 from scheduler.feedback_service import FeedbackService
+from scheduler.reputation import service as reputation
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.daemon")
@@ -115,6 +116,8 @@ class Daemon:
         if s.mailwizz is not None:  # MailWizz's delivery-server quotas (scheduler/mailwizz_sync)
             sync = mailwizz_sync.MailwizzSync(store, self.relay().counters)
             mailwizz_sync.schedule(tasks, self.current, sync)
+        if s.reputation is not None:  # DNS blocklist polling (scheduler/reputation)
+            reputation.schedule(tasks, self.current, store)
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
+from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
 from conf.schema.spool import SpoolSettings
@@ -40,6 +42,10 @@ class Settings(Section):
     spool: SpoolSettings = SpoolSettings()
     # MailWizz delivery servers whose quotas Sluice keeps (scheduler/mailwizz_sync.py).
     mailwizz: MailwizzSyncSettings | None = None
+    # DNS blocklists polled for the pools' IPs and tenants' domains (scheduler/reputation).
+    reputation: ReputationSettings | None = None
+    # Where alerts go beside the log: a signed webhook, Telegram (scheduler/alerts.py).
+    alerts: AlertSettings = AlertSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

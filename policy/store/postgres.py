@@ -14,9 +14,11 @@ from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
 from policy.quota.states import Transition
+from policy.reputation.confirm import HistoryEntry, Standing
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
+from policy.store import reputation_sql as rsql
 from policy.store import sql
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
 from policy.suppression import Removal, Suppression
@@ -174,6 +176,22 @@ class PostgresStore:
                     "events", records=[e.as_row() for e in fresh], columns=list(EVENT_COLUMNS)
                 )
         return fresh
+
+    async def reputation_standings(self) -> list[Standing]:
+        return [rsql.standing(row) for row in await self._pool().fetch(rsql.STANDINGS)]
+
+    async def save_reputation(
+        self, standings: Sequence[Standing], history: Sequence[HistoryEntry]
+    ) -> None:
+        async with self._pool().acquire() as conn, conn.transaction():
+            await conn.executemany(rsql.SAVE_STANDING, map(rsql.standing_row, standings))
+            await conn.executemany(rsql.ADD_HISTORY, map(rsql.history_row, history))
+
+    async def reputation_history(
+        self, limit: int = 100, target: str | None = None
+    ) -> list[HistoryEntry]:
+        rows = await self._pool().fetch(rsql.HISTORY, target, limit)
+        return [HistoryEntry(*row) for row in rows]
 
     async def save_measure(self, measure: Measure) -> None:
         await self._pool().execute(fsql.SAVE_MEASURE, *astuple(measure))

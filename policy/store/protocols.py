@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from policy.quota.ipstate import IpRecord
     from policy.quota.measures import Measure
     from policy.quota.states import Transition
+    from policy.reputation.confirm import HistoryEntry, Standing
     from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
     from policy.suppression import Removal, Suppression
     from policy.switches import Switch
@@ -72,6 +73,18 @@ class IpStateStore(Protocol):
         self, record: IpRecord, change: Transition, expect: IpRecord | None
     ) -> bool: ...
     async def ip_history(self, ip: str, limit: int = 50) -> list[Transition]: ...
+
+
+class ReputationStore(Protocol):
+    """DNS blocklist standings (one per target and list) and their history, newest first."""
+
+    async def reputation_standings(self) -> list[Standing]: ...
+    async def save_reputation(
+        self, standings: Sequence[Standing], history: Sequence[HistoryEntry]
+    ) -> None: ...
+    async def reputation_history(
+        self, limit: int = 100, target: str | None = None
+    ) -> list[HistoryEntry]: ...
 
 
 class MeasureStore(Protocol):
@@ -179,6 +192,7 @@ class Store(
     SwitchStore,
     IpStateStore,
     MeasureStore,
+    ReputationStore,
     FeedbackStore,
     EngagementStore,
     AccountingStore,

@@ -135,4 +135,18 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         """ALTER TABLE events ADD COLUMN tx TEXT NOT NULL DEFAULT '';
         ALTER TABLE events ADD COLUMN step TEXT NOT NULL DEFAULT ''""",
     ),
+    # DNS blocklist standings (policy.reputation.confirm), one per target and list,
+    # and the history of what they confirmed or found wrong.
+    (
+        36,
+        """CREATE TABLE reputation (
+            target TEXT NOT NULL, zone TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+            answer TEXT NOT NULL, listed BOOLEAN NOT NULL, streak INTEGER NOT NULL,
+            first_seen DOUBLE PRECISION NOT NULL, last_seen DOUBLE PRECISION NOT NULL,
+            checked_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (target, zone));
+        CREATE TABLE reputation_history (
+            id {id_column}, target TEXT NOT NULL, zone TEXT NOT NULL, event TEXT NOT NULL,
+            answer TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX reputation_history_at ON reputation_history (at)""",
+    ),
 )

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import random
-import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import astuple
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -20,11 +17,13 @@ from policy.events import Event
 from policy.quota.ipstate import IpRecord
 from policy.quota.measures import Measure
 from policy.quota.states import Transition
+from policy.reputation.confirm import HistoryEntry, Standing
 from policy.store import admin_sql as asql
 from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
-from policy.store import sql
-from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
+from policy.store import reputation_sql as rsql
+from policy.store import sql, sqlite_open
+from policy.store.schema import EVENT_COLUMNS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
@@ -37,44 +36,7 @@ class SqliteStore:
         self._writing = asyncio.Lock()
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly, so the migration
-        # can hold the write lock from reading the version to the last CREATE.
-        self.db = await aiosqlite.connect(self.path, timeout=30, isolation_level=None)
-        await self.db.execute("PRAGMA busy_timeout=30000")
-        # Worker processes open the same file together. The switch to WAL needs
-        # exclusive access and SQLite does not wait on its busy timeout for it,
-        # so the loser retries for a while instead of failing the start.
-        for attempt in range(100):
-            try:
-                await self._migrate()
-                return
-            except sqlite3.OperationalError as exc:
-                if self.db.in_transaction:
-                    await self.db.execute("ROLLBACK")
-                if "locked" not in str(exc) or attempt == 99:
-                    raise
-                await asyncio.sleep(0.05 + random.random() * 0.1)
-
-    async def _migrate(self) -> None:
-        assert self.db is not None
-        await self.db.execute("PRAGMA journal_mode=WAL")
-        await self.db.execute("PRAGMA synchronous=NORMAL")
-        # Another worker may be migrating the same file: take the write lock first.
-        await self.db.execute("BEGIN IMMEDIATE")
-        await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
-        async with self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version") as cur:
-            row = await cur.fetchone()
-        assert row is not None, "an aggregate returns one row"
-        (current,) = row
-        for version, migration in MIGRATIONS:
-            if version > current:
-                migration = migration.format(id_column="INTEGER PRIMARY KEY AUTOINCREMENT")
-                for statement in filter(str.strip, migration.split(";")):
-                    await self.db.execute(statement)
-                await self.db.execute("INSERT INTO schema_version VALUES (?)", (version,))
-        await self.db.execute("COMMIT")
+        self.db = await sqlite_open.connect(self.path)
 
     async def close(self) -> None:
         if self.db is not None:
@@ -216,6 +178,22 @@ class SqliteStore:
             fresh = [e for k, e in first.items() if k in new]
             await db.executemany(insert, [e.as_row() for e in fresh])
         return fresh
+
+    async def reputation_standings(self) -> list[Standing]:
+        return [rsql.standing(row) for row in await self._rows(sql.q(rsql.STANDINGS))]
+
+    async def save_reputation(
+        self, standings: Sequence[Standing], history: Sequence[HistoryEntry]
+    ) -> None:
+        async with self._write() as db:
+            await db.executemany(sql.q(rsql.SAVE_STANDING), map(rsql.standing_row, standings))
+            await db.executemany(sql.q(rsql.ADD_HISTORY), map(rsql.history_row, history))
+
+    async def reputation_history(
+        self, limit: int = 100, target: str | None = None
+    ) -> list[HistoryEntry]:
+        rows = await self._rows(rsql.HISTORY_SQLITE, target, target, limit)
+        return [HistoryEntry(*row) for row in rows]
 
     async def save_measure(self, measure: Measure) -> None:
         async with self._write() as db:

@@ -1,8 +1,11 @@
-"""A small authoritative DNS server on loopback, answering MX queries from a dict.
+"""A small authoritative DNS server on loopback, answering MX and A queries from dicts.
 
 Domains in `mx` answer with their MX hosts (an empty list answers NOERROR with
-no records); any other name answers NXDOMAIN. Set `silent` to drop every query,
-which is how a test sees a resolver that does not answer in time.
+no records); names in `a` answer with their addresses; a name under a zone of
+`world` answers with that zone's addresses whatever it is (a blocklist that
+"lists the world"); any other name answers NXDOMAIN. Set `silent` to drop
+every query, or name zones in `silent_zones` to drop only theirs, which is
+how a test sees a resolver that does not answer in time.
 """
 
 from __future__ import annotations
@@ -39,8 +42,18 @@ class _Protocol(asyncio.DatagramProtocol):
 
 
 class DnsServer:
-    def __init__(self, mx: dict[str, list[tuple[int, str]]], ttl: int = 300) -> None:
-        self.mx = {name.rstrip(".").lower(): hosts for name, hosts in mx.items()}
+    def __init__(
+        self,
+        mx: dict[str, list[tuple[int, str]]] | None = None,
+        ttl: int = 300,
+        *,
+        a: dict[str, list[str]] | None = None,
+        world: dict[str, list[str]] | None = None,
+    ) -> None:
+        self.mx = {name.rstrip(".").lower(): hosts for name, hosts in (mx or {}).items()}
+        self.a = {name.rstrip(".").lower(): addrs for name, addrs in (a or {}).items()}
+        self.world = {zone.lower(): addrs for zone, addrs in (world or {}).items()}
+        self.silent_zones: set[str] = set()
         self.ttl = ttl
         self.silent = False
         self.queries: list[str] = []
@@ -51,16 +64,33 @@ class DnsServer:
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         self.queries.append(name)
-        if self.silent:
+        if self.silent or any(_under(name, zone) for zone in self.silent_zones):
             return None
         reply = dns.message.make_response(query)
         reply.flags |= dns.flags.AA
+        if question.rdtype == dns.rdatatype.A:
+            return self._answer_a(reply, name)
         if name not in self.mx:
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif question.rdtype == dns.rdatatype.MX and self.mx[name]:
             records = [f"{pref} {host.rstrip('.')}." for pref, host in self.mx[name]]
             reply.answer.append(
                 dns.rrset.from_text(question.name, self.ttl, dns.rdataclass.IN, "MX", *records)
+            )
+        return reply
+
+    def _answer_a(self, reply: dns.message.Message, name: str) -> dns.message.Message:
+        question = reply.question[0]
+        addrs = self.a.get(name)
+        if addrs is None:
+            addrs = next((v for zone, v in self.world.items() if _under(name, zone)), None)
+        if addrs is None:
+            if name not in self.mx:
+                reply.set_rcode(dns.rcode.NXDOMAIN)
+            return reply
+        if addrs:
+            reply.answer.append(
+                dns.rrset.from_text(question.name, self.ttl, dns.rdataclass.IN, "A", *addrs)
             )
         return reply
 
@@ -81,3 +111,7 @@ class DnsServer:
     ) -> None:
         if self._transport is not None:
             self._transport.close()
+
+
+def _under(name: str, zone: str) -> bool:
+    return name == zone or name.endswith("." + zone)

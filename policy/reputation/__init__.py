@@ -1,0 +1,1 @@
+"""Reputation decisions, pure: reading a blocklist's answer, its canary, confirmation, effects."""

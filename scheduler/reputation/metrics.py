@@ -1,0 +1,36 @@
+"""The reputation watch's metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge, Histogram
+
+from policy.reputation.confirm import Standing
+
+LISTED = Gauge(
+    "sluice_blacklist_listed",
+    "1 while a sending IP's listing on a DNS blocklist is confirmed, 0 otherwise",
+    ["ip", "list"],
+    multiprocess_mode="livemostrecent",
+)
+DOMAIN_LISTED = Gauge(
+    "sluice_blacklist_domain_listed",
+    "1 while a sending, tracking or bounce domain's listing is confirmed, 0 otherwise",
+    ["domain", "list"],
+    multiprocess_mode="livemostrecent",
+)
+CANARY = Gauge(
+    "sluice_blacklist_canary_ok",
+    "1 when a DNS blocklist passed its RFC 5782 test points in the last cycle, 0 when disabled",
+    ["list"],
+    multiprocess_mode="livemostrecent",
+)
+CYCLE_SECONDS = Histogram(
+    "sluice_reputation_cycle_seconds",
+    "Wall time of one DNS blocklist polling cycle",
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+)
+
+
+def listed(standing: Standing) -> None:
+    gauge = LISTED if standing.kind == "ip" else DOMAIN_LISTED
+    gauge.labels(standing.target, standing.zone).set(1 if standing.listed else 0)
