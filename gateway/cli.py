@@ -7,6 +7,8 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+MIN_TOKEN = 32
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sluice", description="SMTP gateway for campaign mail")
@@ -21,6 +23,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-c", "--config")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also try the database, Redis, the downstream MTA and MailWizz's database",
+    )
 
     sub.add_parser("show-pipeline", help="print the ordered steps of an SMTP transaction")
 
@@ -71,6 +78,10 @@ def _check_config(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"configuration OK: {len(settings.tenants)} tenant(s), {len(settings.pools)} pool(s)")
+    if args.connect:
+        from gateway.cli_connect import connect_all
+
+        return 0 if connect_all(settings) else 1
     return 0
 
 
@@ -84,7 +95,8 @@ def _show_pipeline(args: argparse.Namespace) -> int:
 def _hash_password(args: argparse.Namespace) -> int:
     from policy.passwords import hash_password
 
-    if args.password_stdin:
+    # Without a terminal (a pipe, a provisioning script) getpass has nobody to ask.
+    if args.password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
@@ -103,8 +115,13 @@ def _hash_token(args: argparse.Namespace) -> int:
 
     if args.token_stdin:
         token = sys.stdin.readline().strip()
-        if not token:
-            print("empty token", file=sys.stderr)
+        if len(token) < MIN_TOKEN:
+            # A short token can be guessed; ours are 43 characters (secrets.token_urlsafe(32)).
+            print(
+                f"token too short ({len(token)} characters, at least {MIN_TOKEN}): "
+                "run `sluice hash-token` without --token-stdin to make one",
+                file=sys.stderr,
+            )
             return 1
         print(digest(token))
         return 0
