@@ -22,6 +22,7 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conf import ConfigError, Settings, load
@@ -178,7 +179,14 @@ class Daemon:
         log.info("configuration reloaded")
 
 
+def _sqlite_file(url: str) -> Path:
+    """sqlite:///var/x.db is relative to the working directory; sqlite:////abs is absolute."""
+    return Path(url.removeprefix("sqlite://").removeprefix("/") or "var/sluice.db").absolute()
+
+
 async def _open_store(stack: AsyncExitStack, s: Settings) -> Store:
+    if s.database.startswith("sqlite:"):
+        log.info("database: SQLite file %s", _sqlite_file(s.database))
     try:
         return await parts.store(stack, s)
     except (OSError, ImportError, ValueError) as exc:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from conf.schema.base import Section
-from conf.schema.rules import Hours, IpAddress, IsoDate, PositiveFloat, PositiveInt, Share, TimeZone
+from conf.schema.rules import (
+    HostName,
+    Hours,
+    IpAddress,
+    IsoDate,
+    PositiveFloat,
+    PositiveInt,
+    Share,
+    TimeZone,
+)
 
 # The schedules policy.warmup ships (DEFAULT_SCHEDULES); a test keeps the two in step.
 BUILTIN_SCHEDULES = ("standard",)
@@ -97,7 +106,7 @@ class IpWarmup(Section):
 class PoolIp(Section):
     ip: IpAddress
     vmta: str
-    hostname: str
+    hostname: HostName
     enabled: bool = True
     # Absent: the IP is warm. Present: it follows the schedule until its end.
     warmup: IpWarmup | None = None
