@@ -28,7 +28,16 @@ from typing import Any
 from conf import ConfigError, Settings, load
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import metrics, metrics_dir, parts, runtime, sdnotify, startup, workers
+from gateway import (
+    first_start,
+    metrics,
+    metrics_dir,
+    parts,
+    runtime,
+    sdnotify,
+    startup,
+    workers,
+)
 from gateway.parts import Relay
 from gateway.runtime import Runtime
 from gateway.workers import Workers
@@ -136,6 +145,7 @@ class Daemon:
         refused = None
         try:
             settings = await asyncio.to_thread(load, self.config_path)
+            settings = first_start.with_local_admin(settings, self.config_path)
             old = self.runtime()
             down = old.downstream
             if settings.downstream != old.settings.downstream:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 
 from conf import ConfigError, load
-from gateway import metrics_dir, startup
+from gateway import first_start, metrics_dir, startup
 
 
 def serve(config_path: str | None) -> int:
     """Run the daemon until SIGTERM; the exit code for the process."""
     try:
-        settings = load(config_path)
+        settings = first_start.with_local_admin(load(config_path), config_path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
