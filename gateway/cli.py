@@ -12,7 +12,8 @@ MIN_TOKEN = 32
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sluice", description="SMTP gateway for campaign mail")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run the gateway")
     run.add_argument(
@@ -49,15 +50,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     pm.add_argument("-c", "--config")
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--version"]:
+        from gateway.cli_migrate import version
+
+        print(f"sluice {version()}")
+        return 0
     if argv[:1] == ["run"]:
         # Parsed before the operator commands are added: their modules import
         # prometheus_client, which must first see the daemon's metrics directory.
         return _run(parser.parse_args(argv))
 
-    from gateway import cli_policy, cli_spool
+    from gateway import cli_migrate, cli_policy, cli_spool
 
-    commands = {**COMMANDS, **cli_policy.add_commands(sub), **cli_spool.add_commands(sub)}
+    commands = {
+        **COMMANDS,
+        **cli_policy.add_commands(sub),
+        **cli_spool.add_commands(sub),
+        **cli_migrate.add_commands(sub),
+    }
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error("a command is required")
     return commands[args.command](args)
 
 
