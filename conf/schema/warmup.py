@@ -7,6 +7,7 @@ from pydantic import Field
 from conf.schema.base import Section
 from conf.schema.rules import (
     HostName,
+    HostPort,
     Hours,
     IpAddress,
     IsoDate,
@@ -68,6 +69,9 @@ class WarmupSettings(Section):
     timezone: TimeZone = "UTC"
     # The longest a recipient waits on the MX lookup that finds its provider.
     dns_budget: PositiveFloat = 0.5
+    # The DNS server for those MX lookups, "host:port" (e.g. "127.0.0.1:53"), for
+    # machines whose system resolver is not the one to use; null: the system's.
+    resolver: HostPort | None = None
     # How the warmup clock judges a day, and how often it looks at the time.
     advance: AdvanceSettings = AdvanceSettings()
     clock_interval: PositiveFloat = 60.0
