@@ -60,13 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # prometheus_client, which must first see the daemon's metrics directory.
         return _run(parser.parse_args(argv))
 
-    from gateway import cli_migrate, cli_policy, cli_spool
+    from gateway import cli_dkim, cli_migrate, cli_policy, cli_spool
 
     commands = {
         **COMMANDS,
         **cli_policy.add_commands(sub),
         **cli_spool.add_commands(sub),
         **cli_migrate.add_commands(sub),
+        **cli_dkim.add_commands(sub),
     }
     args = parser.parse_args(argv)
     if args.command is None:
