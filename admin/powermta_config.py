@@ -184,7 +184,7 @@ def _source(settings: Settings) -> str:
             " PowerMTA needs that SMTP user too."
         )
     address = source_address(settings)
-    if address in ("127.0.0.1", "::1"):
+    if address == "127.0.0.1":  # the stock configuration's own block
         lines += [
             f"# PowerMTA's stock configuration already has a <source {address}> block: merge",
             "# these directives into it rather than adding this second one.",
