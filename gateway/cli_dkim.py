@@ -18,7 +18,10 @@ from typing import Any
 
 from conf import ConfigError, load
 
-INSTALL = "sluice dkim-verify needs dkimpy (and pynacl for Ed25519): pip install dkimpy pynacl"
+INSTALL = (
+    "sluice dkim-verify needs dkimpy (and pynacl for Ed25519):"
+    " pip install dkimpy pynacl (or the [verify] extra)"
+)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> dict[str, Callable[[Any], int]]:
