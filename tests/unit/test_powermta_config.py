@@ -160,9 +160,10 @@ def test_dkim_lines_only_when_powermta_signs(tmp_path: Path) -> None:
     on = render(
         _with_keys(tmp_path, "powermta: {dkim_sign: true, dkim_key_folder: /etc/pmta/dkim}\n")
     )
-    assert re.findall(r"^ *(domain-key .*)$", on, re.M) == [
-        "domain-key s2026r,acme-mail.com,/etc/pmta/dkim/acme-rsa.pem"
-    ] * 2  # acme-1 and acme-2
+    assert (
+        re.findall(r"^ *(domain-key .*)$", on, re.M)
+        == ["domain-key s2026r,acme-mail.com,/etc/pmta/dkim/acme-rsa.pem"] * 2
+    )  # acme-1 and acme-2
     # Signing is turned on inside the acme VMTAs only: never a top-level <domain *>.
     assert not re.search(r"^<domain", on, re.M)
     acme_1 = _block(on, "virtual-mta acme-1")
