@@ -191,7 +191,7 @@ def add_routes(app: web.Application) -> None:
         "/api/suppression/import",
         import_csv,
         role="operator",
-        summary="Import a CSV (header naming at least address): all rows or none",
+        summary="Import a CSV (header naming at least address, or email): all rows or none",
         tag=sup.TAG,
         body=Raw("text/csv"),
         query=ImportQuery,

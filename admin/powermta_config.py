@@ -43,14 +43,16 @@ import fnmatch
 import ipaddress
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from admin import powermta_vmtas
 from conf import DkimSettings, Settings
 from policy import dkim_dns
 
 # The record types that carry feedback (policy.feedback.accounting reads b, rb, rs, t, f;
 from policy.feedback import accounting
+from policy.quota import calendar
 
 # deliveries need nothing: Sluice records what it relayed itself).
 RECORDS = tuple(t for t in accounting.TYPES if t not in ("d", "tq"))
@@ -76,29 +78,28 @@ class PowerMtaConfigError(ValueError):
         self.key, self.message = key, message
 
 
-@dataclass(frozen=True)
-class _Vmta:
-    name: str
-    ip: str
-    hostname: str
-
-
-def render(settings: Settings, key_type: KeyType | None = None) -> str:
+def render(settings: Settings, key_type: KeyType | None = None, today: date | None = None) -> str:
     """The configuration fragment; raises PowerMtaConfigError naming a missing setting.
 
     ``key_type`` tells RSA from Ed25519 keys when PowerMTA signs (by default it
-    reads the key file); nothing is read otherwise.
+    reads the key file); nothing is read otherwise. ``today`` (by default, in
+    ``warmup.timezone``) sets the warming IPs' ``max-msg-rate``.
     """
-    vmtas = _vmtas(settings)
+    vmtas = powermta_vmtas.vmtas_of(settings, PowerMtaConfigError)
+    if today is None:
+        today = calendar.local_today(settings.warmup.timezone, datetime.now(UTC))
+    keys: dict[str, list[str]] = {}
+    dkim_notes = ""
+    if settings.powermta.dkim_sign:
+        keys, dkim_notes = _dkim(settings, key_type or _read_key_type)
     sections = [
         _header(settings),
         _listener(settings),
         _source(settings),
-        _virtual_mtas(vmtas),
+        dkim_notes,
+        powermta_vmtas.render(settings, vmtas, keys, today),
         _pools(settings, vmtas),
     ]
-    if settings.powermta.dkim_sign:
-        sections.append(_dkim(settings, key_type or _read_key_type))
     sections.append(_accounting(settings))
     return "\n".join(s for s in sections if s)
 
@@ -134,7 +135,10 @@ def _header(settings: Settings) -> str:
     lines = [
         "# PowerMTA configuration for Sluice (sluice powermta-config).",
         "# Generated from Sluice's settings: generate it again after changing pools,",
-        "# tenants or keys, and merge it into PowerMTA's config file.",
+        "# tenants or keys. Merge it into PowerMTA's config file: smtp-listener and the",
+        "# <source> block as each comment says; the <virtual-mta>, <virtual-mta-pool> and",
+        "# <acct-file> blocks are Sluice's own and are added as they are. Nothing here is",
+        "# a top-level <domain> block: PowerMTA's other senders are left as they were.",
     ]
     if settings.downstream.sink:
         lines.append(
@@ -179,8 +183,16 @@ def _source(settings: Settings) -> str:
             f"# Sluice logs in as {settings.downstream.username} (downstream.username):"
             " PowerMTA needs that SMTP user too."
         )
+    address = source_address(settings)
+    if address == "127.0.0.1":  # the stock configuration's own block
+        lines += [
+            f"# PowerMTA's stock configuration already has a <source {address}> block: merge",
+            "# these directives into it rather than adding this second one.",
+        ]
+    else:
+        lines.append("# Sluice's own address only (powermta.source_address): add this block.")
     lines += [
-        f"<source {source_address(settings)}>",
+        f"<source {address}>",
         f"{INDENT}always-allow-relaying yes",
         f"{INDENT}smtp-service yes",
         f"{INDENT}process-x-virtual-mta yes",
@@ -190,39 +202,11 @@ def _source(settings: Settings) -> str:
     return _block(lines)
 
 
-def _vmtas(settings: Settings) -> dict[str, _Vmta]:
-    """Every pool IP's VMTA once, by name; one name for two IPs is an error."""
-    out: dict[str, _Vmta] = {}
-    for pool in sorted(settings.pools):
-        for k, ip in enumerate(settings.pools[pool]):
-            vmta = _Vmta(ip.vmta, ip.ip, ip.hostname)
-            seen = out.setdefault(ip.vmta, vmta)
-            if seen != vmta:
-                raise PowerMtaConfigError(
-                    f"pools.{pool}[{k}].vmta",
-                    f"VMTA {ip.vmta!r} is also {seen.ip} {seen.hostname} in another pool:"
-                    " PowerMTA needs one name per source IP",
-                )
-    return out
-
-
-def _virtual_mtas(vmtas: dict[str, _Vmta]) -> str:
-    lines = ["# One VirtualMTA per pool IP (pools: vmta, ip, hostname)."]
-    for name in sorted(vmtas):
-        vmta = vmtas[name]
-        lines += [
-            f"<virtual-mta {name}>",
-            f"{INDENT}smtp-source-host {vmta.ip} {vmta.hostname}",
-            "</virtual-mta>",
-        ]
-    return _block(lines)
-
-
 def pool_name(tenant: str) -> str:
     return f"{tenant}-pool"
 
 
-def _pools(settings: Settings, vmtas: dict[str, _Vmta]) -> str:
+def _pools(settings: Settings, vmtas: dict[str, powermta_vmtas.Vmta]) -> str:
     lines = ["# One pool per tenant: the VMTAs of its Sluice pool that are enabled."]
     for i, tenant in sorted(enumerate(settings.tenants), key=lambda p: p[1].name):
         name = pool_name(tenant.name)
@@ -243,25 +227,31 @@ def _pools(settings: Settings, vmtas: dict[str, _Vmta]) -> str:
     return _block(lines)
 
 
-def _dkim(settings: Settings, key_type: KeyType) -> str:
-    lines = ["# PowerMTA signs too (powermta.dkim_sign), with the tenants' RSA keys."]
-    keys: set[tuple[str, str, str]] = set()
+def _dkim(settings: Settings, key_type: KeyType) -> tuple[dict[str, list[str]], str]:
+    """(VMTA name -> its tenants' ``domain-key`` lines, the comments of the DKIM section)."""
+    lines = [
+        "# PowerMTA signs too (powermta.dkim_sign), with the tenants' RSA keys: each VirtualMTA",
+        "# below holds the domain-key lines of its tenants' own domains and turns dkim-sign on",
+        "# in a <domain *> nested in it, so PowerMTA's other mail is not signed by this.",
+    ]
+    keys: dict[str, set[str]] = {}
     skipped: set[str] = set()
     for i, tenant in enumerate(settings.tenants):
+        own: set[str] = set()
         for j, entry in enumerate(tenant.dkim):
             where = f"{entry.selector} of {entry.domain} ({tenant.name})"
             if entry.domain == "*":
                 skipped.add(f"# {where}: signs as each From domain, in Sluice only")
                 continue
             if _key_type(entry.key_file, entry.generate, key_type, f"tenants[{i}].dkim[{j}]"):
-                keys.add((entry.domain.lower(), entry.selector, _key_path(settings, entry)))
+                path = _key_path(settings, entry)
+                own.add(f"domain-key {entry.selector},{entry.domain.lower()},{path}")
             else:
                 skipped.add(f"# {where}: Ed25519, which PowerMTA does not sign with")
-    lines += [f"domain-key {s},{d},{path}" for d, s, path in sorted(keys)]
+        for ip in settings.pools.get(tenant.pool, ()):
+            keys.setdefault(ip.vmta, set()).update(own)
     lines += sorted(skipped)
-    if keys:
-        lines += ["<domain *>", f"{INDENT}dkim-sign yes", "</domain>"]
-    return _block(lines)
+    return {vmta: sorted(found) for vmta, found in keys.items() if found}, _block(lines)
 
 
 def _key_type(path: str, generate: str | None, key_type: KeyType, where: str) -> bool:

@@ -49,6 +49,7 @@ _HEADERS = {
     "Cache-Control": "no-store",
 }
 _MAX_FORM = 16 * 1024
+REASON_MAX = 200  # characters of a reason typed with a change
 _NOTICES = 1000  # one notice per session at most, the oldest dropped first
 
 _env = jinja2.Environment(
@@ -58,9 +59,18 @@ _env = jinja2.Environment(
 )
 
 
-def _when(value: float | datetime) -> str:
+def _utc(value: float | datetime) -> datetime:
     at = value if isinstance(value, datetime) else datetime.fromtimestamp(value, UTC)
-    return at.astimezone(UTC).strftime("%d %b %H:%M")
+    return at.astimezone(UTC)
+
+
+def _when(value: float | datetime) -> str:
+    return _utc(value).strftime("%d %b %H:%M")
+
+
+def _iso(value: float | datetime) -> str:
+    """For <time datetime>, which status.js shows in the browser's own zone."""
+    return _utc(value).isoformat(timespec="seconds")
 
 
 def _number(value: int | None) -> str:
@@ -68,6 +78,7 @@ def _number(value: int | None) -> str:
 
 
 _env.filters["when"] = _when
+_env.filters["iso"] = _iso
 _env.filters["number"] = _number
 
 NOTICES = web.AppKey("status_notices", OrderedDict)
@@ -289,15 +300,16 @@ async def _ip_action(request: web.Request) -> web.Response:
     ip, action = form.get("ip", ""), form.get("action", "")
     if action not in status_data.PAGE_ACTIONS:
         return _render("message.html", 400, title="Bad request", text=f"Unknown action {action!r}.")
+    reason = _reason(form)
     try:
         change = await operations.ip_action(
-            ctx.settings(), ctx.store, ip, action, actor=who.name, now=ctx.clock()
+            ctx.settings(), ctx.store, ip, action, actor=who.name, now=ctx.clock(), detail=reason
         )
     except (IpStateError, TransitionError) as exc:
         _notice(request, sid, "error", f"{ip}: {exc}")
         return _redirect("/")
     before = {"state": change.from_state.value, "day": change.from_day}
-    after = {"state": change.to_state.value, "day": change.to_day}
+    after = {"state": change.to_state.value, "day": change.to_day, "reason": reason}
     await ctx.store.record_audit(audit.entry(who.name, f"ip.{action}", ip, before, after))
     _notice(request, sid, "ok", f"{ip}: {change.from_state.value} → {change.to_state.value}")
     return _redirect("/")
@@ -313,7 +325,7 @@ async def _switch(request: web.Request) -> web.Response:
     if kind not in KINDS or turn not in ("on", "off"):
         return _render("message.html", 400, title="Bad request", text="Unknown switch.")
     try:
-        await _flip(ctx, who, kind, tenant or None, turn == "on")
+        await _flip(ctx, who, kind, tenant or None, turn == "on", _reason(form))
     except SwitchError as exc:
         _notice(request, sid, "error", str(exc))
         return _redirect("/")
@@ -323,12 +335,21 @@ async def _switch(request: web.Request) -> web.Response:
     return _redirect("/")
 
 
-async def _flip(ctx: AdminContext, who: Principal, kind: str, tenant: str | None, on: bool) -> None:
+def _reason(form: Any) -> str:
+    """The optional reason typed with a change, kept to one short line."""
+    return " ".join(str(form.get("reason", "")).split())[:REASON_MAX]
+
+
+async def _flip(
+    ctx: AdminContext, who: Principal, kind: str, tenant: str | None, on: bool, reason: str = ""
+) -> None:
     settings = ctx.settings()
     target = operations.switch_target(settings, tenant)
     before = next((s for s in await ctx.store.switches() if s.key == (kind, target)), None)
     if on:
-        now = await operations.set_switch(settings, ctx.store, kind, tenant, actor=who.name)
+        now = await operations.set_switch(
+            settings, ctx.store, kind, tenant, actor=who.name, reason=reason
+        )
         after: dict | None = {"reason": now.reason, "actor": now.actor}
     else:
         await operations.clear_switch(settings, ctx.store, kind, tenant)

@@ -70,4 +70,9 @@ def load(
         text = Path(chosen).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(chosen), [f"cannot read the file: {exc.strerror}"]) from None
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
+        # Every default with no tenant would start a relay that refuses everyone.
+        raise ConfigError(
+            str(chosen), ["the file is empty: start from conf/sluice.example.yaml"]
+        ) from None
     return parse(text, str(chosen), env)

@@ -7,10 +7,13 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+MIN_TOKEN = 32
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sluice", description="SMTP gateway for campaign mail")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run the gateway")
     run.add_argument(
@@ -21,6 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     check = sub.add_parser("check-config", help="validate a configuration and exit")
     check.add_argument("-c", "--config")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="also try the database, Redis, the downstream MTA and MailWizz's database",
+    )
 
     sub.add_parser("show-pipeline", help="print the ordered steps of an SMTP transaction")
 
@@ -42,16 +50,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     pm.add_argument("-c", "--config")
 
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--version"]:
+        from gateway.cli_migrate import version
+
+        print(f"sluice {version()}")
+        return 0
     if argv[:1] == ["run"]:
         # Parsed before the operator commands are added: their modules import
         # prometheus_client, which must first see the daemon's metrics directory.
         return _run(parser.parse_args(argv))
 
-    from gateway import cli_policy, cli_reputation, cli_spool
+    from gateway import cli_dkim, cli_migrate, cli_policy, cli_reputation, cli_spool
 
-    commands = {**COMMANDS, **cli_policy.add_commands(sub), **cli_spool.add_commands(sub)}
-    commands.update(cli_reputation.add_commands(sub))
+    commands = {
+        **COMMANDS,
+        **cli_policy.add_commands(sub),
+        **cli_spool.add_commands(sub),
+        **cli_migrate.add_commands(sub),
+        **cli_dkim.add_commands(sub),
+        **cli_reputation.add_commands(sub),
+    }
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.error("a command is required")
     return commands[args.command](args)
 
 
@@ -75,6 +96,10 @@ def _check_config(args: argparse.Namespace) -> int:
     for warning in timeout_warnings(settings.smtp, settings.downstream):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"configuration OK: {len(settings.tenants)} tenant(s), {len(settings.pools)} pool(s)")
+    if args.connect:
+        from gateway.cli_connect import connect_all
+
+        return 0 if connect_all(settings) else 1
     return 0
 
 
@@ -88,7 +113,8 @@ def _show_pipeline(args: argparse.Namespace) -> int:
 def _hash_password(args: argparse.Namespace) -> int:
     from policy.passwords import hash_password
 
-    if args.password_stdin:
+    # Without a terminal (a pipe, a provisioning script) getpass has nobody to ask.
+    if args.password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = getpass.getpass("Password: ")
@@ -107,8 +133,13 @@ def _hash_token(args: argparse.Namespace) -> int:
 
     if args.token_stdin:
         token = sys.stdin.readline().strip()
-        if not token:
-            print("empty token", file=sys.stderr)
+        if len(token) < MIN_TOKEN:
+            # A short token can be guessed; ours are 43 characters (secrets.token_urlsafe(32)).
+            print(
+                f"token too short ({len(token)} characters, at least {MIN_TOKEN}): "
+                "run `sluice hash-token` without --token-stdin to make one",
+                file=sys.stderr,
+            )
             return 1
         print(digest(token))
         return 0

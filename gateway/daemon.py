@@ -22,12 +22,22 @@ import signal
 import sys
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from conf import ConfigError, Settings, load
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import metrics, metrics_dir, parts, runtime, sdnotify, workers
+from gateway import (
+    first_start,
+    metrics,
+    metrics_dir,
+    parts,
+    runtime,
+    sdnotify,
+    startup,
+    workers,
+)
 from gateway.parts import Relay
 from gateway.runtime import Runtime
 from gateway.workers import Workers
@@ -71,7 +81,8 @@ class Daemon:
         s = self.settings
         spool = s.spool
         stack.push_async_callback(asyncio.to_thread, self.workers.reap)
-        store = await parts.store(stack, s)
+        store = await _open_store(stack, s)
+        await _check_redis(s)
         policy = await parts.policy_mirror(store)
         parts.freeze_heap()
         self.relay = parts.relay(stack, s, store, policy, spool=spool)
@@ -145,6 +156,7 @@ class Daemon:
         refused = None
         try:
             settings = await asyncio.to_thread(load, self.config_path)
+            settings = first_start.with_local_admin(settings, self.config_path)
             old = self.runtime()
             down = old.downstream
             if settings.downstream != old.settings.downstream:
@@ -186,6 +198,39 @@ class Daemon:
             )
         self.settings = settings
         log.info("configuration reloaded")
+
+
+def _sqlite_file(url: str) -> Path:
+    """sqlite:///var/x.db is relative to the working directory; sqlite:////abs is absolute."""
+    return Path(url.removeprefix("sqlite://").removeprefix("/") or "var/sluice.db").absolute()
+
+
+async def _open_store(stack: AsyncExitStack, s: Settings) -> Store:
+    if s.database.startswith("sqlite:"):
+        log.info("database: SQLite file %s", _sqlite_file(s.database))
+    try:
+        return await parts.store(stack, s)
+    except (OSError, ImportError, ValueError) as exc:
+        raise startup.database(s.database, exc) from exc
+    except Exception as exc:  # asyncpg's refusals (role, password, database) have no common base
+        if type(exc).__module__.startswith(("asyncpg", "aiosqlite", "sqlite3")):
+            raise startup.database(s.database, exc) from exc
+        raise
+
+
+async def _check_redis(s: Settings) -> None:
+    """Refuse to start without the configured Redis: every quota lives there."""
+    if s.redis is None:
+        return
+    from policy.counters.redis import RedisCounters
+
+    counters = RedisCounters.from_url(s.redis, prefix=s.redis_prefix)
+    try:
+        await counters.ping()
+    except Exception as exc:
+        raise startup.redis(s.redis, exc) from exc
+    finally:
+        await counters.close()
 
 
 def serve(config_path: str | None, settings: Settings) -> int:

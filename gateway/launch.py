@@ -10,13 +10,13 @@ from __future__ import annotations
 import sys
 
 from conf import ConfigError, load
-from gateway import metrics_dir
+from gateway import first_start, metrics_dir, startup
 
 
 def serve(config_path: str | None) -> int:
     """Run the daemon until SIGTERM; the exit code for the process."""
     try:
-        settings = load(config_path)
+        settings = first_start.with_local_admin(load(config_path), config_path)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
@@ -25,5 +25,10 @@ def serve(config_path: str | None) -> int:
         from gateway import daemon
 
         return daemon.serve(config_path, settings)
+    except Exception as exc:
+        if (told := startup.explain(exc)) is None:
+            raise  # not a failure we know: its traceback is the report
+        print(f"sluice: {told}", file=sys.stderr)
+        return 1
     finally:
         shared.close()

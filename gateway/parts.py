@@ -34,7 +34,7 @@ from policy.bus import Bus
 from policy.engagement import EngagementRecorder
 from policy.events import Recorder
 from policy.links import KeyRing
-from policy.providers import ProviderResolver
+from policy.providers import from_settings as providers_from_settings
 from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
@@ -105,7 +105,7 @@ def relay(
         kept.open()  # before the event loop serves anyone: a short blocking scan
         stack.callback(kept.close)
     counters = runtime.open_counters(s)
-    providers = ProviderResolver(budget=s.warmup.dns_budget)
+    providers = providers_from_settings(s.warmup)
     stack.push_async_callback(providers.close)
     stack.push_async_callback(counters.close)
     down = downstream_mod.build(s.downstream, s.smtp.hostname)

@@ -21,6 +21,7 @@ from policy.counters.memory import MemoryCounters
 from policy.counters.redis import RedisCounters
 from policy.events import Recorder
 from policy.providers import ProviderResolver
+from policy.providers import from_settings as providers_from_settings
 from policy.quota.selection import Planner
 from policy.tenants import Directory
 from policy.view import PolicyView
@@ -116,7 +117,7 @@ def build(
         downstream=downstream,
         recorder=recorder,
         counters=counters if counters is not None else open_counters(settings),
-        providers=providers or ProviderResolver(budget=settings.warmup.dns_budget),
+        providers=providers or providers_from_settings(settings.warmup),
         clock=clock,
         policy=policy if policy is not None else PolicyView(),
         dry_run_outbox=OutboxSink(settings.downstream.dry_run_outbox),

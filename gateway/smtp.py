@@ -132,7 +132,22 @@ class Listener:
         return finished
 
 
+class _LibSession(LibSession):
+    """aiosmtpd's session without its legacy ``login_data`` property.
+
+    aiosmtpd sets ``login_data`` itself after every successful AUTH, even with
+    the ``authenticator`` API used here, and its property logs a deprecation
+    warning each time. The tenant is read from ``auth_data`` (and our session);
+    a plain attribute here keeps the assignment and drops the warning.
+    """
+
+    login_data: Any = None
+
+
 class SluiceSMTP(SMTP):
+    def _create_session(self) -> LibSession:
+        return _LibSession(self.loop)
+
     def __init__(self, handler: Handler, *, listener: Listener, **kwargs: Any):
         super().__init__(handler, **kwargs)
         # aiosmtpd keeps this dict on the class, so every EHLO of every connection

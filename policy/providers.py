@@ -19,6 +19,8 @@ import dns.asyncresolver
 import dns.exception
 import dns.resolver
 
+from conf.schema import WarmupSettings, split_hostport
+
 GROUPS = ("google", "microsoft", "yahoo", "apple", "gmx_webde", "orange", "comcast", "other")
 OTHER = "other"
 
@@ -101,6 +103,14 @@ def mx_group(hosts: list[tuple[int, str]]) -> str:
             if host == suffix or host.endswith("." + suffix):
                 return group
     return OTHER
+
+
+def from_settings(warmup: WarmupSettings) -> ProviderResolver:
+    """The resolver ``warmup.resolver`` names ("host:port"), else the system's."""
+    if warmup.resolver is None:
+        return ProviderResolver(budget=warmup.dns_budget)
+    host, port = split_hostport(warmup.resolver)
+    return ProviderResolver([host], port=port, budget=warmup.dns_budget)
 
 
 class ProviderResolver:

@@ -22,6 +22,7 @@ from typing import TextIO
 GLOBAL = ""
 REASONS = ("hard_bounce", "soft_bounce", "complaint", "unsubscribe", "manual")
 CSV_COLUMNS = ("address", "tenant", "reason", "source", "created_at", "expires_at")
+ADDRESS_ALIASES = {"email": "address", "email_address": "address"}
 
 
 class SuppressionError(ValueError):
@@ -137,7 +138,7 @@ def _timestamp(value: str, column: str) -> float | None:
 def read_csv(
     stream: TextIO, *, tenant: str, reason: str = "manual", source: str = "import"
 ) -> list[Suppression]:
-    """Entries from a CSV with a header line naming at least `address`.
+    """Entries from a CSV with a header line naming at least `address` (or `email`).
 
     Other columns (`tenant`, `reason`, `source`, `created_at`, `expires_at`)
     override the defaults row by row. Every bad row is reported at once, by
@@ -151,12 +152,22 @@ def read_csv(
         raise SuppressionError(f"line {reader.line_num + 1}: not CSV: {exc}") from None
 
 
+def _column(name: str) -> str:
+    """A header name as read: case and spaces aside, `email` (MailWizz's and most
+    lists' export) is the address."""
+    name = name.strip().lower()
+    return ADDRESS_ALIASES.get(name, name)
+
+
 def _read_rows(
     reader: csv.DictReader[str], tenant: str, reason: str, source: str
 ) -> list[Suppression]:
-    if reader.fieldnames is None or "address" not in [f.strip() for f in reader.fieldnames]:
-        raise SuppressionError("line 1: the header must name an 'address' column")
-    unknown = {f.strip() for f in reader.fieldnames} - set(CSV_COLUMNS)
+    columns = [_column(f) for f in reader.fieldnames or ()]
+    if "address" not in columns:
+        raise SuppressionError("line 1: the header must name an 'address' (or 'email') column")
+    if len(set(columns)) != len(columns):
+        raise SuppressionError("line 1: a column is named twice (address and email are one)")
+    unknown = set(columns) - set(CSV_COLUMNS)
     if unknown:
         raise SuppressionError(
             f"line 1: unknown column(s) {', '.join(sorted(unknown))}"
@@ -164,7 +175,7 @@ def _read_rows(
         )
     out, problems = [], []
     for row in reader:
-        row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        row = {_column(k): (v or "").strip() for k, v in row.items() if k is not None}
         line = reader.line_num
         try:
             created = _timestamp(row.get("created_at", ""), "created_at") or time.time()

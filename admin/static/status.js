@@ -6,3 +6,14 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Times come in UTC; show them in the operator's own zone.
+document.querySelectorAll("time[datetime]").forEach(function (node) {
+  var at = new Date(node.getAttribute("datetime"));
+  if (!isNaN(at)) {
+    node.title = node.textContent;
+    node.textContent = at.toLocaleString(undefined, {
+      day: "2-digit", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
+  }
+});

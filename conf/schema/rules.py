@@ -20,6 +20,9 @@ from pydantic import AfterValidator, Field
 
 HOSTPORT = re.compile(r"^(?:\[(?P<v6>[0-9a-fA-F:.]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d{1,5})$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*$")
+HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*)(\.[A-Za-z0-9_]([A-Za-z0-9_-]*))*\.?$"
+)
 HEADER_NAME = re.compile(r"^[!-9;-~]+$")
 # A host (or [IPv6]), an optional port and path: it goes into HTML attributes unescaped.
 TRACKING_BASE = re.compile(
@@ -84,6 +87,15 @@ def _ip(value: str) -> str | None:
 def _domains(values: tuple[str, ...]) -> str | None:
     bad = [v for v in values if v != "*" and not DOMAIN.match(v.lower().removeprefix("*."))]
     return f"not domain names: {', '.join(bad)}" if bad else None
+
+
+def _hostname(value: str) -> str | None:
+    # It lands in EHLO, Received: and PowerMTA's smtp-source-host line, where a
+    # space splits it into two words.
+    literal = value.startswith("[") and value.endswith("]") and _ip(value[1:-1]) is None
+    if literal or HOSTNAME.match(value):
+        return None
+    return "not a host name (letters, digits, '-', '_' and dots; no spaces)"
 
 
 def _header(value: str) -> str | None:
@@ -179,6 +191,7 @@ Networks = Annotated[tuple[str, ...], rule(_networks)]
 IpAddress = Annotated[str, rule(_ip)]
 Domains = Annotated[tuple[str, ...], rule(_domains)]
 HeaderName = Annotated[str, rule(_header)]
+HostName = Annotated[str, rule(_hostname)]
 ExistingFile = Annotated[str, rule(_existing_file)]
 PasswordHash = Annotated[str, rule(_password_hash)]
 Sha256Hex = Annotated[str, rule(_sha256_hex)]

@@ -7,6 +7,7 @@ from typing import Literal
 from conf.schema.base import Section
 from conf.schema.rules import (
     ExistingFile,
+    HostName,
     HostPort,
     Port,
     PositiveFloat,
@@ -22,7 +23,7 @@ class TlsSettings(Section):
 
 class SmtpSettings(Section):
     listen: HostPort = "127.0.0.1:2525"
-    hostname: str = "localhost"
+    hostname: HostName = "localhost"
     max_message_size: PositiveInt = 26_214_400
     max_connections: PositiveInt = 500
     max_connections_per_client: PositiveInt = 50
@@ -48,7 +49,7 @@ class SmtpSettings(Section):
     inbound_listen: HostPort | None = None
     # The host name senders (MailWizz) connect to, when it is not smtp.hostname
     # (a load balancer or a NAT in front); absent: smtp.hostname.
-    advertised_host: str | None = None
+    advertised_host: HostName | None = None
 
 
 class AdminToken(Section):
@@ -96,7 +97,7 @@ class DownstreamSettings(Section):
     starttls: bool = False
     username: str | None = None
     password: str | None = None
-    helo: str | None = None
+    helo: HostName | None = None
     # Circuit breaker: consecutive connection failures that open it, and the
     # seconds between probes while it is open (connect, EHLO, QUIT on its own,
     # so readiness heals with no message to try).

@@ -61,10 +61,18 @@ def _tenant_problems(settings: Settings) -> Problems:
     out = []
     names: set[str] = set()
     users: set[str] = set()
+    domains: dict[str, int] = {}
     for i, tenant in enumerate(settings.tenants):
         if tenant.name in names:
             out.append((f"tenants[{i}].name", f"duplicate tenant {tenant.name!r}"))
         names.add(tenant.name)
+        for j, domain in enumerate(tenant.sender_domains):
+            # "*" is a catch-all, not a claim; a named domain belongs to one tenant
+            # (its DKIM key, its quota, its bounces).
+            key = domain.lower()
+            if key != "*" and (other := domains.setdefault(key, i)) != i:
+                where = f"tenants[{i}].sender_domains[{j}]"
+                out.append((where, f"{domain!r} is already a sender domain of tenants[{other}]"))
         if tenant.pool not in settings.pools:
             out.append((f"tenants[{i}].pool", f"no pool named {tenant.pool!r} in pools"))
         for j, cred in enumerate(tenant.credentials):
@@ -78,6 +86,8 @@ def _tenant_problems(settings: Settings) -> Problems:
 def _pool_problems(settings: Settings) -> Problems:
     out = []
     known = (*BUILTIN_SCHEDULES, *settings.warmup.schedules)
+    # One IP is one VMTA of one pool: two entries would count its quota twice.
+    where_ip: dict[str, str] = {}
     for name, ips in settings.pools.items():
         if not ips:
             out.append((f"pools.{name}", "a pool needs at least one IP"))
@@ -86,6 +96,9 @@ def _pool_problems(settings: Settings) -> Problems:
             if ip.vmta in seen:
                 out.append((f"pools.{name}[{k}].vmta", f"duplicate VMTA {ip.vmta!r}"))
             seen.add(ip.vmta)
+            first = where_ip.setdefault(ip.ip, f"pools.{name}[{k}]")
+            if first != f"pools.{name}[{k}]":
+                out.append((f"pools.{name}[{k}].ip", f"{ip.ip} is already listed at {first}"))
             if ip.warmup is not None and ip.warmup.schedule not in known:
                 where = f"pools.{name}[{k}].warmup.schedule"
                 text = f"no schedule named {ip.warmup.schedule!r} (known: {', '.join(known)})"

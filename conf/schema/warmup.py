@@ -5,7 +5,17 @@ from __future__ import annotations
 from pydantic import Field
 
 from conf.schema.base import Section
-from conf.schema.rules import Hours, IpAddress, IsoDate, PositiveFloat, PositiveInt, Share, TimeZone
+from conf.schema.rules import (
+    HostName,
+    HostPort,
+    Hours,
+    IpAddress,
+    IsoDate,
+    PositiveFloat,
+    PositiveInt,
+    Share,
+    TimeZone,
+)
 
 # The schedules policy.warmup ships (DEFAULT_SCHEDULES); a test keeps the two in step.
 BUILTIN_SCHEDULES = ("standard",)
@@ -59,6 +69,9 @@ class WarmupSettings(Section):
     timezone: TimeZone = "UTC"
     # The longest a recipient waits on the MX lookup that finds its provider.
     dns_budget: PositiveFloat = 0.5
+    # The DNS server for those MX lookups, "host:port" (e.g. "127.0.0.1:53"), for
+    # machines whose system resolver is not the one to use; null: the system's.
+    resolver: HostPort | None = None
     # How the warmup clock judges a day, and how often it looks at the time.
     advance: AdvanceSettings = AdvanceSettings()
     clock_interval: PositiveFloat = 60.0
@@ -97,7 +110,7 @@ class IpWarmup(Section):
 class PoolIp(Section):
     ip: IpAddress
     vmta: str
-    hostname: str
+    hostname: HostName
     enabled: bool = True
     # Absent: the IP is warm. Present: it follows the schedule until its end.
     warmup: IpWarmup | None = None

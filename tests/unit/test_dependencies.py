@@ -88,8 +88,19 @@ def test_every_runtime_dependency_is_imported_by_runtime_code() -> None:
     )
 
 
+def feature_extras() -> set[str]:
+    """Distributions of the optional extras named for a feature (not test): a command
+    that needs one imports it inside a try and says how to install it."""
+    return {
+        canonicalize_name(Requirement(text).name)
+        for extra, requirements in PYPROJECT["project"]["optional-dependencies"].items()
+        if extra != "test"
+        for text in requirements
+    }
+
+
 def test_every_third_party_import_of_runtime_code_is_a_runtime_dependency() -> None:
-    declared = set(runtime_dependencies())
+    declared = set(runtime_dependencies()) | feature_extras()
     undeclared = {
         name: sorted(where)
         for name, where in third_party(imported_names()).items()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,11 @@ def settings(extra: str = "", base: str = BASE) -> conf.Settings:
     return conf.parse(base + extra, environ={})
 
 
+TODAY = date(2026, 11, 10)  # acme-2's warmup day 10
+
+
 def test_golden_file() -> None:
-    text = render(settings())
+    text = render(settings(), today=TODAY)
     if os.environ.get("SLUICE_UPDATE_GOLDEN") == "1":
         GOLDEN.write_text(text)
     expected = GOLDEN.read_text()
@@ -76,7 +80,7 @@ def test_every_directive_for_two_tenants_and_three_ips() -> None:
         "process-x-job yes",
     ]
     assert _block(text, "virtual-mta acme-1") == ["smtp-source-host 192.0.2.10 mta1.acme-mail.com"]
-    assert _block(text, "virtual-mta acme-2") == ["smtp-source-host 192.0.2.11 mta2.acme-mail.com"]
+    assert _block(text, "virtual-mta acme-2")[0] == "smtp-source-host 192.0.2.11 mta2.acme-mail.com"
     assert _block(text, "virtual-mta beta-1") == ["smtp-source-host 198.51.100.7 mta.beta.example"]
     assert _block(text, "virtual-mta-pool acme-pool") == [
         "virtual-mta acme-1",
@@ -156,16 +160,22 @@ def test_dkim_lines_only_when_powermta_signs(tmp_path: Path) -> None:
     on = render(
         _with_keys(tmp_path, "powermta: {dkim_sign: true, dkim_key_folder: /etc/pmta/dkim}\n")
     )
-    assert re.findall(r"^domain-key .*$", on, re.M) == [
-        "domain-key s2026r,acme-mail.com,/etc/pmta/dkim/acme-rsa.pem"
-    ]
-    assert _block(on, "domain *") == ["dkim-sign yes"]
+    assert (
+        re.findall(r"^ *(domain-key .*)$", on, re.M)
+        == ["domain-key s2026r,acme-mail.com,/etc/pmta/dkim/acme-rsa.pem"] * 2
+    )  # acme-1 and acme-2
+    # Signing is turned on inside the acme VMTAs only: never a top-level <domain *>.
+    assert not re.search(r"^<domain", on, re.M)
+    acme_1 = _block(on, "virtual-mta acme-1")
+    assert acme_1[1] == "domain-key s2026r,acme-mail.com,/etc/pmta/dkim/acme-rsa.pem"
+    assert acme_1[2:5] == ["<domain *>", "dkim-sign yes", "</domain>"]
+    assert _block(on, "virtual-mta beta-1") == ["smtp-source-host 198.51.100.7 mta.beta.example"]
     # Ed25519 and "*" keys stay with Sluice, and the fragment says why.
     assert "# s2026e of acme-mail.com (acme): Ed25519" in on
     assert "# any of * (acme): signs as each From domain" in on
     # Without a folder, the key paths are the configured ones.
     local = render(_with_keys(tmp_path, "powermta: {dkim_sign: true}\n"))
-    assert f"domain-key s2026r,acme-mail.com,{tmp_path / 'acme-rsa.pem'}\n" in local
+    assert f"    domain-key s2026r,acme-mail.com,{tmp_path / 'acme-rsa.pem'}\n" in local
 
 
 def test_unreadable_key_names_its_setting(tmp_path: Path) -> None:
@@ -233,3 +243,31 @@ def _block(text: str, opening: str) -> list[str]:
     match = re.search(rf"^<{re.escape(opening)}>\n(.*?)^</{opening.split()[0]}>", text, re.M | re.S)
     assert match, f"no <{opening}> block"
     return [line.strip() for line in match.group(1).splitlines()]
+
+
+def test_source_block_says_where_it_goes() -> None:
+    local = render(settings())
+    assert "already has a <source 127.0.0.1> block: merge" in local
+    assert local.count("<source ") == 2  # the comment and the block: one block
+    remote = BASE.replace("host: 127.0.0.1", "host: 203.0.113.5")
+    text = render(settings("powermta: {source_address: 203.0.113.9}\n", base=remote))
+    assert "<source 127.0.0.1>" not in text and "<source 203.0.113.9>" in text
+    assert "Sluice's own address only" in text
+
+
+def test_warming_ips_get_todays_hourly_rate() -> None:
+    text = render(settings(), today=TODAY)
+    # standard day 10: 700 a day over 16 h x 1.25 = 54.7, rounded up.
+    assert _block(text, "virtual-mta acme-2") == [
+        "smtp-source-host 192.0.2.11 mta2.acme-mail.com",
+        "<domain *>",
+        "# warmup day 10 on 2026-11-10 (calendar days since 2026-11-01): 700/day over 16 h x 1.25",
+        "max-msg-rate 55/h",
+        "</domain>",
+    ]
+    assert "max-msg-rate" not in "\n".join(_block(text, "virtual-mta acme-1"))  # warm
+    assert "run sluice powermta-config again each day" in text
+    capped = BASE.replace('started: "2026-11-01"}', 'started: "2026-11-01"}, daily_limit: 160')
+    assert "max-msg-rate 13/h" in render(settings(base=capped), today=TODAY)
+    before = render(settings(), today=date(2026, 10, 1))
+    assert "# warmup starts on 2026-11-01" in before and "max-msg-rate" not in before
