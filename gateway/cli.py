@@ -6,11 +6,13 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 MIN_TOKEN = 32
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The parser of the commands every run knows; the operator commands are added later."""
     parser = argparse.ArgumentParser(prog="sluice", description="SMTP gateway for campaign mail")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
@@ -48,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     pm = sub.add_parser("powermta-config", help="print the PowerMTA configuration for Sluice")
     pm.add_argument("-c", "--config")
+    return parser, sub
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, sub = _parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["--version"]:
         from gateway.cli_migrate import version

@@ -44,6 +44,30 @@ class Result:
     reply: str = ""  # the next hop's own reply, for logs only
 
 
+def _utf8_plan(
+    client: aiosmtplib.SMTP, mail_from: str, recipients: Sequence[str], smtputf8: bool
+) -> tuple[list[str], str] | None:
+    """MAIL's options and the addresses' encoding; None: UTF-8 the next hop cannot take."""
+    offered = client.supports_extension("smtputf8")
+    if not offered and not (mail_from.isascii() and all(r.isascii() for r in recipients)):
+        return None
+    # SMTPUTF8 goes on when the client asked for it and the next hop offers it.
+    return (["SMTPUTF8"], "utf-8") if smtputf8 and offered else ([], "ascii")
+
+
+async def _recipients(
+    client: aiosmtplib.SMTP, recipients: Sequence[str], encoding: str
+) -> list[aiosmtplib.SMTPRecipientRefused]:
+    """RCPT for each recipient; the refusals (any other error propagates)."""
+    refused = []
+    for rcpt in recipients:
+        try:
+            await client.rcpt(rcpt, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused.append(exc)
+    return refused
+
+
 class Breaker:
     """Fail fast while the next hop is down; let one probe through after ``reset`` seconds.
 
@@ -156,15 +180,13 @@ class SmtpDownstream:
             log.error("downstream connect failed: %r", exc)
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc!r}")
         stage[0] = "envelope"
-        utf8 = not (mail_from.isascii() and all(r.isascii() for r in recipients))
+        plan = _utf8_plan(client, mail_from, recipients, smtputf8)
+        if plan is None:
+            # Checked at MAIL and RCPT once the next hop is known; this is the first time.
+            self._give_back(client)
+            return Result(replies.UTF8_NOT_RELAYED, "rejected", "no SMTPUTF8 downstream")
+        options, encoding = plan
         try:
-            if utf8 and not client.supports_extension("smtputf8"):
-                # Checked at MAIL and RCPT once the next hop is known; this is the first time.
-                self._give_back(client)
-                return Result(replies.UTF8_NOT_RELAYED, "rejected", "no SMTPUTF8 downstream")
-            # SMTPUTF8 goes on when the client asked for it and the next hop offers it.
-            use = smtputf8 and client.supports_extension("smtputf8")
-            options, encoding = (["SMTPUTF8"], "utf-8") if use else ([], "ascii")
             try:
                 await client.mail(mail_from, options=options, encoding=encoding)
             except CONNECTION_ERRORS:
@@ -175,12 +197,7 @@ class SmtpDownstream:
                 self._close(client)
                 client = await self._connect()
                 await client.mail(mail_from, options=options, encoding=encoding)
-            refused = []
-            for rcpt in recipients:
-                try:
-                    await client.rcpt(rcpt, encoding=encoding)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    refused.append(exc)
+            refused = await _recipients(client, recipients, encoding)
             if refused:
                 # One DATA reply cannot speak for some recipients only: refuse the
                 # transaction so no accepted recipient is silently dropped.
