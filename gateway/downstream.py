@@ -16,7 +16,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,13 @@ CONNECTION_ERRORS = (
     ConnectionError,
     OSError,
 )
+# The sender hung up (or was cut off) before the message went out: it keeps
+# the message and retries, so sending or spooling this copy would make two.
+CLIENT_GONE = "client gone before DATA"
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -89,28 +96,64 @@ class SmtpDownstream:
         self.open = 0
 
     async def send(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self,
+        mail_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        alive: Callable[[], bool] | None = None,
     ) -> Result:
+        """Relay one message; ``alive`` says whether the sender still waits for the answer.
+
+        The wait for a pooled connection and the relay share one
+        ``downstream.timeout``: behind a stalled PowerMTA, a message that waited
+        for a slot must not go out after its sender was cut off and will retry.
+        """
         if not self.breaker.allow():
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", "breaker open")
-        async with self.slots:
-            metrics.DOWNSTREAM_IN_USE.inc()
-            stage = ["connect"]
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(self.settings.timeout):
-                    result = await self._relay(mail_from, recipients, data, smtputf8, stage)
-            except TimeoutError:
+        stage = ["slot"]
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.settings.timeout):
+                async with self.slots:
+                    metrics.DOWNSTREAM_IN_USE.inc()
+                    try:
+                        stage[0] = "connect"
+                        result = await self._relay(
+                            mail_from, recipients, data, smtputf8, stage, alive or _always
+                        )
+                    finally:
+                        metrics.DOWNSTREAM_IN_USE.dec()
+        except TimeoutError:
+            if stage[0] == "slot":  # nothing was sent, and the next hop may be fine
+                result = Result(replies.DOWNSTREAM_TIMEOUT, "deferred", "no free connection")
+            else:
                 self.breaker.failed()
                 result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
-            finally:
-                metrics.DOWNSTREAM_IN_USE.dec()
-            metrics.observe_downstream(result.outcome, time.monotonic() - started)
-            return result
+        except asyncio.CancelledError:
+            if stage[0] != "data":
+                raise
+            # Stopped (the drain ran out) after the final dot may have gone: the
+            # next hop may have the message, so it is neither refunded nor retried.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            result = self._lost("data", replies.DOWNSTREAM_LOST, "cancelled at shutdown")
+        metrics.observe_downstream(result.outcome, time.monotonic() - started)
+        return result
 
     async def _relay(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, smtputf8: bool, stage: list
+        self,
+        mail_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        smtputf8: bool,
+        stage: list,
+        alive: Callable[[], bool],
     ) -> Result:
+        if not alive():
+            return Result(replies.DOWNSTREAM_LOST, "deferred", CLIENT_GONE)
         options = ["SMTPUTF8"] if smtputf8 else []
         try:
             client, reused = await self._take()
@@ -142,6 +185,9 @@ class SmtpDownstream:
                 self.breaker.succeeded()
                 worst = next((e for e in refused if e.code < 500), refused[0])
                 return self._refused(worst.code, worst.message)
+            if not alive():  # its sender will retry: this copy must not go too
+                await self._reset(client)
+                return Result(replies.DOWNSTREAM_LOST, "deferred", CLIENT_GONE)
             stage[0] = "data"
             response = await client.data(data)
         except aiosmtplib.SMTPResponseException as exc:
@@ -251,7 +297,13 @@ class OutboxSink:
         self.folder = Path(folder)
 
     async def send(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self,
+        mail_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        alive: Callable[[], bool] | None = None,
     ) -> Result:
         envelope = {"mail_from": mail_from, "recipients": list(recipients), "at": time.time()}
         try:

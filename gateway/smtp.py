@@ -44,6 +44,8 @@ class Listener:
         self.auth_failures: dict[str, collections.deque[float]] = {}
         self.draining = False
         self.servers: list[asyncio.Server] = []
+        # DATA phases still running, shielded from their client's hang-up.
+        self.relays: set[asyncio.Future[Any]] = set()
 
     @property
     def open_connections(self) -> int:
@@ -129,7 +131,21 @@ class Listener:
         for proto in list(self.protocols):
             if proto.transport is not None:
                 proto.transport.close()
+        await self._stop_relays()
         return finished
+
+    async def _stop_relays(self) -> None:
+        """Cancel the relays still running, and let their done steps settle and record.
+
+        A relay stopped after its final dot answers ``possible_duplicate`` and
+        keeps its quota (``gateway.downstream``); the store and counters close
+        after this, so the outcome is recorded rather than lost with the loop.
+        """
+        pending = [task for task in self.relays if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=10)
 
 
 class SluiceSMTP(SMTP):
@@ -161,6 +177,7 @@ class SluiceSMTP(SMTP):
         metrics.CONNECTIONS.set(len(self.listener.protocols))
 
     def connection_lost(self, error: Exception | None) -> None:
+        self.sluice.gone = True
         if self in self.listener.protocols:
             self.listener.protocols.discard(self)
             self.listener.per_client[self.sluice.peer] -= 1
@@ -294,6 +311,8 @@ class Handler:
         # The client sent its final ".": from here the message is ours to see
         # through, even if the client hangs up (aiosmtpd would cancel us).
         task = asyncio.ensure_future(pipeline.run_data(tx))
+        server.listener.relays.add(task)
+        task.add_done_callback(server.listener.relays.discard)
         try:
             verdict = await asyncio.shield(task)
         finally:
