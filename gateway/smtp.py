@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import inspect
 import ipaddress
 import logging
 import secrets
@@ -88,13 +90,19 @@ class Listener:
             auth_require_tls=True,
         )
 
-    def authenticate(
+    async def authenticate(
         self, server: SluiceSMTP, session: LibSession, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
+        """The credentials' tenant; awaited by ``SluiceSMTP``'s AUTH mechanisms."""
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         username = data.login.decode("utf-8", "replace")
-        tenant = self.runtime().directory.authenticate(username, data.password)
+        directory = self.runtime().directory
+        # scrypt is ~50 ms of CPU by design: off the loop, on a pool of its own so
+        # a burst of failed logins cannot queue ahead of spool and outbox writes.
+        tenant = await asyncio.get_running_loop().run_in_executor(
+            _password_checks(), directory.authenticate, username, data.password
+        )
         if tenant is None:
             self.auth_failed(server.sluice.peer)
             log.info(
@@ -214,6 +222,14 @@ class SluiceSMTP(SMTP):
             return
         await super().smtp_AUTH(arg)
 
+    # aiosmtpd calls its authenticator without awaiting it: ours is a coroutine
+    # (scrypt in a thread), which the built-in mechanisms hand back unawaited.
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_LOGIN(_, args))
+
     async def end_transaction(self) -> None:
         """Forget a transaction that never reached DATA, giving its reservations back."""
         await quota.abandon(self.tx)
@@ -225,6 +241,22 @@ class SluiceSMTP(SMTP):
             return
         self._writer.write(f"{replies.SHUTTING_DOWN}\r\n".encode())
         self.transport.close()
+
+
+async def _settled(result: Any) -> AuthResult:
+    return await result if inspect.isawaitable(result) else result
+
+
+_checks: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def _password_checks() -> concurrent.futures.ThreadPoolExecutor:
+    """Two threads for scrypt: enough for real clients, a bound on a guessing flood."""
+    if not _checks:
+        _checks.append(
+            concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrypt")
+        )
+    return _checks[0]
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:

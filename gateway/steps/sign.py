@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from gateway import dkim
 from gateway.replies import Verdict
+from gateway.steps import offload
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
@@ -17,7 +18,7 @@ async def dkim_sign(tx: Transaction) -> Verdict | None:
     keys = tx.rt.dkim_keys(tx.session.tenant.name, tx.from_domain)
     body = tx.message.to_bytes()
     if keys:
-        signatures = dkim.sign(body, keys)
+        signatures = await offload.run(len(body), dkim.sign, body, keys)
         tx.data = signatures + body
     else:
         tx.data = body
