@@ -31,10 +31,12 @@ from gateway.smtp import Listener, tls_context
 from policy import engagement as engagement_mod
 from policy import events, view
 from policy.bus import Bus
+from policy.counters.redis import RedisCounters
 from policy.engagement import EngagementRecorder
 from policy.events import Recorder
 from policy.links import KeyRing
 from policy.providers import ProviderResolver
+from policy.quota import rebuild
 from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
@@ -104,6 +106,8 @@ def relay(
         kept.open()  # before the event loop serves anyone: a short blocking scan
         stack.callback(kept.close)
     counters = runtime.open_counters(s)
+    if isinstance(counters, RedisCounters):  # Redis may restart empty: count from the events
+        counters.seeder = rebuild.from_store(store)
     providers = ProviderResolver(budget=s.warmup.dns_budget)
     stack.push_async_callback(providers.close)
     stack.push_async_callback(counters.close)
