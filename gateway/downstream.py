@@ -152,8 +152,6 @@ class SmtpDownstream:
         stage: list,
         alive: Callable[[], bool],
     ) -> Result:
-        if not alive():
-            return Result(replies.DOWNSTREAM_LOST, "deferred", CLIENT_GONE)
         options = ["SMTPUTF8"] if smtputf8 else []
         try:
             client, reused = await self._take()
@@ -172,12 +170,7 @@ class SmtpDownstream:
                 self._close(client)
                 client = await self._connect()
                 await client.mail(mail_from, options=options)
-            refused = []
-            for rcpt in recipients:
-                try:
-                    await client.rcpt(rcpt)
-                except aiosmtplib.SMTPRecipientRefused as exc:
-                    refused.append(exc)
+            refused = await _recipients(client, recipients)
             if refused:
                 # One DATA reply cannot speak for some recipients only: refuse the
                 # transaction so no accepted recipient is silently dropped.
@@ -316,33 +309,71 @@ class OutboxSink:
     def _write(self, data: bytes, envelope: dict) -> str:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns()}-{secrets.token_hex(4)}"
-        # The message first, then its envelope: a reader treats the .json as the
-        # mark that the pair is complete.
-        _write_durably(self.folder / f"{name}.eml", data)
-        _write_durably(self.folder / f"{name}.json", json.dumps(envelope).encode())
-        dir_fd = os.open(self.folder, os.O_RDONLY)
+        pair = (self.folder / f"{name}.eml", self.folder / f"{name}.json")
         try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            # The message first, then its envelope: a reader treats the .json as the
+            # mark that the pair is complete.
+            _write_durably(pair[0], data)
+            _write_durably(pair[1], json.dumps(envelope).encode())
+            dir_fd = os.open(self.folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError:
+            # The sender hears a 4xx and sends again: no half of this copy may stay.
+            for path in pair:
+                path.unlink(missing_ok=True)
+            raise
         return name
 
     async def ping(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.folder, os.W_OK):
-            raise PermissionError(f"outbox {self.folder} is not writable")
+        await asyncio.to_thread(check_room, self.folder)
 
     async def close(self) -> None:
         return None
 
 
+async def _recipients(
+    client: aiosmtplib.SMTP, recipients: Sequence[str]
+) -> list[aiosmtplib.SMTPRecipientRefused]:
+    """RCPT TO for each recipient; the refusals."""
+    refused = []
+    for rcpt in recipients:
+        try:
+            await client.rcpt(rcpt)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            refused.append(exc)
+    return refused
+
+
 def _write_durably(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # on a full disk, a partial file only makes it fuller
+        raise
+
+
+# Room for a message of the default smtp.max_message_size (25 MB) and its copy
+# on the way, as Postfix keeps 1.5 x message_size_limit free before it accepts.
+MIN_FREE = 64 * 1024 * 1024
+
+
+def check_room(folder: Path, min_free: int = MIN_FREE) -> None:
+    """Raise unless ``folder`` takes files: writable, not read-only, ``min_free`` bytes free."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stat = os.statvfs(folder)
+    if stat.f_flag & os.ST_RDONLY or not os.access(folder, os.W_OK):
+        raise PermissionError(f"{folder} is read-only")
+    free = stat.f_bavail * stat.f_frsize
+    if free < min_free:
+        raise OSError(f"{folder} is full: {free // 1024} KB free, {min_free // 1024} KB needed")
 
 
 def build(settings: DownstreamSettings, local_hostname: str) -> SmtpDownstream | OutboxSink:

@@ -7,6 +7,7 @@ which stops them in the reverse order; the test harness
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
@@ -310,6 +311,8 @@ async def _serve(stack: AsyncExitStack, app: web.Application, listen: str) -> No
 
 
 async def _spool_room(spool: spool_mod.Spool, relay: Relay) -> None:
+    # A spool on a full or read-only disk keeps nothing: not ready, whatever PowerMTA does.
+    await asyncio.to_thread(downstream_mod.check_room, spool.folder)
     if not spool.has_room():
         status = spool.status()
         try:
