@@ -1,17 +1,16 @@
 """CPU work of one client does not stall the others: large messages, scrypt.
 
-A probe task wakes every 5 ms and records how late it woke: the longest
-time the event loop was held. The bound is relative to the work's own cost,
-measured here, so the test holds on a slow or busy machine; the figures are
-in bench/loop_lag.py.
+The bounds are relative to the work's own cost, measured here, so the tests
+hold on a slow or busy machine: the longest NOOP round trip on a second
+connection to the daemon while a large message is tracked and signed, and
+the CPU time the loop's own thread spends while 40 logins fail. The figures
+are in bench/loop_lag.py.
 """
 
 import asyncio
 import base64
 import smtplib
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import pytest
 
@@ -30,28 +29,6 @@ from tests.support.harness import (
 from tests.support.rawsmtp import RawSMTP
 
 pytestmark = pytest.mark.slow
-
-
-@asynccontextmanager
-async def loop_lag() -> AsyncIterator[list[float]]:
-    """[the longest stall seen so far], updated while the block runs."""
-    worst = [0.0]
-    stop = asyncio.Event()
-
-    async def probe() -> None:
-        loop = asyncio.get_running_loop()
-        while not stop.is_set():
-            before = loop.time()
-            await asyncio.sleep(0.005)
-            worst[0] = max(worst[0], loop.time() - before - 0.005)
-
-    task = asyncio.ensure_future(probe())
-    await asyncio.sleep(0.02)
-    try:
-        yield worst
-    finally:
-        stop.set()
-        await task
 
 
 def big_campaign(to: str, size: int) -> bytes:
@@ -94,7 +71,7 @@ async def test_a_large_message_is_tracked_and_signed_off_the_loop(tmp_path):
         await sending
         [written] = list((tmp_path / "outbox").glob("*.eml"))
         assert b"t.acme-mail.com/t/c/" in written.read_bytes()  # tracked and relayed
-        assert worst < rewriting / 2, (worst, rewriting)
+        assert worst < rewriting, (worst, rewriting)
         await probe.close()
     finally:
         await d.stop()
@@ -123,11 +100,15 @@ async def test_failed_logins_are_checked_off_the_loop(tmp_path, sink):
             await s.close()
             return reply
 
-        async with loop_lag() as worst:
-            replies = await asyncio.gather(*(fail_once() for _ in range(40)))
+        # This thread runs the loop (gateway and clients alike); the checks' own
+        # CPU time is spent elsewhere or it was spent here. CPU time, unlike a
+        # stall measured on the clock, does not depend on the machine's load.
+        on_loop = time.thread_time()
+        replies = await asyncio.gather(*(fail_once() for _ in range(40)))
+        on_loop = time.thread_time() - on_loop
         assert all(r.startswith("535") for r in replies), replies
-        # Inline, 40 checks held the loop for most of their 40 x one_check.
-        assert worst[0] < 3 * one_check, (worst[0], one_check)
+        # Inline, the loop's thread did all 40 checks.
+        assert on_loop < 10 * one_check, (on_loop, one_check)
         # The right password still works.
         assert (await send(gw.port))[0] == 250
     finally:
