@@ -36,6 +36,8 @@ from policy.suppression import (
 log = logging.getLogger("sluice.admin")
 
 MAX_PROBLEMS = 1000  # bad CSV lines listed in one answer
+# About 200,000 addresses with tenant and reason: a larger list goes in parts.
+MAX_CSV = 8 * 1024 * 1024
 # Rows per page: the admin listener shares the SMTP side's event loop, and a
 # page is formatted without a pause (about 10 ms for 1,000 rows).
 EXPORT_BATCH = 1000
@@ -98,7 +100,7 @@ async def import_csv(request: web.Request, query: ImportQuery) -> web.Response |
         )
     tenant = sup.writable_tenant(request, query.tenant, "tenant", 400)
     reason = query.reason
-    raw = await request.read()
+    raw = await request.clone(client_max_size=MAX_CSV).read()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

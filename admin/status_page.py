@@ -102,6 +102,8 @@ def _guarded(handler: Page) -> Page:
     async def wrapped(request: web.Request) -> web.Response:
         try:
             response = await handler(request)
+        except web.HTTPException as exc:  # a refusal (413, ...), not a failure of ours
+            response = _render("message.html", exc.status, title=exc.reason, text=exc.text or "")
         except Exception:
             log.exception("status page: %s %s failed", request.method, request.path)
             response = _render(
@@ -152,8 +154,9 @@ def _tls(request: web.Request) -> bool:
 
 async def _form(request: web.Request) -> dict[str, str] | None:
     if request.content_length is not None and request.content_length > _MAX_FORM:
-        return None
-    data = await request.post()
+        raise web.HTTPRequestEntityTooLarge(_MAX_FORM, request.content_length)
+    # A chunked body has no length to check first: the cap holds while reading.
+    data = await request.clone(client_max_size=_MAX_FORM).post()
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
 

@@ -1,4 +1,4 @@
-"""The next hop: a pool of persistent SMTP connections to PowerMTA, or the outbox sink.
+"""The next hop: a pool of persistent SMTP connections to PowerMTA (or ``gateway.outbox``).
 
 The no-loss rule lives here: ``send`` returns 250 only when the next hop
 answered 250 for this very message. Anything else is mapped to Sluice's own
@@ -10,21 +10,22 @@ message, so it is reported as ``possible_duplicate`` rather than guessed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import re
-import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
 from conf import DownstreamSettings
 from gateway import metrics, replies
+from gateway.breaker import Breaker, cause
 from gateway.replies import Verdict
+
+if TYPE_CHECKING:
+    from gateway.outbox import OutboxSink
 
 log = logging.getLogger("sluice.downstream")
 ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
@@ -35,6 +36,13 @@ CONNECTION_ERRORS = (
     ConnectionError,
     OSError,
 )
+# The sender hung up (or was cut off) before the message went out: it keeps
+# the message and retries, so sending or spooling this copy would make two.
+CLIENT_GONE = "client gone before DATA"
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,11 @@ def _utf8_plan(
     return (["SMTPUTF8"], "utf-8") if smtputf8 and offered else ([], "ascii")
 
 
+def _worst(refused: list[aiosmtplib.SMTPRecipientRefused]) -> aiosmtplib.SMTPRecipientRefused:
+    """The refusal to pass on: a temporary one first, so the sender tries again."""
+    return next((e for e in refused if e.code < 500), refused[0])
+
+
 async def _recipients(
     client: aiosmtplib.SMTP, recipients: Sequence[str], encoding: str
 ) -> list[aiosmtplib.SMTPRecipientRefused]:
@@ -66,67 +79,6 @@ async def _recipients(
         except aiosmtplib.SMTPRecipientRefused as exc:
             refused.append(exc)
     return refused
-
-
-class Breaker:
-    """Fail fast while the next hop is down; let one probe through after ``reset`` seconds.
-
-    Its opening and its closing are logged once each, with the cause and
-    how long the next hop was away (``name`` says which one).
-    """
-
-    def __init__(self, failures: int, reset: float, name: str = "next hop"):
-        self.threshold = failures
-        self.reset = reset
-        self.name = name
-        self.failures = 0
-        self.open_until = 0.0
-        self.probing = False
-        self.down_since = 0.0  # the first failure of those in a row
-
-    def allow(self) -> bool:
-        if self.failures < self.threshold:
-            return True
-        if time.monotonic() < self.open_until or self.probing:
-            return False
-        self.probing = True
-        return True
-
-    def succeeded(self) -> None:
-        if self.is_open:
-            away = time.monotonic() - self.down_since
-            log.info("downstream %s back after %.1fs", self.name, away)
-        self.failures = 0
-        self.probing = False
-        metrics.DOWNSTREAM_BREAKER_OPEN.set(0)
-
-    def failed(self, cause: str = "") -> None:
-        if self.failures == 0:
-            self.down_since = time.monotonic()
-        was_open = self.is_open
-        self.failures += 1
-        self.probing = False
-        if self.failures >= self.threshold:
-            self.open_until = time.monotonic() + self.reset
-            metrics.DOWNSTREAM_BREAKER_OPEN.set(1)
-            if not was_open:
-                log.warning("downstream %s down: %s", self.name, cause or "failing")
-
-    @property
-    def is_open(self) -> bool:
-        return self.failures >= self.threshold
-
-
-def cause(exc: BaseException) -> str:
-    """A failure to reach the next hop in a few words: "connection refused", "timeout"."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(seen, TimeoutError | aiosmtplib.SMTPTimeoutError):
-            return "timeout"
-        seen = seen.__cause__
-    return str(exc) or exc.__class__.__name__
 
 
 class SmtpDownstream:
@@ -143,8 +95,20 @@ class SmtpDownstream:
         self.offers_smtputf8: bool | None = None
 
     async def send(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, *, smtputf8: bool = False
+        self,
+        mail_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        *,
+        smtputf8: bool = False,
+        alive: Callable[[], bool] | None = None,
     ) -> Result:
+        """Relay one message; ``alive`` says whether the sender still waits for the answer.
+
+        The wait for a pooled connection and the relay share one
+        ``downstream.timeout``: behind a stalled PowerMTA, a message that waited
+        for a slot must not go out after its sender was cut off and will retry.
+        """
         if not self.breaker.allow():
             return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", "breaker open")
         stage = ["slot"]
@@ -152,33 +116,48 @@ class SmtpDownstream:
         try:
             # The wait for a pooled connection counts too: the sender's SMTP timeout
             # (smtp.upstream_timeout) runs from its final "." whatever we wait on.
-            async with asyncio.timeout(self.settings.timeout), self.slots:
-                stage[0] = "connect"
-                metrics.DOWNSTREAM_IN_USE.inc()
-                try:
-                    result = await self._relay(mail_from, recipients, data, smtputf8, stage)
-                finally:
-                    metrics.DOWNSTREAM_IN_USE.dec()
+            async with asyncio.timeout(self.settings.timeout):
+                async with self.slots:
+                    metrics.DOWNSTREAM_IN_USE.inc()
+                    try:
+                        stage[0] = "connect"
+                        result = await self._relay(
+                            mail_from, recipients, data, smtputf8, stage, alive or _always
+                        )
+                    finally:
+                        metrics.DOWNSTREAM_IN_USE.dec()
         except TimeoutError:
-            if stage[0] == "slot":  # busy, not failing: a probe gives its turn back
-                self.breaker.probing = False
+            if stage[0] == "slot":  # nothing was sent, and the next hop may be fine
+                self.breaker.probing = False  # a probe gives its turn back
+                result = Result(replies.DOWNSTREAM_TIMEOUT, "deferred", "no free connection")
             else:
                 self.breaker.failed("timeout")
-            result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
+                result = self._lost(stage[0], replies.DOWNSTREAM_TIMEOUT, "timeout")
+        except asyncio.CancelledError:
+            if stage[0] != "data":
+                raise
+            # Stopped (the drain ran out) after the final dot may have gone: the
+            # next hop may have the message, so it is neither refunded nor retried.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            result = self._lost("data", replies.DOWNSTREAM_LOST, "cancelled at shutdown")
         metrics.observe_downstream(result.outcome, time.monotonic() - started)
         return result
 
     async def _relay(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, smtputf8: bool, stage: list
+        self,
+        mail_from: str,
+        recipients: Sequence[str],
+        data: bytes,
+        smtputf8: bool,
+        stage: list,
+        alive: Callable[[], bool],
     ) -> Result:
-        try:
-            client, reused = await self._take()
-        except CONNECTION_ERRORS as exc:
-            self.breaker.failed(cause(exc))
-            return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc}")
-        except Exception as exc:  # e.g. a refused login: nothing of it stays open (_connect)
-            log.error("downstream connect failed: %r", exc)
-            return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc!r}")
+        taken = await self._connection()
+        if isinstance(taken, Result):
+            return taken
+        client, reused = taken
         stage[0] = "envelope"
         plan = _utf8_plan(client, mail_from, recipients, smtputf8)
         if plan is None:
@@ -199,21 +178,14 @@ class SmtpDownstream:
                 await client.mail(mail_from, options=options, encoding=encoding)
             refused = await _recipients(client, recipients, encoding)
             if refused:
-                # One DATA reply cannot speak for some recipients only: refuse the
-                # transaction so no accepted recipient is silently dropped.
+                return await self._answered(client, _worst(refused))
+            if not alive():  # its sender will retry: this copy must not go too
                 await self._reset(client)
-                self.breaker.succeeded()
-                worst = next((e for e in refused if e.code < 500), refused[0])
-                return self._refused(worst.code, worst.message)
+                return Result(replies.DOWNSTREAM_LOST, "deferred", CLIENT_GONE)
             stage[0] = "data"
             response = await client.data(data)
         except aiosmtplib.SMTPResponseException as exc:
-            if exc.code == 421:
-                self._close(client)
-            else:
-                await self._reset(client)
-            self.breaker.succeeded()
-            return self._refused(exc.code, exc.message)
+            return await self._answered(client, exc)
         except CONNECTION_ERRORS as exc:
             self._close(client)
             self.breaker.failed(cause(exc))
@@ -230,6 +202,32 @@ class SmtpDownstream:
         self._give_back(client)
         self.breaker.succeeded()
         return Result(replies.QUEUED, "relayed", f"{response.code} {response.message[:200]}")
+
+    async def _connection(self) -> tuple[aiosmtplib.SMTP, bool] | Result:
+        """A pooled or new connection (and whether it was pooled), or why there is none."""
+        try:
+            return await self._take()
+        except CONNECTION_ERRORS as exc:
+            self.breaker.failed(cause(exc))
+            return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc}")
+        except Exception as exc:  # e.g. a refused login: nothing of it stays open (_connect)
+            log.error("downstream connect failed: %r", exc)
+            return Result(replies.DOWNSTREAM_UNAVAILABLE, "deferred", f"connect: {exc!r}")
+
+    async def _answered(
+        self, client: aiosmtplib.SMTP, exc: aiosmtplib.SMTPResponseException
+    ) -> Result:
+        """The next hop refused: its answer is ours (a 421 also closes the connection).
+
+        A refused recipient refuses the whole transaction: one DATA reply cannot
+        speak for some recipients only, and no accepted one may be silently dropped.
+        """
+        if exc.code == 421:
+            self._close(client)
+        else:
+            await self._reset(client)
+        self.breaker.succeeded()
+        return self._refused(exc.code, exc.message)
 
     def _refused(self, code: int, message: str) -> Result:
         match = ENHANCED.match(message or "")
@@ -351,59 +349,9 @@ class SmtpDownstream:
                 self._close(client)
 
 
-class OutboxSink:
-    """Dry run: each message and its envelope written to a folder, fsynced before 250."""
-
-    def __init__(self, folder: str | os.PathLike[str]):
-        self.folder = Path(folder)
-
-    async def send(
-        self, mail_from: str, recipients: Sequence[str], data: bytes, *, smtputf8: bool = False
-    ) -> Result:
-        envelope = {"mail_from": mail_from, "recipients": list(recipients), "at": time.time()}
-        try:
-            name = await asyncio.to_thread(self._write, data, envelope)
-        except OSError as exc:
-            log.error("outbox write failed: %s", exc)
-            return Result(replies.OUTBOX_FAILED, "deferred", str(exc))
-        return Result(replies.SINK_OK, "relayed", f"outbox {name}")
-
-    def _write(self, data: bytes, envelope: dict) -> str:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns()}-{secrets.token_hex(4)}"
-        # The message first, then its envelope: a reader treats the .json as the
-        # mark that the pair is complete.
-        _write_durably(self.folder / f"{name}.eml", data)
-        _write_durably(self.folder / f"{name}.json", json.dumps(envelope).encode())
-        dir_fd = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return name
-
-    async def probe(self) -> None:
-        return None  # no breaker: a folder is not probed
-
-    async def ping(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        if not os.access(self.folder, os.W_OK):
-            raise PermissionError(f"outbox {self.folder} is not writable")
-
-    async def close(self) -> None:
-        return None
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def build(settings: DownstreamSettings, local_hostname: str) -> SmtpDownstream | OutboxSink:
+    from gateway.outbox import OutboxSink  # it answers with this module's Result
+
     if settings.sink:
         return OutboxSink(settings.sink)
     return SmtpDownstream(settings, local_hostname=local_hostname)

@@ -7,6 +7,7 @@ which stops them in the reverse order; the test harness
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import runtime, sdnotify
+from gateway import outbox, runtime, sdnotify
 from gateway import spool as spool_mod
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
@@ -31,10 +32,12 @@ from gateway.smtp import Listener, tls_context
 from policy import engagement as engagement_mod
 from policy import events, view
 from policy.bus import Bus
+from policy.counters.redis import RedisCounters
 from policy.engagement import EngagementRecorder
 from policy.events import Recorder
 from policy.links import KeyRing
 from policy.providers import from_settings as providers_from_settings
+from policy.quota import rebuild
 from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
@@ -105,6 +108,8 @@ def relay(
         kept.open()  # before the event loop serves anyone: a short blocking scan
         stack.callback(kept.close)
     counters = runtime.open_counters(s)
+    if isinstance(counters, RedisCounters):  # Redis may restart empty: count from the events
+        counters.seeder = rebuild.from_store(store)
     providers = providers_from_settings(s.warmup)
     stack.push_async_callback(providers.close)
     stack.push_async_callback(counters.close)
@@ -319,6 +324,8 @@ async def _serve(stack: AsyncExitStack, app: web.Application, listen: str) -> No
 
 
 async def _spool_room(spool: spool_mod.Spool, relay: Relay) -> None:
+    # A spool on a full or read-only disk keeps nothing: not ready, whatever PowerMTA does.
+    await asyncio.to_thread(outbox.check_room, spool.folder)
     if not spool.has_room():
         status = spool.status()
         try:

@@ -60,6 +60,7 @@ class Session:
     helo: str = ""
     tenant: Tenant | None = None
     username: str | None = None
+    gone: bool = False  # the client hung up or was cut off: nobody hears our answer
     transactions: int = 0  # MAIL commands so far: numbers each transaction's id
 
     def next_tx(self) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from conf import ConfigError, Settings
 from gateway import dkim
-from gateway.downstream import OutboxSink
+from gateway.outbox import OutboxSink
 from policy.counters import CounterStore
 from policy.counters.memory import MemoryCounters
 from policy.counters.redis import RedisCounters

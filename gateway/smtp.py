@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
+import inspect
 import ipaddress
 import logging
 import secrets
@@ -44,6 +46,8 @@ class Listener:
         self.auth_failures: dict[str, collections.deque[float]] = {}
         self.draining = False
         self.servers: list[asyncio.Server] = []
+        # DATA phases still running, shielded from their client's hang-up.
+        self.relays: set[asyncio.Future[Any]] = set()
 
     @property
     def open_connections(self) -> int:
@@ -86,13 +90,19 @@ class Listener:
             auth_require_tls=True,
         )
 
-    def authenticate(
+    async def authenticate(
         self, server: SluiceSMTP, session: LibSession, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
+        """The credentials' tenant; awaited by ``SluiceSMTP``'s AUTH mechanisms."""
         if not isinstance(data, LoginPassword):
             return AuthResult(success=False, handled=False)
         username = data.login.decode("utf-8", "replace")
-        tenant = self.runtime().directory.authenticate(username, data.password)
+        directory = self.runtime().directory
+        # scrypt is ~50 ms of CPU by design: off the loop, on a pool of its own so
+        # a burst of failed logins cannot queue ahead of spool and outbox writes.
+        tenant = await asyncio.get_running_loop().run_in_executor(
+            _password_checks(), directory.authenticate, username, data.password
+        )
         if tenant is None:
             self.auth_failed(server.sluice.peer)
             log.info(
@@ -129,7 +139,21 @@ class Listener:
         for proto in list(self.protocols):
             if proto.transport is not None:
                 proto.transport.close()
+        await self._stop_relays()
         return finished
+
+    async def _stop_relays(self) -> None:
+        """Cancel the relays still running, and let their done steps settle and record.
+
+        A relay stopped after its final dot answers ``possible_duplicate`` and
+        keeps its quota (``gateway.downstream``); the store and counters close
+        after this, so the outcome is recorded rather than lost with the loop.
+        """
+        pending = [task for task in self.relays if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=10)
 
 
 class _LibSession(LibSession):
@@ -185,6 +209,7 @@ class SluiceSMTP(SMTP):
         metrics.CONNECTIONS.set(len(self.listener.protocols))
 
     def connection_lost(self, error: Exception | None) -> None:
+        self.sluice.gone = True
         if self in self.listener.protocols:
             self.listener.protocols.discard(self)
             self.listener.per_client[self.sluice.peer] -= 1
@@ -232,6 +257,14 @@ class SluiceSMTP(SMTP):
             return
         await super().smtp_DATA(arg)
 
+    # aiosmtpd calls its authenticator without awaiting it: ours is a coroutine
+    # (scrypt in a thread), which the built-in mechanisms hand back unawaited.
+    async def auth_PLAIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_PLAIN(_, args))
+
+    async def auth_LOGIN(self, _: Any, args: list[str]) -> AuthResult:
+        return await _settled(await super().auth_LOGIN(_, args))
+
     async def end_transaction(self) -> None:
         """Forget a transaction that never reached DATA, giving its reservations back."""
         await quota.abandon(self.tx)
@@ -243,6 +276,22 @@ class SluiceSMTP(SMTP):
             return
         self._writer.write(f"{replies.SHUTTING_DOWN}\r\n".encode())
         self.transport.close()
+
+
+async def _settled(result: Any) -> AuthResult:
+    return await result if inspect.isawaitable(result) else result
+
+
+_checks: list[concurrent.futures.ThreadPoolExecutor] = []
+
+
+def _password_checks() -> concurrent.futures.ThreadPoolExecutor:
+    """Two threads for scrypt: enough for real clients, a bound on a guessing flood."""
+    if not _checks:
+        _checks.append(
+            concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrypt")
+        )
+    return _checks[0]
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -334,6 +383,8 @@ class Handler:
         # The client sent its final ".": from here the message is ours to see
         # through, even if the client hangs up (aiosmtpd would cancel us).
         task = asyncio.ensure_future(pipeline.run_data(tx))
+        server.listener.relays.add(task)
+        task.add_done_callback(server.listener.relays.discard)
         try:
             verdict = await asyncio.shield(task)
         finally:

@@ -26,6 +26,9 @@ DEFAULT_PREFIX = "sluice:"
 QUOTA = "quota:"
 # Markers of reservations taken and not yet committed or released: resv:<id>
 RESERVATION = "resv:"
+# Markers of counters whose window was counted from the store's events, so a
+# counter lost with Redis's data is rebuilt once: seeded:day:192.0.2.10:2026-11-21
+SEEDED = "seeded:"
 
 # The kinds of quota counter (the Limit keys under QUOTA).
 DAY = "day:"
@@ -39,6 +42,10 @@ def quota(prefix: str, key: str) -> str:
 
 def reservation(prefix: str, reservation_id: str) -> str:
     return f"{prefix}{RESERVATION}{reservation_id}"
+
+
+def seeded(prefix: str, key: str) -> str:
+    return f"{prefix}{SEEDED}{key}"
 
 
 def day(ip: str, today: date, group: str | None = None) -> str:

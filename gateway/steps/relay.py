@@ -6,7 +6,9 @@ connection), MailWizz would give the subscriber up, so the message is
 written to the fallback spool (``gateway.spool``) and answered
 ``250 queued as <id>``; ``scheduler.spool_delivery`` relays it on the same
 IP and VMTA later. After the final dot an unknown outcome stays
-``possible_duplicate``: PowerMTA may have it, so it is never spooled.
+``possible_duplicate``: PowerMTA may have it, so it is never spooled. Nor
+is a message whose sender hung up (or was cut off) before it went out: the
+sender heard no 250 and will send it again.
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ async def relay(tx: Transaction) -> Verdict | None:
         tx.recipients,
         tx.data,
         smtputf8="SMTPUTF8" in tx.mail_options,
+        alive=lambda: not tx.session.gone,
     )
     tx.downstream_reply = result.reply
     tx.outcome = result.outcome
-    if tx.rt.spool is not None and not tx.dry_run and result.outcome == "deferred":
+    # A sender that is gone heard no 250 and will retry: a spooled copy would be a second one.
+    kept = not tx.dry_run and not tx.session.gone
+    if tx.rt.spool is not None and kept and result.outcome == "deferred":
         return await keep(tx, tx.rt.spool, result)
     return result.verdict
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway import dkim
 from gateway.replies import Verdict
+from gateway.steps import offload
 
 if TYPE_CHECKING:
     from gateway.pipeline import Transaction
@@ -20,7 +21,7 @@ async def dkim_sign(tx: Transaction) -> Verdict | None:
     keys = _keys(tx)
     body = tx.message.to_bytes()
     if keys:
-        signatures = dkim.sign(body, keys)
+        signatures = await offload.run(len(body), dkim.sign, body, keys)
         tx.data = signatures + body
     else:
         tx.data = body

@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from gateway.replies import Verdict
+from gateway.steps import offload
 from gateway.tracking import TrackingPlan, rewrite
 from policy import links, tokens
 
@@ -49,7 +50,8 @@ async def tracking(tx: Transaction) -> Verdict | None:
         rewrite_text=config.rewrite_text,
     )
     try:
-        changed = rewrite(head + tx.message.body, plan)
+        message = head + tx.message.body
+        changed = await offload.run(len(message), rewrite, message, plan)
     except Exception:
         # Tracking is not custody: a message that cannot be tracked still goes out.
         log.exception("tracking rewrite failed tx=%s; relayed untracked", tx.id)

@@ -22,6 +22,16 @@ class CounterUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class Window:
+    """Where a counter's count can be rebuilt from: the IP's sent messages since
+    ``start`` (Unix seconds), toward provider ``group`` only when it is set."""
+
+    ip: str
+    start: float
+    group: str | None = None
+
+
+@dataclass(frozen=True)
 class Limit:
     """At most `limit` units under `key`; a new counter lives `ttl` seconds.
 
@@ -32,6 +42,9 @@ class Limit:
     key: str
     limit: int
     ttl: int
+    # Set when the count can be rebuilt from the store's events (a counter store
+    # that lost its data, as Redis without persistence does on a restart).
+    window: Window | None = None
 
     def __post_init__(self) -> None:
         if not self.key:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -20,17 +22,32 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from policy import keys as redis_keys
-from policy.counters import CounterUnavailable, Limit, Refusal, Reservation, check_limits
+from policy.counters import CounterUnavailable, Limit, Refusal, Reservation, Window, check_limits
 
-# KEYS[1] is the reservation marker, KEYS[2..] the counters.
-# ARGV[1] is the marker's TTL, then a (limit, ttl) pair per counter.
-# Returns 0 when every counter was incremented, else the 1-based index of the
-# first full limit (and nothing was changed).
+log = logging.getLogger("sluice.counters")
+
+# Counts of sent messages per window, from the durable store (policy.quota.rebuild).
+Seeder = Callable[[Sequence[Window]], Awaitable[Sequence[int]]]
+# The store answers within this, or counting starts from zero (as without a seeder)
+# and seeding pauses for SEED_PAUSE: the store's outage must not hold every RCPT.
+SEED_TIMEOUT = 1.0
+SEED_PAUSE = 30.0
+
+# KEYS[1] is the reservation marker, KEYS[2..n+1] the counters, KEYS[n+2..]
+# their seeded markers. ARGV[1] is the marker's TTL, then a (limit, ttl, check)
+# triple per counter. Returns 0 when every counter was incremented, else the
+# 1-based index of the first full limit, or -1 when a counter to check was
+# never counted from the store (Redis lost it): nothing was changed then.
 _RESERVE = """
-local n = #KEYS - 1
+local n = (#KEYS - 1) / 2
+for i = 1, n do
+  if ARGV[3 * i + 1] == '1' and redis.call('EXISTS', KEYS[n + 1 + i]) == 0 then
+    return -1
+  end
+end
 for i = 1, n do
   local count = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
-  if count + 1 > tonumber(ARGV[2 * i]) then
+  if count + 1 > tonumber(ARGV[3 * i - 1]) then
     return i
   end
 end
@@ -38,10 +55,22 @@ for i = 1, n do
   local key = KEYS[i + 1]
   local count = redis.call('INCR', key)
   if count == 1 or redis.call('TTL', key) == -1 then
-    redis.call('EXPIRE', key, ARGV[2 * i + 1])
+    redis.call('EXPIRE', key, ARGV[3 * i])
   end
 end
 redis.call('SET', KEYS[1], '1', 'EX', ARGV[1])
+return 0
+"""
+
+# KEYS are (seeded marker, counter) pairs, ARGV (count, ttl) pairs. The first
+# process to set a marker writes the count from the store's events, and only
+# into an absent counter: one that lives (reservations since) is kept as it is.
+_SEED = """
+for i = 1, #KEYS / 2 do
+  if redis.call('SET', KEYS[2 * i - 1], '1', 'NX', 'EX', ARGV[2 * i]) then
+    redis.call('SET', KEYS[2 * i], ARGV[2 * i - 1], 'NX', 'EX', ARGV[2 * i])
+  end
+end
 return 0
 """
 
@@ -83,12 +112,17 @@ class RedisCounters:
         *,
         prefix: str = redis_keys.DEFAULT_PREFIX,
         owns_client: bool = False,
+        seeder: Seeder | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._owns_client = owns_client
+        # Rebuilds a counter that Redis lost (a restart without persistence).
+        self.seeder = seeder
+        self._seed_paused_until = 0.0
         self._reserve = client.register_script(_RESERVE)
         self._release = client.register_script(_RELEASE)
+        self._seed = client.register_script(_SEED)
         self._abandoned: set[asyncio.Future[Reservation | Refusal]] = set()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -142,16 +176,12 @@ class RedisCounters:
     async def _take(
         self, reservation: Reservation, limits: Sequence[Limit]
     ) -> Reservation | Refusal:
-        args: list[int] = [max(lm.ttl for lm in limits)]
-        for lm in limits:
-            args += [lm.limit, lm.ttl]
         try:
             with _unavailable("reserve"):
-                full = int(
-                    await self._reserve(
-                        keys=self._keys(reservation.id, reservation.keys), args=args
-                    )
-                )
+                full = await self._run_reserve(reservation, limits, check=self._seeding())
+                if full < 0:  # a counter Redis lost: count it from the store, once
+                    await self._rebuild(limits)
+                    full = await self._run_reserve(reservation, limits, check=False)
         except CounterUnavailable as exc:
             if isinstance(exc.__cause__, RedisTimeoutError):
                 # The script may have run before the reply was lost: give back
@@ -163,6 +193,45 @@ class RedisCounters:
             refused = limits[full - 1]
             return Refusal(key=refused.key, limit=refused.limit)
         return reservation
+
+    async def _run_reserve(
+        self, reservation: Reservation, limits: Sequence[Limit], *, check: bool
+    ) -> int:
+        args: list[int] = [max(lm.ttl for lm in limits)]
+        for lm in limits:
+            args += [lm.limit, lm.ttl, int(check and lm.window is not None)]
+        seeded = [redis_keys.seeded(self._prefix, lm.key) for lm in limits]
+        keys = self._keys(reservation.id, reservation.keys) + seeded
+        return int(await self._reserve(keys=keys, args=args))
+
+    def _seeding(self) -> bool:
+        return self.seeder is not None and time.monotonic() >= self._seed_paused_until
+
+    async def _rebuild(self, limits: Sequence[Limit]) -> None:
+        """Count the windows of ``limits`` from the store and seed the counters Redis lacks."""
+        windowed = [lm for lm in limits if lm.window is not None]
+        if self.seeder is None or not windowed:
+            return
+        try:
+            async with asyncio.timeout(SEED_TIMEOUT):
+                counts = await self.seeder([lm.window for lm in windowed if lm.window])
+        except Exception as exc:  # the store is down or slow: count from zero, as before
+            self._seed_paused_until = time.monotonic() + SEED_PAUSE
+            log.warning("quota counters not rebuilt (store: %r); counting from zero", exc)
+            return
+        keys: list[str] = []
+        args: list[int] = []
+        for lm, count in zip(windowed, counts, strict=True):
+            keys += [
+                redis_keys.seeded(self._prefix, lm.key),
+                redis_keys.quota(self._prefix, lm.key),
+            ]
+            args += [count, lm.ttl]
+        await self._seed(keys=keys, args=args)
+        log.info(
+            "quota counters counted from the store: %s",
+            ", ".join(f"{lm.key}={n}" for lm, n in zip(windowed, counts, strict=True)),
+        )
 
     def _release_abandoned(self, attempt: asyncio.Future[Reservation | Refusal]) -> None:
         if attempt.cancelled() or attempt.exception() is not None:

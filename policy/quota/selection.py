@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from conf import PoolIp
 from conf.schema import WarmupSettings
 from policy import keys
-from policy.counters import Limit
+from policy.counters import Limit, Window
 from policy.quota import measures
 from policy.quota.ipstate import IpRecord, initial
 from policy.quota.states import IpState
@@ -179,9 +179,15 @@ class Planner:
         end_of_day = datetime.combine(today + timedelta(days=1), datetime.min.time(), local.tzinfo)
         end_of_hour = local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
 
+        start_of_day = datetime.combine(today, datetime.min.time(), local.tzinfo).timestamp()
+        start_of_hour = local.replace(minute=0, second=0, microsecond=0).timestamp()
+
         def quota(kind: Kind, key: str, limit: int, ttl: int, ends: datetime) -> Quota:
             provider = group if kind == "provider" else None
-            return Quota(Limit(key, limit, ttl), kind, ip.ip, plan is not None, provider, ends)
+            start = start_of_hour if kind == "hourly" else start_of_day
+            window = Window(ip.ip, start, provider)
+            limited = Limit(key, limit, ttl, window)
+            return Quota(limited, kind, ip.ip, plan is not None, provider, ends)
 
         daily = _daily(ip, plan)
         if daily is None:
