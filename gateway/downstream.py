@@ -252,9 +252,11 @@ class SmtpDownstream:
             self._close(client)
         return await self._connect(), False
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    def _client(self) -> aiosmtplib.SMTP:
+        """A client for the next hop, not yet connected (PowerMTA on a trusted network,
+        usually with a self-signed certificate: STARTTLS does not check it)."""
         s = self.settings
-        client = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=s.host,
             port=s.port,
             timeout=s.connect_timeout,
@@ -262,6 +264,10 @@ class SmtpDownstream:
             start_tls=s.starttls,
             validate_certs=False,
         )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        client = self._client()
         try:
             await client.connect()
             client.timeout = s.timeout
@@ -319,14 +325,7 @@ class SmtpDownstream:
         if not self.breaker.is_open or self.breaker.probing:
             return
         s = self.settings
-        client = aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            timeout=s.connect_timeout,
-            local_hostname=self.local_hostname,
-            start_tls=s.starttls,
-            validate_certs=False,
-        )
+        client = self._client()
         try:
             async with asyncio.timeout(s.connect_timeout * 3):
                 await client.connect()
