@@ -7,6 +7,7 @@ admin side never imports the gateway.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from admin import openapi as description
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_spool import add_routes as add_spool_routes
+from admin.auth import authenticate
 
 Check = Callable[[], Awaitable[None]]
 CHECKS = web.AppKey("checks", dict)
@@ -60,8 +62,32 @@ async def _run(check: Check) -> str:
     return "ok"
 
 
+LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+
+def may_scrape(remote: str | None, authorization: str, ctx: api.AdminContext | None) -> bool:
+    """A client in ``http.metrics_networks``, or one with an admin token of any role."""
+    http = ctx.settings().http if ctx is not None else None
+    networks = http.metrics_networks if http is not None else LOOPBACK
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        address = None
+    if address is not None and any(address in ipaddress.ip_network(n) for n in networks):
+        return True
+    scheme, _, token = authorization.partition(" ")
+    if http is None or scheme.lower() != "bearer" or not token:
+        return False
+    return authenticate(http.admin_tokens, token.strip()) is not None
+
+
 async def metrics(request: web.Request) -> web.Response:
     ctx = request.app.get(api.CONTEXT)
+    if not may_scrape(request.remote, request.headers.get("Authorization", ""), ctx):
+        # It names tenants and IPs: only the configured networks, or a token.
+        return api.error_response(
+            403, "forbidden", "not in http.metrics_networks: send an admin token as Bearer"
+        )
     if ctx is not None:
         await scrape_metrics.refresh(ctx)
     return web.Response(

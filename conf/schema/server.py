@@ -9,6 +9,7 @@ from conf.schema.rules import (
     ExistingFile,
     HostName,
     HostPort,
+    Networks,
     Port,
     PositiveFloat,
     PositiveInt,
@@ -70,6 +71,9 @@ class HttpSettings(Section):
     auth_lockout: PositiveFloat = 60.0
     # Seconds a status-page login lasts.
     session_ttl: PositiveFloat = 43200.0
+    # Clients that may scrape /metrics without a token (it names tenants and IPs);
+    # any other client presents an admin token of any role as a bearer token.
+    metrics_networks: Networks = ("127.0.0.0/8", "::1/128")
 
     def problems(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
