@@ -39,3 +39,16 @@ def verify_password(password: str | bytes, encoded: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def decoy(like: str | None) -> str:
+    """A hash no password matches, as costly to check as ``like`` (scrypt's defaults
+    when None): an unknown user is checked against it, so the time of a refusal does
+    not tell a known user from an unknown one."""
+    try:
+        scheme, n, r, p, _, _ = (like or "").split("$")
+        cost = (int(n), int(r), int(p)) if scheme == "scrypt" else (N, R, P)
+    except ValueError:
+        cost = (N, R, P)
+    zeros = base64.b64encode(bytes(16)).decode(), base64.b64encode(bytes(32)).decode()
+    return "$".join(["scrypt", *map(str, cost), *zeros])

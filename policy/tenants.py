@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from conf import Settings, TenantSettings
-from policy.passwords import verify_password
+from policy.passwords import decoy, verify_password
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ class Directory:
         # scrypt costs tens of milliseconds on purpose; a sender that reconnects for
         # every batch should pay it once per process, not once per connection.
         self._verified: set[bytes] = set()
+        first = next(iter(self._by_user.values()), None)
+        self._decoy = decoy(first[1] if first is not None else None)
 
     def by_network(self, address: str) -> Tenant | None:
         try:
@@ -68,6 +70,7 @@ class Directory:
     def authenticate(self, username: str, password: bytes) -> Tenant | None:
         entry = self._by_user.get(username)
         if entry is None:
+            verify_password(password, self._decoy)  # as long as a wrong password takes
             return None
         tenant, encoded = entry
         memo = hashlib.sha256(b"\0".join([username.encode(), password, encoded.encode()])).digest()
