@@ -14,6 +14,7 @@ from typing import Any
 
 from admin import mailwizz_form
 from conf import Settings, TenantSettings, split_hostport
+from policy.quota.mailwizz import least
 from policy.quota.operations import IpQuota, totals
 
 # MailWizz adds these to every campaign message itself (the X-Mw- header prefix).
@@ -83,8 +84,8 @@ def _hourly(rows: Sequence[IpQuota]) -> tuple[int | None, int | None]:
             limits.append(row.daily.limit)
             left.append(row.daily.remaining)
         else:
-            limits.append(_least(row.hourly.limit, row.daily.limit))
-            left.append(_least(row.hourly.remaining, row.daily.remaining))
+            limits.append(least(row.hourly.limit, row.daily.limit))
+            left.append(least(row.hourly.remaining, row.daily.remaining))
     return _total(limits), _total(left)
 
 
@@ -117,12 +118,6 @@ def _headers_read(tenant: TenantSettings) -> list[dict[str, Any]]:
             {"name": name, "use": "removed: Sluice sets its own", "added_by_mailwizz": False}
         )
     return out
-
-
-def _least(a: int | None, b: int | None) -> int | None:
-    if a is None:
-        return b
-    return a if b is None else min(a, b)
 
 
 def _total(values: list[int | None]) -> int | None:

@@ -88,12 +88,12 @@ def ip_windows(row: IpQuota, throttle: Line | None, hours_after: int) -> tuple[W
     The day's room counts hourly pacing: a warming IP can send at most its
     hourly limit in each hour left before midnight (policy.quota.capacity).
     """
-    hourly = _least(row.hourly.limit if row.hourly else None, row.daily.limit)
-    hour_room = _least(row.hourly.remaining if row.hourly else None, row.daily.remaining)
+    hourly = least(row.hourly.limit if row.hourly else None, row.daily.limit)
+    hour_room = least(row.hourly.remaining if row.hourly else None, row.daily.remaining)
     if throttle is not None:
-        hourly = _least(hourly, throttle.limit)
-        hour_room = _least(hour_room, throttle.remaining)
-    pace = _least(row.hourly.limit if row.hourly else None, throttle.limit if throttle else None)
+        hourly = least(hourly, throttle.limit)
+        hour_room = least(hour_room, throttle.remaining)
+    pace = least(row.hourly.limit if row.hourly else None, throttle.limit if throttle else None)
     day_room = capacity.room_today([row.daily.remaining], hour_room, pace, hours_after)
     day_limit = row.daily.limit
     if day_limit is None and day_room is not None:
@@ -309,7 +309,8 @@ async def _throttles(
     return {ip: Line(m.hourly, used.get(keys[ip], 0)) for ip, m in found.items()}
 
 
-def _least(a: int | None, b: int | None) -> int | None:
+def least(a: int | None, b: int | None) -> int | None:
+    """The tighter of two limits, None meaning no limit."""
     if a is None:
         return b
     return a if b is None else min(a, b)
