@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from admin.auth import FailureLimiter, Principal, Sessions, authenticate
+from admin.clients import client_address
 from conf import Settings
 from policy import audit as audit_log
 from policy.quota.operations import Usage
@@ -129,7 +130,7 @@ def _code(status: int) -> str:
 def _authorize(request: web.Request, role: str | None) -> Principal:
     ctx = context(request)
     assert ctx.limiter is not None
-    client = request.remote or "?"
+    client = client_address(request, ctx.settings().http.trusted_proxies)
     wait = ctx.limiter.retry_after(client)
     if wait > 0:
         raise ApiError(

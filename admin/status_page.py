@@ -24,6 +24,7 @@ from aiohttp import web
 from admin import status_data, status_mailwizz
 from admin.api import AdminContext, context
 from admin.auth import Principal, Session, authenticate
+from admin.clients import client_address
 from policy import audit
 from policy.quota import operations
 from policy.quota.ipstate import IpStateError
@@ -184,7 +185,7 @@ async def _login_form(request: web.Request) -> web.Response:
 async def _login(request: web.Request) -> web.Response:
     ctx = context(request)
     assert ctx.limiter is not None and ctx.sessions is not None
-    client = request.remote or "?"
+    client = client_address(request, ctx.settings().http.trusted_proxies)
     wait = ctx.limiter.retry_after(client)
     if wait > 0:
         response = _render(

@@ -23,16 +23,18 @@ suppression list before the 200). Behind a reverse proxy on the same host
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from admin import unsubscribe_page as page
+from admin.clients import LOOPBACK, client_address
 from policy.engagement import Engagement
 from policy.links import split_ref, verify_for
 from policy.tokens import BadToken, TokenData, TokenKeys
@@ -62,26 +64,53 @@ _HTML = "text/html"
 
 
 def client_ip(request: web.BaseRequest) -> str:
-    peer = request.remote or ""
-    forwarded = request.headers.get("X-Forwarded-For")
-    if forwarded:
-        try:
-            loopback = ipaddress.ip_address(peer).is_loopback
-        except ValueError:
-            loopback = False
-        if loopback:
-            return forwarded.rsplit(",", 1)[-1].strip()[:64]
-    return peer
+    # The public listener sits behind a local proxy when it has one.
+    return client_address(request, LOOPBACK)
+
+
+# A token fetched again by the same client (address and User-Agent) this soon is a
+# replay (a reload, a proxy's retry, a script), not a second open or click: it is
+# answered but counted once. Another agent on the same address (a scanner, then the
+# reader) still counts: the bot rules need to see both.
+REPLAY_WINDOW = 60.0
+
+
+@dataclass
+class ReplayGuard:
+    """Which (token, client, agent) were counted within the last ``window`` seconds."""
+
+    window: float
+    max_entries: int = 100_000
+    _seen: OrderedDict[tuple[str, str, str], float] = field(default_factory=OrderedDict)
+
+    def first(self, token: str, client: str, agent: str, now: float) -> bool:
+        """True the first time a fetch is seen within the window (and remembers it)."""
+        while self._seen:
+            oldest = next(iter(self._seen.values()))
+            if oldest > now - self.window and len(self._seen) < self.max_entries:
+                break
+            self._seen.popitem(last=False)
+        key = (token, client, agent[:200])
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
 
 
 class _Endpoints:
     def __init__(
-        self, keys: Keys, record: Record, unsubscribe: Unsubscribe, clock: Callable[[], float]
+        self,
+        keys: Keys,
+        record: Record,
+        unsubscribe: Unsubscribe,
+        clock: Callable[[], float],
+        replays: ReplayGuard,
     ) -> None:
         self.keys = keys
         self.record = record
         self.unsubscribe = unsubscribe
         self.clock = clock
+        self.replays = replays
 
     def _verify(self, request: web.Request, kind: str) -> TokenData | None:
         try:
@@ -90,6 +119,11 @@ class _Endpoints:
             return None
 
     def _event(self, kind: str, data: TokenData, request: web.Request, reason: str = "") -> None:
+        client = client_ip(request)
+        agent = request.headers.get("User-Agent", "")
+        token = request.match_info["token"]
+        if kind != "unsubscribe" and not self.replays.first(token, client, agent, self.clock()):
+            return
         job, message_id = split_ref(data.message_id)
         self.record(
             Engagement(
@@ -100,8 +134,8 @@ class _Endpoints:
                 recipient=data.recipient,
                 link_index=data.link_index,
                 url=data.url or "",
-                ip=client_ip(request),
-                user_agent=request.headers.get("User-Agent", ""),
+                ip=client,
+                user_agent=agent,
                 at=self.clock(),
                 sent_at=float(data.issued_at),
                 reason=reason,
@@ -159,12 +193,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def make_public_app(
-    keys: Keys, record: Record, unsubscribe: Unsubscribe, *, clock: Callable[[], float] = time.time
+    keys: Keys,
+    record: Record,
+    unsubscribe: Unsubscribe,
+    *,
+    clock: Callable[[], float] = time.time,
+    replay_window: float = REPLAY_WINDOW,
 ) -> web.Application:
     """The aiohttp application of the public listener; ``clock`` stamps the events."""
     # A one-click body is 26 bytes; nothing here needs aiohttp's 1 MiB default.
     app = web.Application(client_max_size=16 * 1024)
-    ends = _Endpoints(keys, record, unsubscribe, clock)
+    ends = _Endpoints(keys, record, unsubscribe, clock, ReplayGuard(replay_window))
     app.router.add_get(f"/t/o/{_TOKEN}.gif", ends.open)
     app.router.add_get(f"/t/c/{_TOKEN}", ends.click)
     app.router.add_get(f"/t/u/{_TOKEN}", ends.unsubscribe_page)

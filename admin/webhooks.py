@@ -25,6 +25,7 @@ from aiohttp import web
 from admin import api
 from admin.api_models import Out, Raw
 from admin.auth import FailureLimiter
+from admin.clients import LOOPBACK, client_address
 from admin.openapi import route
 
 log = logging.getLogger("sluice.admin.webhooks")
@@ -67,7 +68,9 @@ async def powermta(request: web.Request) -> web.Response | Ingested:
     if not expected:
         raise web.HTTPNotFound()
     limiter = _limiter(request.app)
-    client = request.remote or "?"
+    ctx = request.app.get(api.CONTEXT)
+    proxies = ctx.settings().http.trusted_proxies if ctx is not None else LOOPBACK
+    client = client_address(request, proxies)
     wait = limiter.retry_after(client)
     if wait > 0:
         message = f"too many failed tokens: retry in {wait:.0f}s"

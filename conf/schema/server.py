@@ -74,6 +74,9 @@ class HttpSettings(Section):
     # Clients that may scrape /metrics without a token (it names tenants and IPs);
     # any other client presents an admin token of any role as a bearer token.
     metrics_networks: Networks = ("127.0.0.0/8", "::1/128")
+    # Reverse proxies whose X-Forwarded-For names the client: login brakes and
+    # tracking records key on the client it reports, not on the proxy.
+    trusted_proxies: Networks = ("127.0.0.0/8", "::1/128")
 
     def problems(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -356,3 +356,17 @@ async def test_every_builder_s_message_is_tracked_and_still_verifies(world: Worl
         assert response.status == 302
         location = response.headers["Location"]
         assert location in written or urllib.parse.unquote(location) in written, location
+
+
+async def test_a_replayed_token_counts_once(world: World):
+    raw = await world.relay("rex@example.net")
+    link = c.tracked_links(raw, world.base)[0]
+    pixel = c.pixel(raw, world.base)
+    world.ahead["s"] = HOUR
+    for _ in range(5):  # one client fetching the same token again and again within the window
+        assert (await world.get(link)).status == 302
+        assert (await world.get(pixel)).status == 200
+    world.ahead["s"] = HOUR + 61  # the window has passed: a new fetch is a new event
+    assert (await world.get(link)).status == 302
+    rows = await world.recorded()
+    assert [(r["kind"], r["link_index"]) for r in rows] == [("click", 0), ("open", 0), ("click", 0)]
