@@ -73,6 +73,8 @@ TOO_MANY_CONNECTIONS = Verdict(421, "4.7.0", "Too many connections, try again la
 TOO_MANY_FROM_CLIENT = Verdict(421, "4.7.0", "Too many connections from your address")
 SHUTTING_DOWN = Verdict(421, "4.3.2", "Service shutting down, try again later")
 AUTH_LOCKED_OUT = Verdict(421, "4.7.0", "Too many failed logins, try again later")
+TOO_MANY_IDLE_COMMANDS = Verdict(421, "4.7.0", "Too many commands without mail, goodbye")
+EARLY_TALKER = Verdict(554, "5.5.1", "Protocol error: you spoke before the greeting")
 
 # Access
 AUTH_REQUIRED = Verdict(530, "5.7.0", "Authentication required")

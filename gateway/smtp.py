@@ -30,6 +30,7 @@ from conf import Settings
 from gateway import metrics, pipeline, replies
 from gateway.pipeline import Session, Transaction
 from gateway.runtime import Runtime
+from gateway.smtp_limits import SessionLimits
 from gateway.steps import quota
 
 log = logging.getLogger("sluice.smtp")
@@ -114,6 +115,7 @@ class Listener:
             return AuthResult(success=False, handled=False)
         server.sluice.tenant = tenant
         server.sluice.username = username
+        server.authenticated()
         return AuthResult(success=True, auth_data=username)
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> asyncio.Server:
@@ -168,7 +170,7 @@ class _LibSession(LibSession):
     login_data: Any = None
 
 
-class SluiceSMTP(SMTP):
+class SluiceSMTP(SessionLimits, SMTP):
     def _create_session(self) -> LibSession:
         return _LibSession(self.loop)
 
@@ -229,6 +231,8 @@ class SluiceSMTP(SMTP):
         verdict = await pipeline.run_phase("connect", tx)
         if verdict is not None:
             await self.push(str(verdict))
+            return
+        if await self.talked_first():
             return
         await super()._handle_client()
 
@@ -351,6 +355,7 @@ class Handler:
         if verdict is not None:
             return str(verdict)
         server.tx = tx
+        server.mail_moved()
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return str(replies.SENDER_OK)

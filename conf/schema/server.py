@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from conf.schema.base import Section
 from conf.schema.rules import (
     ExistingFile,
@@ -33,6 +35,15 @@ class SmtpSettings(Section):
     tls: TlsSettings | None = None
     # Idle time allowed between client commands (RFC 5321 §4.5.3.2 asks 5 minutes).
     timeout: PositiveFloat = 300.0
+    # Idle time allowed before a session authenticates or sends its first MAIL: a
+    # client that never gets to work should not hold a connection slot for 5 minutes.
+    pre_mail_timeout: PositiveFloat = 30.0
+    # Commands that move no mail (NOOP, RSET, HELO, EHLO, VRFY, HELP) in a row before
+    # the session is ended with 421 4.7.0.
+    max_idle_commands: PositiveInt = 20
+    # Seconds the greeting waits, to catch clients that talk before it (554 5.5.1);
+    # a client that talks first is refused whatever this is.
+    greeting_delay: float = Field(default=0.0, ge=0, le=30)
     # How long the sender waits for our reply to its final "." before it counts the
     # message failed: MailWizz's delivery-server "Timeout" (30 s by default). The
     # relay to PowerMTA must end well inside it (see timeout_warnings).

@@ -152,6 +152,8 @@ def test_only_connect_auth_and_draining_answer_421():
         "TOO_MANY_FROM_CLIENT",
         "SHUTTING_DOWN",
         "AUTH_LOCKED_OUT",
+        # Only between transactions, after commands that moved no mail.
+        "TOO_MANY_IDLE_COMMANDS",
     }
     # A next hop's 421 reaches the sender as a 451: the session goes on.
     assert replies.downstream_verdict(421, "4.3.2").code == 451

@@ -47,7 +47,7 @@ def config_text(folder: Path, sink_port: int, **extra: str) -> str:
     body = f"""
     smtp: {{listen: "127.0.0.1:0", hostname: relay.test, max_message_size: 200000,
             auth_failure_limit: 3, drain_timeout: 5, line_endings: {endings},
-            max_connections_per_client: {per_client}, tls: {tls}}}
+            max_connections_per_client: {per_client}, tls: {tls}{extra.get("smtp_extra", "")}}}
     database: "sqlite:///{folder}/sluice.db"
     downstream: {{host: 127.0.0.1, port: {sink_port}, pool_size: 4, timeout: {timeout},
                  connect_timeout: 1, breaker_failures: {breaker}, breaker_reset: 0.5}}
