@@ -39,6 +39,9 @@ def prepare(workers: int) -> MetricsDir:
     a private directory is made and removed at exit.
     """
     named = os.environ.get(ENV)
+    if named and os.environ.get("SLUICE_SMTP_WORKER"):
+        # A replacement worker joins its parent's directory: the files are the live run's.
+        return MetricsDir(named, os.getpid(), made=False)
     if workers <= 1 and not named:
         return MetricsDir(None, os.getpid(), made=False)
     if "prometheus_client" in sys.modules:
