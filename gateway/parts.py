@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -24,7 +25,7 @@ from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import outbox, runtime, sdnotify
+from gateway import journal, outbox, runtime, sdnotify
 from gateway import spool as spool_mod
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
@@ -61,11 +62,20 @@ class Relay:
 
 
 async def store(stack: AsyncExitStack, s: Settings) -> Store:
-    """The database, closed last of all: every other part may write to it until it stops."""
+    """The database, closed last of all: every other part may write to it until it stops.
+
+    Events an earlier shutdown could not write (``gateway.journal``) are written first.
+    """
     opened = open_store(s.database)
     await opened.open()
     stack.push_async_callback(opened.close)
+    if (folder := _journal_dir(s)) is not None:
+        await journal.replay(folder, opened)
     return opened
+
+
+def _journal_dir(s: Settings) -> Path | None:
+    return Path(s.events_journal) if s.events_journal is not None else None
 
 
 async def policy_mirror(store: Store) -> PolicyView:
@@ -142,7 +152,7 @@ def relay_tasks(
         events.FLUSH_EVERY,
         recorder.flush,
         retry_at_most=events.RETRY_AT_MOST,
-        final=recorder.flush,
+        final=lambda: journal.final_flush(recorder, _journal_dir(settings())),
         wake=recorder.full,
     )
     # While the breaker is open, PowerMTA is probed on its own: readiness (and so

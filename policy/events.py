@@ -121,6 +121,23 @@ class Recorder:
                 written += await self._settle_in_flight()
             return written
 
+    def unwritten(self) -> list[Event]:
+        """Take every event not known to be written: the pending ones and a write still going.
+
+        For a shutdown that cannot wait for the store any longer. A write still
+        in flight is abandoned and its batch returned: kept twice beats lost.
+        """
+        left: list[Event] = []
+        if self._in_flight is not None:
+            write, chunk = self._in_flight
+            if not write.done() or write.cancelled() or write.exception() is not None:
+                write.cancel()
+                left.extend(chunk)
+            self._in_flight = None
+        left.extend(self.pending)
+        self.pending.clear()
+        return left
+
     async def _settle_in_flight(self) -> int:
         if self._in_flight is None:
             return 0

@@ -31,6 +31,9 @@ class Settings(Section):
     # Seconds a counter call may wait on Redis before the recipient gets 451 4.3.0.
     # Refused connections fail at once; this bounds a Redis that hangs.
     redis_timeout: PositiveFloat = 1.0
+    # Where events that could not reach the database by the end of a shutdown are
+    # kept (one file per process); the next start writes them. null: counted, logged, lost.
+    events_journal: str | None = Field(default="var/journal", min_length=1)
     downstream: DownstreamSettings = DownstreamSettings()
     tenants: tuple[TenantSettings, ...] = ()
     pools: dict[str, tuple[PoolIp, ...]] = Field(default_factory=dict)

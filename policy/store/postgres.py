@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import astuple
 from typing import Any
@@ -24,6 +25,12 @@ from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
+# A connection attempt to a database that does not answer (a dead route drops
+# packets, nothing refuses) gives up after this many seconds instead of asyncpg's
+# 60, so the pool reconnects as soon as the database is back.
+CONNECT_TIMEOUT = 5.0
+# A shutdown waits this long for the pool's connections to close politely.
+CLOSE_TIMEOUT = 5.0
 # Several gateway hosts may start at once against one database.
 MIGRATION_LOCK = 0x5100CE
 SUPPRESSION_LOCK = 0x5100CF
@@ -38,7 +45,11 @@ class PostgresStore:
 
     async def open(self) -> None:
         self.pool = await asyncpg.create_pool(
-            self.dsn, min_size=self.min_size, max_size=self.max_size, command_timeout=10
+            self.dsn,
+            min_size=self.min_size,
+            max_size=self.max_size,
+            command_timeout=10,
+            timeout=CONNECT_TIMEOUT,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
@@ -51,8 +62,11 @@ class PostgresStore:
 
     async def close(self) -> None:
         if self.pool is not None:
-            await self.pool.close()
-            self.pool = None
+            pool, self.pool = self.pool, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                pool.terminate()  # the database does not answer: drop the sockets
 
     async def ping(self) -> None:
         assert self.pool is not None, "store not open"

@@ -14,6 +14,7 @@ class Proxy:
     port: int = 0
     server: asyncio.Server | None = None
     pipes: set[asyncio.StreamWriter] = field(default_factory=set)
+    holed: bool = False  # blackholed: connections stay open, nothing goes through
 
     async def start(self) -> Proxy:
         """Listen (again, on the same port once one was chosen) and forward every connection."""
@@ -31,20 +32,33 @@ class Proxy:
             writer.transport.abort()
         self.pipes.clear()
 
+    def blackhole(self) -> None:
+        """The dependency stops answering without refusing: a dead route that drops packets."""
+        self.holed = True
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.holed:
+            self.pipes.add(writer)
+            with contextlib.suppress(OSError):
+                while await reader.read(65536):
+                    pass  # swallowed
+            self.pipes.discard(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(self.target_host, self.target_port)
         except OSError:
             writer.transport.abort()
             return
         self.pipes.update((writer, up_writer))
-        await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+        await asyncio.gather(_pump(reader, up_writer, self), _pump(up_reader, writer, self))
         self.pipes.difference_update((writer, up_writer))
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, proxy: Proxy) -> None:
     with contextlib.suppress(OSError, asyncio.IncompleteReadError):
         while data := await reader.read(65536):
+            if proxy.holed:
+                continue
             writer.write(data)
             await writer.drain()
     writer.transport.abort()
