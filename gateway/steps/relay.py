@@ -8,7 +8,9 @@ written to the fallback spool (``gateway.spool``) and answered
 IP and VMTA later. After the final dot an unknown outcome stays
 ``possible_duplicate``: PowerMTA may have it, so it is never spooled. Nor
 is a message whose sender hung up (or was cut off) before it went out: the
-sender heard no 250 and will send it again.
+sender heard no 250 and will send it again. For the same reason a message
+PowerMTA took after its sender had gone is ``possible_duplicate``, not
+``relayed``: the copy the sender sends again is the second one.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ async def relay(tx: Transaction) -> Verdict | None:
     )
     tx.downstream_reply = result.reply
     tx.outcome = result.outcome
+    if result.outcome == "relayed" and tx.session.gone:
+        # PowerMTA has it, but the sender left before our 250: it will send it again.
+        tx.outcome = "possible_duplicate"
+        log.warning("tx=%s relayed after the client left: it heard no 250", tx.id)
     # A sender that is gone heard no 250 and will retry: a spooled copy would be a second one.
     kept = not tx.dry_run and not tx.session.gone
     if tx.rt.spool is not None and kept and result.outcome == "deferred":

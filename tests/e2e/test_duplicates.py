@@ -118,3 +118,35 @@ async def test_a_relay_stopped_after_the_dot_is_a_possible_duplicate_that_keeps_
         assert await gw.rt.counters.usage([day]) == {day: 1}
     finally:
         await gw.close()
+
+
+async def test_a_message_relayed_after_its_sender_left_is_a_possible_duplicate(
+    tmp_path, sink, caplog
+):
+    # The sender hangs up while PowerMTA thinks about the dot; PowerMTA then takes it.
+    # The sender heard no 250 and will send it again: the log must not say plain relayed.
+    caplog.set_level(logging.INFO, logger="sluice.transaction")
+    sink.delay = 1.0
+    gw = await start_gateway_from(tmp_path, one_connection(tmp_path, sink, timeout="10"))
+    try:
+        s = await RawSMTP.open(gw.port)
+        await s.cmd(b"EHLO t")
+        auth = base64.b64encode(b"\0mailwizz-acme\0" + PASSWORD.encode())
+        assert (await s.cmd(b"AUTH PLAIN " + auth)).startswith("235")
+        assert (await s.cmd(b"MAIL FROM:<news@acme-mail.com>")).startswith("250")
+        assert (await s.cmd(b"RCPT TO:<slow-data@example.net>")).startswith("250")
+        assert (await s.cmd(b"DATA")).startswith("354")
+        s.writer.write(message(to="slow-data@example.net") + b"\r\n.\r\n")
+        await s.writer.drain()
+        await until(lambda: "DATA" in sink.commands, what="the message at the sink's dot")
+        await s.close()
+        [line] = await until(
+            lambda: [x for x in outcomes(caplog) if "to=<slow-data@example.net>" in x],
+            timeout=10,
+            what="the transaction recorded",
+        )
+        assert "outcome=possible_duplicate" in line, line
+        assert "downstream='250" in line, line
+        assert [m.recipients for m in sink.messages] == [["slow-data@example.net"]]
+    finally:
+        await gw.close()
