@@ -26,6 +26,7 @@ from policy.store import Store
 from policy.view import PolicyView
 
 if TYPE_CHECKING:
+    from admin.status_volumes import DownstreamLine
     from scheduler.mailwizz_sync import RoundReport
 
 log = logging.getLogger("sluice.admin")
@@ -52,6 +53,8 @@ class AdminContext:
     sessions: Sessions | None = None
     # The MailWizz quota sync's last round, for the status page; None: no sync running.
     mailwizz: Callable[[], RoundReport | None] | None = None
+    # PowerMTA's reachability for the status page; None: not known (dry run, tests).
+    downstream: Callable[[], DownstreamLine | None] | None = None
 
     def __post_init__(self) -> None:
         http = self.settings().http

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from admin.status_mailwizz import MailwizzLine
+from admin.status_volumes import DownstreamLine, Volume, volumes
 from conf import PoolIp, Settings
 from policy.feedback.decision import BOUNCED, COMPLAINED
 from policy.quota import operations
@@ -160,6 +161,8 @@ class Status:
     # DNS blocklists (scheduler/reputation): confirmed listings and readings that are not
     # clean; None when reputation: is not configured.
     blocklists: tuple[BlocklistRow, ...] | None = None
+    volumes: tuple[Volume, ...] = ()  # per tenant, last hour and last 24 h
+    downstream: DownstreamLine | None = None  # PowerMTA's reachability; None in dry run
 
     @property
     def stopped(self) -> bool:
@@ -173,6 +176,7 @@ async def gather(
     now: datetime,
     counters: Usage | None,
     mailwizz: MailwizzLine | None = None,
+    downstream: DownstreamLine | None = None,
 ) -> Status:
     rows = await operations.quotas(settings, store, now, counters=counters)
     switches = {s.key: s for s in await store.switches()}
@@ -202,6 +206,8 @@ async def gather(
         ),
         mailwizz=mailwizz,
         blocklists=None if settings.reputation is None else await _blocklists(store),
+        volumes=await volumes(store, [t.name for t in settings.tenants], now.timestamp()),
+        downstream=downstream,
     )
 
 

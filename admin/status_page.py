@@ -253,7 +253,8 @@ async def _status(request: web.Request) -> web.Response:
     sync = None
     if settings.mailwizz is not None and ctx.mailwizz is not None:
         sync = status_mailwizz.line(ctx.mailwizz(), settings.mailwizz.interval, now)
-    status = await status_data.gather(settings, ctx.store, now, ctx.counters, sync)
+    downstream = ctx.downstream() if ctx.downstream is not None else None
+    status = await status_data.gather(settings, ctx.store, now, ctx.counters, sync, downstream)
     notice = request.app[NOTICES].pop(sid, None)
     return _render(
         "status.html",

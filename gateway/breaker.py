@@ -32,6 +32,7 @@ class Breaker:
         self.open_until = 0.0
         self.probing = False
         self.down_since = 0.0  # the first failure of those in a row
+        self.last_cause = ""
 
     def allow(self) -> bool:
         if self.failures < self.threshold:
@@ -53,6 +54,7 @@ class Breaker:
         if self.failures == 0:
             self.down_since = time.monotonic()
         was_open = self.is_open
+        self.last_cause = cause
         self.failures += 1
         self.probing = False
         if self.failures >= self.threshold:

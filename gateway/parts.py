@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from aiohttp import web
 from admin import api_spool, webhooks
 from admin.api import AdminContext
 from admin.app import make_app
+from admin.status_volumes import DownstreamLine
 from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
 from conf.schema.spool import SpoolSettings
@@ -311,6 +313,7 @@ def admin_app(
         reload=reload,
         clock=runtime.utc_now,
         mailwizz=(lambda: mailwizz.last) if mailwizz is not None else None,
+        downstream=lambda: _downstream_line(relay),
     )
     degradable = frozenset({"store", "policy_refresh", "tasks"})
     kept = rt.spool
@@ -345,6 +348,15 @@ async def _spool_room(spool: spool_mod.Spool, relay: Relay) -> None:
                 f"spool full ({status['messages']} messages, {status['bytes']} bytes)"
                 f" and the next hop is away: {exc}"
             ) from exc
+
+
+def _downstream_line(relay: Relay) -> DownstreamLine | None:
+    breaker = getattr(relay().downstream, "breaker", None)
+    if breaker is None:  # the outbox of a dry run: no next hop to reach
+        return None
+    up = not breaker.is_open
+    down_for = time.monotonic() - breaker.down_since if breaker.failures else 0.0
+    return DownstreamLine(breaker.name, up, breaker.failures, down_for, breaker.last_cause)
 
 
 async def _policy_usable(policy: PolicyView, max_stale: float) -> None:

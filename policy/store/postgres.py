@@ -93,6 +93,10 @@ class PostgresStore:
         rows = await self._pool().fetch(sql.PROVIDER_COUNTS, ip, start, end)
         return {r[0]: r[1] for r in rows}
 
+    async def tenant_volumes(self, start: float, end: float) -> list[tuple[str, str, str, int]]:
+        rows = await self._pool().fetch(sql.TENANT_VOLUMES, start, end)
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
     async def last_sent(self, ip: str) -> float | None:
         at: float | None = await self._pool().fetchval(sql.LAST_SENT, ip)
         return at

@@ -29,6 +29,9 @@ DAY_COUNTS = f"""SELECT kind, {RECIPIENTS}
 PROVIDER_COUNTS = f"""SELECT provider, {RECIPIENTS}
     FROM events WHERE ip = $1 AND at >= $2 AND at < $3 AND NOT dry_run
     AND kind IN ('relayed', 'possible_duplicate') GROUP BY provider"""
+# Recipients per tenant, kind and provider group in a window: the status page's volumes.
+TENANT_VOLUMES = f"""SELECT tenant, kind, provider, {RECIPIENTS}
+    FROM events WHERE at >= $1 AND at < $2 AND NOT dry_run GROUP BY tenant, kind, provider"""
 LAST_SENT = "SELECT max(at) FROM events WHERE ip = $1 AND kind = 'relayed' AND NOT dry_run"
 
 SUPPRESS = """INSERT INTO suppression

@@ -84,6 +84,10 @@ class SqliteStore:
     async def provider_counts(self, ip: str, start: float, end: float) -> dict[str, int]:
         return dict(await self._rows(sql.q(sql.PROVIDER_COUNTS), ip, start, end))
 
+    async def tenant_volumes(self, start: float, end: float) -> list[tuple[str, str, str, int]]:
+        rows = await self._rows(sql.q(sql.TENANT_VOLUMES), start, end)
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
     async def last_sent(self, ip: str) -> float | None:
         at: float | None = (await self._rows(sql.q(sql.LAST_SENT), ip))[0][0]
         return at
