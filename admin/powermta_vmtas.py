@@ -12,9 +12,10 @@ changes nothing for them:
   sender of the PowerMTA; nested, it covers only mail leaving by this VMTA.
   The nested form is the one of Port25's VirtualMTA examples
   (``<virtual-mta ...> smtp-source-host ...  <domain *> ... </domain>``).
-- ``max-msg-rate N/h``: a per-domain directive (PowerMTA's domain settings;
-  the ``N/h`` form of the public configurations read for powermta_config),
-  here nested the same way, so it paces this VirtualMTA only. For a warming
+- ``max-msg-rate N/h``: a per-domain directive; PowerMTA's directive
+  dictionary gives it as ``N/[M]{d,h,m,s}``, unlimited by default (the same
+  form as Port25's own queue examples, ``max-msg-rate 2500/m``). Here nested
+  the same way, so it paces this VirtualMTA only. For a warming
   IP it is today's hourly limit of Sluice's own schedule: PowerMTA then
   holds the IP to it even if mail reaches it by another way. It changes with
   the warmup day, so the comment names the day and says to render again.

@@ -266,6 +266,11 @@ def test_warming_ips_get_todays_hourly_rate() -> None:
         "</domain>",
     ]
     assert "max-msg-rate" not in "\n".join(_block(text, "virtual-mta acme-1"))  # warm
+    # PowerMTA's directive dictionary: max-msg-rate takes N/[M]{d,h,m,s}.
+    rates = [line.strip() for line in text.splitlines() if "max-msg-rate " in line]
+    assert rates and all(
+        re.fullmatch(r"max-msg-rate [1-9][0-9]*/[0-9]*[dhms]", r) for r in rates if r[0] != "#"
+    )
     assert "run sluice powermta-config again each day" in text
     capped = BASE.replace('started: "2026-11-01"}', 'started: "2026-11-01"}, daily_limit: 160')
     assert "max-msg-rate 13/h" in render(settings(base=capped), today=TODAY)
