@@ -49,7 +49,10 @@ async def test_a_large_message_is_tracked_and_signed_off_the_loop(tmp_path):
     smtp = free_port()
     text = c.tracking_config(tmp_path, 25, "https://t.acme-mail.com")
     text = text.replace('"127.0.0.1:0"', f'"127.0.0.1:{smtp}"')
-    text = text.replace("max_message_size: 200000", "max_message_size: 20000000")
+    # The probe sends nothing but NOOPs for as long as it takes: no idle-command bound.
+    text = text.replace(
+        "max_message_size: 200000", "max_message_size: 20000000, max_idle_commands: 1000000"
+    )
     text = text.replace("downstream: {", f'downstream: {{sink: "{tmp_path}/outbox", ', 1)
     admin, public = free_port(), free_port()
     text += f'http: {{admin_listen: "127.0.0.1:{admin}", public_listen: "127.0.0.1:{public}"}}\n'
