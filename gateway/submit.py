@@ -68,6 +68,11 @@ async def _submit(rt: Runtime, listener: Any, s: Submission) -> Outcome:
         tx.recipients.append(s.recipient)
         tx.data = _with_job(s, tenant.settings.job_header)
         verdict = await pipeline.run_data(tx)
+        if verdict.ok and rt.recorder is not None:
+            # The event names the Message-ID the engine looks up after a crash: written
+            # now, not at the writer's next round, it narrows the window in which an
+            # accepted send is unknown to the store to the write itself.
+            await rt.recorder.flush()
         return _outcome(verdict, tx.outcome or _kind(verdict))
     finally:
         await quota.abandon(tx)  # nothing once DATA began: done.settle_quota owns it

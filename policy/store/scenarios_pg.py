@@ -189,6 +189,12 @@ class PgScenarios:
         value: float | None = await self._pool().fetchval(q.LAST_SCENARIO_SEND, tenant, scenario)
         return value
 
+    async def variant_engagement(
+        self, tenant: str, scenario: str, step: str
+    ) -> list[tuple[int, int, int, int]]:
+        rows = await self._pool().fetch(q.VARIANT_ENGAGEMENT, tenant, scenario, step)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
         pool = self._pool()
         found: Any = await pool.fetchval(q.STOP_SUPPRESSION, tenant, email, since)

@@ -133,6 +133,15 @@ STOP_ENGAGEMENT = """SELECT kind FROM engagement WHERE tenant = $1 AND recipient
     AND kind = 'unsubscribe' AND at >= $3 LIMIT 1"""
 STOP_CONTACT_EVENT = """SELECT kind FROM contact_events WHERE tenant = $1 AND email = $2
     AND kind = 'replied' AND at >= $3 LIMIT 1"""
+# Per variant of a step: executed sends, and those with a human open (a click counts) or click.
+VARIANT_ENGAGEMENT = """SELECT o.variant, count(DISTINCT o.id),
+    count(DISTINCT CASE WHEN g.kind IS NOT NULL THEN o.id END),
+    count(DISTINCT CASE WHEN g.kind = 'click' THEN o.id END)
+    FROM scenario_ops_archive o LEFT JOIN engagement g ON g.tenant = o.tenant
+    AND g.message_id IN (o.message_id, '<' || o.message_id || '>') AND g.recipient = o.email
+    AND g.classification = 'human' AND g.kind IN ('open', 'click')
+    WHERE o.tenant = $1 AND o.scenario = $2 AND o.step = $3 AND o.kind = 'send'
+    AND o.status = 'executed' GROUP BY o.variant ORDER BY o.variant"""
 ADD_CONTACT_EVENT = """INSERT INTO contact_events (tenant, email, kind, detail, at)
     VALUES ($1, $2, $3, $4, $5)"""
 

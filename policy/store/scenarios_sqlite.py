@@ -206,6 +206,12 @@ class SqliteScenarios:
         value: float | None = await self._one(q.LAST_SCENARIO_SEND, tenant, scenario)
         return value
 
+    async def variant_engagement(
+        self, tenant: str, scenario: str, step: str
+    ) -> list[tuple[int, int, int, int]]:
+        rows = await self._rows(marks(q.VARIANT_ENGAGEMENT), tenant, scenario, step)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
         found: Any = await self._one(q.STOP_SUPPRESSION, tenant, email, since)
         if found is None and await self._one(q.STOP_ENGAGEMENT, tenant, email, since):
