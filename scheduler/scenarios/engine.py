@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conf import Settings
+from conf.schema.scenarios import ScenarioSettings
 from policy.events import Event
 from policy.scenarios.ledger import Op
 from policy.store import Store
@@ -41,6 +42,13 @@ class EngineSettings:
     retry_max: float = 6 * 3600.0
     max_attempts: int = 30  # a send deferred this often fails with its last reply
     decide_poll: float = 600.0  # how often a waiting decision looks for new engagement
+
+    @classmethod
+    def of(cls, s: ScenarioSettings) -> EngineSettings:
+        return cls(
+            batch=s.batch, concurrency=s.concurrency, lease=s.lease, retry_base=s.retry_base,
+            retry_max=s.retry_max, max_attempts=s.max_attempts, decide_poll=s.decide_poll,
+        )  # fmt: skip
 
 
 @dataclass
@@ -75,6 +83,12 @@ class Engine:
             await self._run(ops)
         await metrics.observe(self.store, self.clock())
         return len(ops) + len(orphans)
+
+    async def burst(self, limit: int = 50) -> None:
+        """The daemon's round: rounds while each finds a full batch (bounded), then rest."""
+        for _ in range(limit):
+            if await self.round() < self.config.batch:
+                return
 
     async def run_until_idle(self, limit: int = 10_000) -> int:
         """Rounds until one finds nothing due (tests drive the clock between calls)."""
