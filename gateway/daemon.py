@@ -129,6 +129,8 @@ class Daemon:
             mailwizz_sync.schedule(tasks, self.current, sync)
         if s.reputation is not None:  # DNS blocklist polling (scheduler/reputation)
             reputation.schedule(tasks, self.current, store)
+        # Scenarios (scheduler/scenarios), through the pipeline in-process: one engine per host.
+        parts.scenario_tasks(tasks, self.current, self.relay, store)
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

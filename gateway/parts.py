@@ -27,7 +27,7 @@ from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import journal, outbox, runtime, sdnotify
+from gateway import journal, outbox, runtime, sdnotify, submit
 from gateway import spool as spool_mod
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
@@ -47,6 +47,8 @@ from policy.view import PolicyView
 from scheduler import spool_delivery
 from scheduler.feedback_service import FeedbackService
 from scheduler.mailwizz_sync import MailwizzSync
+from scheduler.scenarios import store_catalog
+from scheduler.scenarios.engine import Engine, EngineSettings
 from scheduler.spool_delivery import SpoolDelivery
 from scheduler.supervisor import STEADY, Stage, Supervisor
 
@@ -176,6 +178,27 @@ def relay_tasks(
         backoff=STEADY,
         immediately=False,
     )
+
+
+def scenario_tasks(
+    tasks: Supervisor, settings: Callable[[], Settings], relay: Relay, store: Store
+) -> Engine | None:
+    """The scenario engine (``scenarios`` task), sending through the in-process Submit."""
+    s = settings().scenarios
+    catalog = store_catalog.build(store)
+    if not s.enabled or catalog is None:
+        return None
+    recorder = relay().recorder
+    engine = Engine(
+        store,
+        submit.build(relay),
+        catalog,
+        settings,
+        config=EngineSettings.of(s),
+        record=recorder.add if recorder is not None else None,
+    )
+    tasks.every("scenarios", lambda: settings().scenarios.interval, engine.burst)
+    return engine
 
 
 def spool_tasks(

@@ -13,6 +13,7 @@ from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
 from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
+from conf.schema.scenarios import ScenarioSettings
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
 from conf.schema.spool import SpoolSettings
 from conf.schema.tenant import TenantSettings
@@ -49,6 +50,8 @@ class Settings(Section):
     reputation: ReputationSettings | None = None
     # Where alerts go beside the log: a signed webhook, Telegram (scheduler/alerts.py).
     alerts: AlertSettings = AlertSettings()
+    # The scenario engine: rounds, claims, leases and retries (scheduler/scenarios/).
+    scenarios: ScenarioSettings = ScenarioSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from policy.store.scenario_store import ScenarioStore
+
 if TYPE_CHECKING:
     from policy.audit import AuditEntry
     from policy.engagement import Engagement
@@ -201,6 +203,7 @@ class Store(
     NotificationStore,
     AuditStore,
     AdminListStore,
+    ScenarioStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

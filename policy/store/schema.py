@@ -149,4 +149,60 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             answer TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX reputation_history_at ON reputation_history (at)""",
     ),
+    # Scenarios (issue 15): a sending row is resolved after a crash by its Message-ID
+    # in the relay's events, and a branch decided from the engagement of one message.
+    (37, "CREATE INDEX events_message_id ON events (message_id)"),
+    (38, "CREATE INDEX engagement_message ON engagement (tenant, message_id, recipient)"),
+    # A scenario's current version and status; every version kept for its enrollments.
+    # Enrollments: one per contact and scenario run. The operation ledger: one row
+    # per planned send or decision, unique by idempotency key; executed rows move to
+    # the archive (which keeps the key: nothing archived is planned again).
+    (
+        39,
+        """CREATE TABLE scenarios (
+            tenant TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+            status TEXT NOT NULL, definition TEXT NOT NULL, start_at DOUBLE PRECISION,
+            queue_behind TEXT, created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL, winners TEXT NOT NULL,
+            PRIMARY KEY (tenant, name));
+        CREATE TABLE scenario_versions (
+            tenant TEXT NOT NULL, name TEXT NOT NULL, version INTEGER NOT NULL,
+            definition TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (tenant, name, version));
+        CREATE TABLE enrollments (
+            id TEXT PRIMARY KEY, tenant TEXT NOT NULL, scenario TEXT NOT NULL,
+            version INTEGER NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL,
+            step TEXT NOT NULL, sent_at DOUBLE PRECISION NOT NULL, message_id TEXT NOT NULL,
+            variants TEXT NOT NULL, reason TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL);
+        CREATE INDEX enrollments_scenario ON enrollments (tenant, scenario, status);
+        CREATE INDEX enrollments_email ON enrollments (tenant, email);
+        CREATE TABLE scenario_ops (
+            id {id_column}, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+            scenario TEXT NOT NULL, version INTEGER NOT NULL, enrollment TEXT NOT NULL,
+            email TEXT NOT NULL, step TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+            due DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL, claimed_by TEXT NOT NULL,
+            message_id TEXT NOT NULL, variant INTEGER NOT NULL, reason TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL,
+            remaining DOUBLE PRECISION);
+        CREATE INDEX scenario_ops_due ON scenario_ops (status, due);
+        CREATE INDEX scenario_ops_enrollment ON scenario_ops (enrollment);
+        CREATE INDEX scenario_ops_scenario ON scenario_ops (tenant, scenario, status);
+        CREATE TABLE scenario_ops_archive (
+            id BIGINT NOT NULL, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+            scenario TEXT NOT NULL, version INTEGER NOT NULL, enrollment TEXT NOT NULL,
+            email TEXT NOT NULL, step TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
+            due DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL,
+            lease_until DOUBLE PRECISION NOT NULL, claimed_by TEXT NOT NULL,
+            message_id TEXT NOT NULL, variant INTEGER NOT NULL, reason TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL, updated DOUBLE PRECISION NOT NULL);
+        CREATE INDEX scenario_ops_archive_email ON scenario_ops_archive (tenant, email, updated);
+        CREATE INDEX scenario_ops_archive_scenario
+            ON scenario_ops_archive (tenant, scenario, updated);
+        CREATE TABLE contact_events (
+            id {id_column}, tenant TEXT NOT NULL, email TEXT NOT NULL, kind TEXT NOT NULL,
+            detail TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
+        CREATE INDEX contact_events_email ON contact_events (tenant, email, at)""",
+    ),
 )

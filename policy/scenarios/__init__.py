@@ -1,0 +1,1 @@
+"""Scenarios: contacts, templates and multi-step sequences; their pure decisions."""

@@ -1,0 +1,205 @@
+"""The scenario tables on PostgreSQL: a mixin of PostgresStore."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from policy.scenarios.ledger import Enrollment, Op, Plan, ScenarioRow
+from policy.store import scenarios_sql as q
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from policy.store.scenario_store import Completion
+
+
+class PgScenarios:
+    if TYPE_CHECKING:
+
+        def _pool(self) -> asyncpg.Pool: ...
+
+    async def save_scenario(
+        self, tenant: str, name: str, definition: str, start_at: float | None,
+        queue_behind: str | None, now: float,
+    ) -> int:  # fmt: skip
+        async with self._pool().acquire() as conn, conn.transaction():
+            version = await conn.fetchval(
+                q.UPDATE_DRAFT, tenant, name, definition, start_at, queue_behind, now
+            )
+            if version is None:
+                version = await conn.fetchval(
+                    q.UPDATE_SCENARIO, tenant, name, definition, start_at, queue_behind, now
+                )
+            if version is None:
+                await conn.execute(
+                    q.INSERT_SCENARIO, tenant, name, definition, start_at, queue_behind, now
+                )
+                version = 1
+            await conn.execute(q.SAVE_VERSION, tenant, name, version, definition, now)
+            return int(version)
+
+    async def scenario(self, tenant: str, name: str) -> ScenarioRow | None:
+        row = await self._pool().fetchrow(q.SCENARIO, tenant, name)
+        return q.scenario(row) if row is not None else None
+
+    async def scenarios(self, tenant: str | None = None) -> list[ScenarioRow]:
+        if tenant is None:
+            return [q.scenario(r) for r in await self._pool().fetch(q.ALL_SCENARIOS)]
+        return [q.scenario(r) for r in await self._pool().fetch(q.SCENARIOS, tenant)]
+
+    async def scenario_definition(self, tenant: str, name: str, version: int) -> str | None:
+        value: str | None = await self._pool().fetchval(q.VERSION, tenant, name, version)
+        return value
+
+    async def set_scenario_status(
+        self, tenant: str, name: str, to: str, expect: str, now: float
+    ) -> bool:
+        async with self._pool().acquire() as conn, conn.transaction():
+            done = await conn.execute(q.SET_STATUS, tenant, name, to, now, expect)
+            if done != "UPDATE 1":
+                return False
+            if to == "paused":
+                await conn.execute(q.FREEZE, tenant, name, now)
+            elif expect == "paused" and to == "active":
+                await conn.execute(q.THAW, tenant, name, now)
+            elif to == "cancelled":
+                await conn.execute(q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)
+                await conn.execute(
+                    q.END_ENROLLMENTS, tenant, name, "cancelled", "scenario cancelled", now
+                )
+            return True
+
+    async def set_winners(self, tenant: str, name: str, winners: str, now: float) -> None:
+        await self._pool().execute(q.SET_WINNERS, tenant, name, winners, now)
+
+    async def enroll(self, plans: Sequence[Plan], now: float) -> list[bool]:
+        created = []
+        async with self._pool().acquire() as conn, conn.transaction():
+            for p in plans:
+                status = await conn.execute(
+                    q.INSERT_ENROLLMENT, p.enrollment, p.tenant, p.scenario, p.version, p.email,
+                    now,
+                )  # fmt: skip
+                fresh = status == "INSERT 0 1"
+                if fresh:
+                    await conn.execute(q.ADD_OP, *q.plan_row(p, now))
+                created.append(fresh)
+        return created
+
+    async def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        row = await self._pool().fetchrow(q.ENROLLMENT, enrollment_id)
+        return q.enrollment(row) if row is not None else None
+
+    async def enrollment_counts(self, tenant: str, scenario: str) -> dict[str, int]:
+        rows = await self._pool().fetch(q.ENROLLMENT_COUNTS, tenant, scenario)
+        return {r[0]: r[1] for r in rows}
+
+    async def add_contact_event(
+        self, tenant: str, email: str, kind: str, detail: str, at: float
+    ) -> None:
+        await self._pool().execute(q.ADD_CONTACT_EVENT, tenant, email, kind, detail, at)
+
+    async def claim_ops(self, claimer: str, now: float, lease: float, limit: int) -> list[Op]:
+        rows = await self._pool().fetch(q.CLAIM_PG, claimer, now + lease, now, limit)
+        return sorted((q.op(r) for r in rows), key=lambda o: o.due)
+
+    async def take_orphans(self, claimer: str, now: float, lease: float, limit: int) -> list[Op]:
+        rows = await self._pool().fetch(q.TAKE_ORPHANS_PG, claimer, now + lease, now, limit)
+        return [q.op(r) for r in rows]
+
+    async def reap_ops(self, now: float) -> int:
+        status: str = await self._pool().execute(q.REAP, now)
+        return int(status.split()[-1])
+
+    async def heartbeat_ops(self, claimer: str, until: float) -> None:
+        await self._pool().execute(q.HEARTBEAT, claimer, until)
+
+    async def mark_sending(
+        self, op_id: int, claimer: str, message_id: str, variant: int, lease_until: float,
+        now: float,
+    ) -> bool:  # fmt: skip
+        status = await self._pool().execute(
+            q.MARK_SENDING, op_id, claimer, message_id, variant, lease_until, now
+        )
+        return bool(status == "UPDATE 1")
+
+    async def set_op(
+        self, op_id: int, claimer: str, status: str, due: float, reason: str, now: float
+    ) -> bool:
+        done = await self._pool().execute(q.SET_OP, op_id, claimer, status, due, reason, now)
+        return bool(done == "UPDATE 1")
+
+    async def complete_op(self, c: Completion, now: float) -> bool:
+        async with self._pool().acquire() as conn, conn.transaction():
+            mine = await conn.fetchval(
+                "SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2"
+                " AND status IN ('claimed', 'sending') FOR UPDATE",
+                c.op.id, c.claimer,
+            )  # fmt: skip
+            if mine is None:
+                return False
+            await conn.execute(q.ARCHIVE_OP, c.op.id, c.status, c.reason, now)
+            await conn.execute(q.DELETE_OP, c.op.id)
+            if c.sent is not None:
+                await conn.execute(q.ENROLLMENT_SENT, c.op.enrollment, *c.sent)
+            for p in c.plans:
+                await conn.execute(q.ADD_OP, *q.plan_row(p, now))
+            if c.end is not None:
+                await conn.execute(q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
+                await conn.execute(q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
+            return True
+
+    async def open_ops(self, tenant: str, scenario: str) -> int:
+        return int(await self._pool().fetchval(q.OPEN_OPS, tenant, scenario))
+
+    async def op_counts(self, tenant: str, scenario: str) -> list[tuple[str, int, str, int]]:
+        rows = await self._pool().fetch(q.OP_COUNTS, tenant, scenario)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def due_stats(self, now: float) -> tuple[int, float | None]:
+        row = await self._pool().fetchrow(q.DUE_STATS, now)
+        return (int(row[0]), row[1]) if row is not None else (0, None)
+
+    async def relayed_kind(self, tenant: str, message_id: str) -> str | None:
+        kind: str | None = await self._pool().fetchval(
+            q.RELAYED, message_id, f"<{message_id}>", tenant
+        )
+        return kind
+
+    async def message_engagement(
+        self, tenant: str, message_id: str, email: str
+    ) -> list[tuple[str, float, str, str]]:
+        rows = await self._pool().fetch(
+            q.HUMAN_EVENTS, tenant, message_id, f"<{message_id}>", email
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def last_send_to(self, tenant: str, email: str) -> float | None:
+        value: float | None = await self._pool().fetchval(q.LAST_SEND, tenant, email)
+        return value
+
+    async def scenario_sends_since(
+        self, tenant: str, scenario: str, since: float
+    ) -> tuple[int, float | None]:
+        row = await self._pool().fetchrow(q.SENDS_SINCE, tenant, scenario, since)
+        return (int(row[0]), row[1]) if row is not None else (0, None)
+
+    async def last_scenario_send(self, tenant: str, scenario: str) -> float | None:
+        value: float | None = await self._pool().fetchval(q.LAST_SCENARIO_SEND, tenant, scenario)
+        return value
+
+    async def variant_engagement(
+        self, tenant: str, scenario: str, step: str
+    ) -> list[tuple[int, int, int, int]]:
+        rows = await self._pool().fetch(q.VARIANT_ENGAGEMENT, tenant, scenario, step)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
+        pool = self._pool()
+        found: Any = await pool.fetchval(q.STOP_SUPPRESSION, tenant, email, since)
+        if found is None and await pool.fetchval(q.STOP_ENGAGEMENT, tenant, email, since):
+            found = "unsubscribe"
+        if found is None and await pool.fetchval(q.STOP_CONTACT_EVENT, tenant, email, since):
+            found = "reply"
+        return str(found) if found is not None else None

@@ -1,0 +1,165 @@
+"""Statements of the scenario tables (scenarios, enrollments, the operation ledger).
+
+Written in PostgreSQL's $1 marks; ``sql.q`` turns them into SQLite's. The
+claim is one statement on both: PostgreSQL skips rows another daemon holds
+(``FOR UPDATE SKIP LOCKED``), SQLite runs it inside ``BEGIN IMMEDIATE``
+with one claimer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from policy.scenarios.ledger import Enrollment, Op, Plan, ScenarioRow
+
+SCENARIO_COLUMNS = (
+    "tenant, name, version, status, definition, start_at, queue_behind, created, updated, winners"
+)
+ENROLLMENT_COLUMNS = (
+    "id, tenant, scenario, version, email, status, step, sent_at, message_id, variants,"
+    " reason, created, updated"
+)
+OP_FIELDS = (
+    "key, tenant, scenario, version, enrollment, email, step, kind, status, due, attempts,"
+    " lease_until, claimed_by, message_id, variant, reason, created, updated"
+)
+OP_COLUMNS = "id, " + OP_FIELDS
+
+SCENARIO = f"SELECT {SCENARIO_COLUMNS} FROM scenarios WHERE tenant = $1 AND name = $2"
+SCENARIOS = f"SELECT {SCENARIO_COLUMNS} FROM scenarios WHERE tenant = $1 ORDER BY name"
+ALL_SCENARIOS = f"SELECT {SCENARIO_COLUMNS} FROM scenarios ORDER BY tenant, name"
+INSERT_SCENARIO = f"""INSERT INTO scenarios ({SCENARIO_COLUMNS})
+    VALUES ($1, $2, 1, 'draft', $3, $4, $5, $6, $6, '{{}}')"""
+UPDATE_SCENARIO = """UPDATE scenarios SET version = version + 1, definition = $3, start_at = $4,
+    queue_behind = $5, updated = $6 WHERE tenant = $1 AND name = $2 RETURNING version"""
+# A draft is edited in place: no enrollment uses it yet.
+UPDATE_DRAFT = """UPDATE scenarios SET definition = $3, start_at = $4, queue_behind = $5,
+    updated = $6 WHERE tenant = $1 AND name = $2 AND status = 'draft' RETURNING version"""
+SAVE_VERSION = """INSERT INTO scenario_versions (tenant, name, version, definition, created)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, name, version)
+    DO UPDATE SET definition = excluded.definition"""
+VERSION = """SELECT definition FROM scenario_versions
+    WHERE tenant = $1 AND name = $2 AND version = $3"""
+SET_STATUS = """UPDATE scenarios SET status = $3, updated = $4
+    WHERE tenant = $1 AND name = $2 AND status = $5"""
+SET_WINNERS = "UPDATE scenarios SET winners = $3, updated = $4 WHERE tenant = $1 AND name = $2"
+
+INSERT_ENROLLMENT = f"""INSERT INTO enrollments ({ENROLLMENT_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, 'active', '', 0, '', '{{}}', '', $6, $6)
+    ON CONFLICT (id) DO NOTHING"""
+ENROLLMENT = f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = $1"
+ENROLLMENT_SENT = """UPDATE enrollments SET step = $2, sent_at = $3, message_id = $4,
+    variants = $5, updated = $3 WHERE id = $1"""
+ENROLLMENT_END = """UPDATE enrollments SET status = $2, reason = $3, updated = $4
+    WHERE id = $1 AND status = 'active'"""
+ENROLLMENT_COUNTS = """SELECT status, count(*) FROM enrollments
+    WHERE tenant = $1 AND scenario = $2 GROUP BY status"""
+ENROLLED = "SELECT count(*) FROM enrollments WHERE tenant = $1 AND scenario = $2"
+END_ENROLLMENTS = """UPDATE enrollments SET status = $3, reason = $4, updated = $5
+    WHERE tenant = $1 AND scenario = $2 AND status = 'active'"""
+
+# A plan is added once: neither the hot table nor the archive may hold its key.
+ADD_OP = f"""INSERT INTO scenario_ops ({OP_FIELDS})
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, 0, 0, '', '', $10, '', $11, $11
+    WHERE NOT EXISTS (SELECT 1 FROM scenario_ops_archive WHERE key = $1)
+    ON CONFLICT (key) DO NOTHING"""
+_CLAIMABLE = """SELECT o.id FROM scenario_ops o JOIN scenarios s
+    ON s.tenant = o.tenant AND s.name = o.scenario AND s.status = 'active'
+    WHERE o.status IN ('pending', 'deferred') AND o.due <= $3 ORDER BY o.due LIMIT $4"""
+CLAIM_TAIL = f"""UPDATE scenario_ops SET status = 'claimed', claimed_by = $1,
+    lease_until = $2, updated = $3 WHERE id IN ({{inner}}) RETURNING {OP_COLUMNS}"""
+CLAIM_PG = CLAIM_TAIL.format(inner=_CLAIMABLE + " FOR UPDATE OF o SKIP LOCKED")
+CLAIM_SQLITE = CLAIM_TAIL.format(inner=_CLAIMABLE)
+# Sending rows whose process died (lease past): taken over to be resolved, never resent blind.
+TAKE_ORPHANS_TAIL = f"""UPDATE scenario_ops SET claimed_by = $1, lease_until = $2, updated = $3
+    WHERE id IN ({{inner}}) RETURNING {OP_COLUMNS}"""
+_ORPHANS = """SELECT id FROM scenario_ops WHERE status = 'sending' AND lease_until < $3
+    ORDER BY id LIMIT $4"""
+TAKE_ORPHANS_PG = TAKE_ORPHANS_TAIL.format(inner=_ORPHANS + " FOR UPDATE SKIP LOCKED")
+TAKE_ORPHANS_SQLITE = TAKE_ORPHANS_TAIL.format(inner=_ORPHANS)
+REAP = """UPDATE scenario_ops SET status = 'pending', claimed_by = '', updated = $1
+    WHERE status = 'claimed' AND lease_until < $1"""
+HEARTBEAT = """UPDATE scenario_ops SET lease_until = $2 WHERE claimed_by = $1
+    AND status IN ('claimed', 'sending')"""
+MARK_SENDING = """UPDATE scenario_ops SET status = 'sending', message_id = $3, variant = $4,
+    attempts = attempts + 1, lease_until = $5, updated = $6
+    WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'"""
+SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
+    updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
+OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"
+_ARCHIVED = (
+    OP_COLUMNS.replace("status", "$2").replace("reason", "$3").replace("updated", "$4")
+)  # the row as it ends: its final status, reason and time
+ARCHIVE_OP = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
+    SELECT {_ARCHIVED} FROM scenario_ops WHERE id = $1 ON CONFLICT (key) DO NOTHING"""
+DELETE_OP = "DELETE FROM scenario_ops WHERE id = $1"
+CANCEL_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $2, updated = $3
+    WHERE enrollment = $1 AND status IN ('pending', 'deferred', 'claimed')"""
+CANCEL_SCENARIO_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $3, updated = $4
+    WHERE tenant = $1 AND scenario = $2 AND status IN ('pending', 'deferred', 'claimed')"""
+# Pause freezes each waiting operation's remaining delay; resume restores it.
+FREEZE = """UPDATE scenario_ops SET remaining = CASE WHEN due > $3 THEN due - $3 ELSE 0 END
+    WHERE tenant = $1 AND scenario = $2 AND status IN ('pending', 'deferred')"""
+THAW = """UPDATE scenario_ops SET due = $3 + remaining, remaining = NULL
+    WHERE tenant = $1 AND scenario = $2 AND remaining IS NOT NULL"""
+OPEN_OPS = """SELECT count(*) FROM scenario_ops WHERE tenant = $1 AND scenario = $2
+    AND status IN ('pending', 'claimed', 'sending', 'deferred')"""
+OP_COUNTS = """SELECT step, variant, status, count(*) FROM (
+    SELECT step, variant, status FROM scenario_ops WHERE tenant = $1 AND scenario = $2
+    UNION ALL
+    SELECT step, variant, status FROM scenario_ops_archive WHERE tenant = $1 AND scenario = $2
+    ) AS o GROUP BY step, variant, status"""
+DUE_STATS = """SELECT count(*), min(due) FROM scenario_ops
+    WHERE status IN ('pending', 'deferred') AND due <= $1"""
+
+# Facts the engine decides from, all read from the store (never from memory).
+RELAYED = """SELECT kind FROM events WHERE message_id IN ($1, $2) AND tenant = $3
+    ORDER BY id DESC LIMIT 1"""
+HUMAN_EVENTS = """SELECT kind, at, classification, url FROM engagement
+    WHERE tenant = $1 AND message_id IN ($2, $3) AND recipient = $4
+    AND kind IN ('open', 'click') ORDER BY at"""
+LAST_SEND = """SELECT max(updated) FROM scenario_ops_archive
+    WHERE tenant = $1 AND email = $2 AND kind = 'send' AND status = 'executed'"""
+SENDS_SINCE = """SELECT count(*), max(updated) FROM scenario_ops_archive
+    WHERE tenant = $1 AND scenario = $2 AND kind = 'send' AND status = 'executed'
+    AND updated >= $3"""
+LAST_SCENARIO_SEND = """SELECT max(updated) FROM scenario_ops_archive
+    WHERE tenant = $1 AND scenario = $2 AND kind = 'send' AND status = 'executed'"""
+STOP_SUPPRESSION = """SELECT reason FROM suppression WHERE tenant IN ($1, '') AND address = $2
+    AND NOT removed AND reason IN ('unsubscribe', 'hard_bounce', 'complaint')
+    AND created_at >= $3 ORDER BY created_at LIMIT 1"""
+STOP_ENGAGEMENT = """SELECT kind FROM engagement WHERE tenant = $1 AND recipient = $2
+    AND kind = 'unsubscribe' AND at >= $3 LIMIT 1"""
+STOP_CONTACT_EVENT = """SELECT kind FROM contact_events WHERE tenant = $1 AND email = $2
+    AND kind = 'replied' AND at >= $3 LIMIT 1"""
+# Per variant of a step: executed sends, and those with a human open (a click counts) or click.
+VARIANT_ENGAGEMENT = """SELECT o.variant, count(DISTINCT o.id),
+    count(DISTINCT CASE WHEN g.kind IS NOT NULL THEN o.id END),
+    count(DISTINCT CASE WHEN g.kind = 'click' THEN o.id END)
+    FROM scenario_ops_archive o LEFT JOIN engagement g ON g.tenant = o.tenant
+    AND g.message_id IN (o.message_id, '<' || o.message_id || '>') AND g.recipient = o.email
+    AND g.classification = 'human' AND g.kind IN ('open', 'click')
+    WHERE o.tenant = $1 AND o.scenario = $2 AND o.step = $3 AND o.kind = 'send'
+    AND o.status = 'executed' GROUP BY o.variant ORDER BY o.variant"""
+ADD_CONTACT_EVENT = """INSERT INTO contact_events (tenant, email, kind, detail, at)
+    VALUES ($1, $2, $3, $4, $5)"""
+
+
+def scenario(row: Sequence[Any]) -> ScenarioRow:
+    return ScenarioRow(*row)
+
+
+def enrollment(row: Sequence[Any]) -> Enrollment:
+    return Enrollment(*row)
+
+
+def op(row: Sequence[Any]) -> Op:
+    return Op(*row)
+
+
+def plan_row(p: Plan, now: float) -> tuple[Any, ...]:
+    return (
+        p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
+        p.due, p.variant, now,
+    )  # fmt: skip

@@ -1,0 +1,221 @@
+"""The scenario tables on SQLite: a mixin of SqliteStore (one claimer, BEGIN IMMEDIATE)."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from policy.scenarios.ledger import Enrollment, Op, Plan, ScenarioRow
+from policy.store import scenarios_sql as q
+
+_MARK = re.compile(r"\$(\d+)")
+
+
+def marks(statement: str) -> str:
+    """SQLite's numbered marks (``?3``): a statement may use one argument twice."""
+    return _MARK.sub(r"?\1", statement)
+
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from policy.store.scenario_store import Completion
+
+
+async def _all(db: aiosqlite.Connection, statement: str, *args: Any) -> list[Any]:
+    async with db.execute(marks(statement), args) as cur:
+        return list(await cur.fetchall())
+
+
+async def _count(db: aiosqlite.Connection, statement: str, *args: Any) -> int:
+    async with db.execute(marks(statement), args) as cur:
+        await cur.fetchall()  # a RETURNING statement's rows
+        return cur.rowcount
+
+
+class SqliteScenarios:
+    if TYPE_CHECKING:
+
+        def _write(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]: ...
+
+        async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]: ...
+
+    async def _one(self, statement: str, *args: Any) -> Any:
+        rows = await self._rows(marks(statement), *args)
+        return rows[0][0] if rows else None
+
+    async def save_scenario(
+        self, tenant: str, name: str, definition: str, start_at: float | None,
+        queue_behind: str | None, now: float,
+    ) -> int:  # fmt: skip
+        args = (tenant, name, definition, start_at, queue_behind, now)
+        async with self._write() as db:
+            rows = await _all(db, q.UPDATE_DRAFT, *args) or await _all(db, q.UPDATE_SCENARIO, *args)
+            version = rows[0][0] if rows else 1
+            if not rows:
+                await _count(db, q.INSERT_SCENARIO, *args)
+            await _count(db, q.SAVE_VERSION, tenant, name, version, definition, now)
+            return int(version)
+
+    async def scenario(self, tenant: str, name: str) -> ScenarioRow | None:
+        rows = await self._rows(marks(q.SCENARIO), tenant, name)
+        return q.scenario(rows[0]) if rows else None
+
+    async def scenarios(self, tenant: str | None = None) -> list[ScenarioRow]:
+        if tenant is None:
+            return [q.scenario(r) for r in await self._rows(q.ALL_SCENARIOS)]
+        return [q.scenario(r) for r in await self._rows(marks(q.SCENARIOS), tenant)]
+
+    async def scenario_definition(self, tenant: str, name: str, version: int) -> str | None:
+        value: str | None = await self._one(q.VERSION, tenant, name, version)
+        return value
+
+    async def set_scenario_status(
+        self, tenant: str, name: str, to: str, expect: str, now: float
+    ) -> bool:
+        async with self._write() as db:
+            if await _count(db, q.SET_STATUS, tenant, name, to, now, expect) != 1:
+                return False
+            if to == "paused":
+                await _count(db, q.FREEZE, tenant, name, now)
+            elif expect == "paused" and to == "active":
+                await _count(db, q.THAW, tenant, name, now)
+            elif to == "cancelled":
+                await _count(db, q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)
+                await _count(
+                    db, q.END_ENROLLMENTS, tenant, name, "cancelled", "scenario cancelled", now
+                )
+            return True
+
+    async def set_winners(self, tenant: str, name: str, winners: str, now: float) -> None:
+        async with self._write() as db:
+            await _count(db, q.SET_WINNERS, tenant, name, winners, now)
+
+    async def enroll(self, plans: Sequence[Plan], now: float) -> list[bool]:
+        created = []
+        async with self._write() as db:
+            for p in plans:
+                row = (p.enrollment, p.tenant, p.scenario, p.version, p.email, now)
+                fresh = await _count(db, q.INSERT_ENROLLMENT, *row) == 1
+                if fresh:
+                    await _count(db, q.ADD_OP, *q.plan_row(p, now))
+                created.append(fresh)
+        return created
+
+    async def enrollment(self, enrollment_id: str) -> Enrollment | None:
+        rows = await self._rows(marks(q.ENROLLMENT), enrollment_id)
+        return q.enrollment(rows[0]) if rows else None
+
+    async def enrollment_counts(self, tenant: str, scenario: str) -> dict[str, int]:
+        rows = await self._rows(marks(q.ENROLLMENT_COUNTS), tenant, scenario)
+        return {r[0]: r[1] for r in rows}
+
+    async def add_contact_event(
+        self, tenant: str, email: str, kind: str, detail: str, at: float
+    ) -> None:
+        async with self._write() as db:
+            await _count(db, q.ADD_CONTACT_EVENT, tenant, email, kind, detail, at)
+
+    async def claim_ops(self, claimer: str, now: float, lease: float, limit: int) -> list[Op]:
+        async with self._write() as db:
+            rows = await _all(db, q.CLAIM_SQLITE, claimer, now + lease, now, limit)
+        return sorted((q.op(r) for r in rows), key=lambda o: o.due)
+
+    async def take_orphans(self, claimer: str, now: float, lease: float, limit: int) -> list[Op]:
+        async with self._write() as db:
+            rows = await _all(db, q.TAKE_ORPHANS_SQLITE, claimer, now + lease, now, limit)
+        return [q.op(r) for r in rows]
+
+    async def reap_ops(self, now: float) -> int:
+        async with self._write() as db:
+            return await _count(db, q.REAP, now)
+
+    async def heartbeat_ops(self, claimer: str, until: float) -> None:
+        async with self._write() as db:
+            await _count(db, q.HEARTBEAT, claimer, until)
+
+    async def mark_sending(
+        self, op_id: int, claimer: str, message_id: str, variant: int, lease_until: float,
+        now: float,
+    ) -> bool:  # fmt: skip
+        args = (op_id, claimer, message_id, variant, lease_until, now)
+        async with self._write() as db:
+            return await _count(db, q.MARK_SENDING, *args) == 1
+
+    async def set_op(
+        self, op_id: int, claimer: str, status: str, due: float, reason: str, now: float
+    ) -> bool:
+        async with self._write() as db:
+            return await _count(db, q.SET_OP, op_id, claimer, status, due, reason, now) == 1
+
+    async def complete_op(self, c: Completion, now: float) -> bool:
+        async with self._write() as db:
+            mine = await _all(
+                db,
+                "SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2"
+                " AND status IN ('claimed', 'sending')",
+                c.op.id, c.claimer,
+            )  # fmt: skip
+            if not mine:
+                return False
+            await _count(db, q.ARCHIVE_OP, c.op.id, c.status, c.reason, now)
+            await _count(db, q.DELETE_OP, c.op.id)
+            if c.sent is not None:
+                await _count(db, q.ENROLLMENT_SENT, c.op.enrollment, *c.sent)
+            for p in c.plans:
+                await _count(db, q.ADD_OP, *q.plan_row(p, now))
+            if c.end is not None:
+                await _count(db, q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
+                await _count(db, q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
+            return True
+
+    async def open_ops(self, tenant: str, scenario: str) -> int:
+        return int(await self._one(q.OPEN_OPS, tenant, scenario))
+
+    async def op_counts(self, tenant: str, scenario: str) -> list[tuple[str, int, str, int]]:
+        rows = await self._rows(marks(q.OP_COUNTS), tenant, scenario)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def due_stats(self, now: float) -> tuple[int, float | None]:
+        rows = await self._rows(marks(q.DUE_STATS), now)
+        return (int(rows[0][0]), rows[0][1]) if rows else (0, None)
+
+    async def relayed_kind(self, tenant: str, message_id: str) -> str | None:
+        value: str | None = await self._one(q.RELAYED, message_id, f"<{message_id}>", tenant)
+        return value
+
+    async def message_engagement(
+        self, tenant: str, message_id: str, email: str
+    ) -> list[tuple[str, float, str, str]]:
+        rows = await self._rows(marks(q.HUMAN_EVENTS), tenant, message_id, f"<{message_id}>", email)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def last_send_to(self, tenant: str, email: str) -> float | None:
+        value: float | None = await self._one(q.LAST_SEND, tenant, email)
+        return value
+
+    async def scenario_sends_since(
+        self, tenant: str, scenario: str, since: float
+    ) -> tuple[int, float | None]:
+        rows = await self._rows(marks(q.SENDS_SINCE), tenant, scenario, since)
+        return (int(rows[0][0]), rows[0][1]) if rows else (0, None)
+
+    async def last_scenario_send(self, tenant: str, scenario: str) -> float | None:
+        value: float | None = await self._one(q.LAST_SCENARIO_SEND, tenant, scenario)
+        return value
+
+    async def variant_engagement(
+        self, tenant: str, scenario: str, step: str
+    ) -> list[tuple[int, int, int, int]]:
+        rows = await self._rows(marks(q.VARIANT_ENGAGEMENT), tenant, scenario, step)
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
+        found: Any = await self._one(q.STOP_SUPPRESSION, tenant, email, since)
+        if found is None and await self._one(q.STOP_ENGAGEMENT, tenant, email, since):
+            found = "unsubscribe"
+        if found is None and await self._one(q.STOP_CONTACT_EVENT, tenant, email, since):
+            found = "reply"
+        return str(found) if found is not None else None

@@ -1,0 +1,1 @@
+"""The scenario engine: enrollments, the operation ledger and its sends."""

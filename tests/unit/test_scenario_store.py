@@ -1,0 +1,118 @@
+"""The scenario store and its operation ledger, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from policy.scenarios.ledger import SEND, Plan, decide_step
+from policy.store.scenario_store import Completion
+
+
+def entry(email: str, due: float = 100.0) -> Plan:
+    return Plan("acme", "intro", 1, f"e-{email}", email, "intro", SEND, due)
+
+
+async def started(store) -> None:
+    assert await store.save_scenario("acme", "intro", "{}", None, None, 1.0) == 1
+    assert await store.save_scenario("acme", "intro", '{"a": 1}', None, None, 2.0) == 1  # draft
+    assert await store.set_scenario_status("acme", "intro", "active", "draft", 3.0)
+    assert not await store.set_scenario_status("acme", "intro", "active", "draft", 3.0)
+
+
+async def test_versions_lifecycle_and_enrollment_once(store):
+    await started(store)
+    assert await store.save_scenario("acme", "intro", '{"b": 2}', None, None, 4.0) == 2
+    assert await store.scenario_definition("acme", "intro", 1) == '{"a": 1}'
+    row = await store.scenario("acme", "intro")
+    assert (row.version, row.status, row.definition) == (2, "active", '{"b": 2}')
+    assert await store.enroll([entry("a@x.net"), entry("b@x.net")], 5.0) == [True, True]
+    assert await store.enroll([entry("a@x.net")], 6.0) == [False]
+    assert await store.enrollment_counts("acme", "intro") == {"active": 2}
+    assert await store.open_ops("acme", "intro") == 2
+
+
+async def test_claim_send_complete_archive_and_never_plan_twice(store):
+    await started(store)
+    await store.enroll([entry("a@x.net"), entry("b@x.net", due=500.0)], 5.0)
+    assert await store.claim_ops("w1", 50.0, 30.0, 10) == []  # not due yet
+    [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
+    assert await store.claim_ops("w2", 100.0, 30.0, 10) == []  # held by w1
+    assert not await store.mark_sending(op.id, "w2", "m@x", 0, 130.0, 100.0)
+    assert await store.mark_sending(op.id, "w1", "m@x", 0, 130.0, 100.0)
+    nxt = Plan("acme", "intro", 1, op.enrollment, op.email, decide_step("intro"), "decide", 900.0)
+    done = Completion(op, "w1", "executed", sent=("intro", 100.0, "m@x", "{}"), plans=[nxt])
+    assert await store.complete_op(done, 101.0)
+    assert not await store.complete_op(done, 102.0)  # a second completion changes nothing
+    e = await store.enrollment(op.enrollment)
+    assert (e.step, e.message_id, e.status) == ("intro", "m@x", "active")
+    # The archived send is never planned again (a decision replayed after a crash).
+    assert await store.enroll([entry("a@x.net")], 6.0) == [False]
+    assert await store.last_send_to("acme", "a@x.net") == 101.0
+    assert await store.scenario_sends_since("acme", "intro", 0.0) == (1, 101.0)
+    counts = {(s, st): n for s, _, st, n in await store.op_counts("acme", "intro")}
+    assert counts == {
+        ("intro", "executed"): 1,
+        ("intro", "pending"): 1,
+        ("decide:intro", "pending"): 1,
+    }
+
+
+async def test_reaper_orphans_and_deferral(store):
+    await started(store)
+    await store.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
+    first, second = await store.claim_ops("dead", 100.0, 30.0, 10)
+    assert await store.mark_sending(second.id, "dead", "m2@x", 0, 130.0, 100.0)
+    assert await store.reap_ops(120.0) == 0  # the lease holds
+    assert await store.reap_ops(131.0) == 1  # the claimed one goes back; sending stays
+    [orphan] = await store.take_orphans("w2", 131.0, 30.0, 10)
+    assert (orphan.id, orphan.status, orphan.message_id) == (second.id, "sending", "m2@x")
+    [again] = await store.claim_ops("w2", 131.0, 30.0, 10)
+    assert again.id == first.id
+    assert await store.set_op(again.id, "w2", "deferred", 400.0, "451 4.7.1 quota", 131.0)
+    assert await store.claim_ops("w2", 399.0, 30.0, 10) == []
+    [back] = await store.claim_ops("w2", 400.0, 30.0, 10)
+    assert (back.status, back.reason) == ("claimed", "451 4.7.1 quota")
+
+
+async def test_pause_freezes_and_resume_restores_the_remaining_delay(store):
+    await started(store)
+    await store.enroll([entry("a@x.net", due=1000.0)], 5.0)
+    assert await store.set_scenario_status("acme", "intro", "paused", "active", 400.0)
+    assert await store.claim_ops("w", 5000.0, 30.0, 10) == []  # paused: nothing claimed
+    assert await store.set_scenario_status("acme", "intro", "active", "paused", 5000.0)
+    assert await store.claim_ops("w", 5599.0, 30.0, 10) == []
+    [op] = await store.claim_ops("w", 5600.0, 30.0, 10)
+    assert op.due == 5600.0
+
+
+async def test_cancel_ends_enrollments_and_ops(store):
+    await started(store)
+    await store.enroll([entry("a@x.net")], 5.0)
+    assert await store.set_scenario_status("acme", "intro", "cancelled", "active", 10.0)
+    assert await store.open_ops("acme", "intro") == 0
+    assert await store.enrollment_counts("acme", "intro") == {"cancelled": 1}
+
+
+async def test_stop_facts_come_from_the_store(store):
+    await store.add_contact_event("acme", "r@x.net", "replied", "", 50.0)
+    assert await store.stop_reason("acme", "r@x.net", 10.0) == "reply"
+    assert await store.stop_reason("acme", "r@x.net", 60.0) is None
+    assert await store.stop_reason("acme", "other@x.net", 0.0) is None
+
+
+async def test_concurrent_claims_never_share_an_operation(store):
+    await started(store)
+    await store.enroll([entry(f"c{i}@x.net") for i in range(200)], 5.0)
+
+    async def claimer(name: str) -> list[int]:
+        got: list[int] = []
+        for _ in range(50):
+            ops = await store.claim_ops(name, 100.0, 30.0, 7)
+            if not ops:
+                break
+            got.extend(o.id for o in ops)
+        return got
+
+    results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
+    ids = [i for r in results for i in r]
+    assert len(ids) == len(set(ids)) == 200
