@@ -185,9 +185,9 @@ def scenario_tasks(
 ) -> Engine | None:
     """The scenario engine (``scenarios`` task), sending through the in-process Submit."""
     s = settings().scenarios
-    catalog = store_catalog.build(store)
-    if not s.enabled or catalog is None:
+    if not s.enabled:
         return None
+    catalog = store_catalog.build(store)
     recorder = relay().recorder
     engine = Engine(
         store,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from policy.store.contact_store import ContactStore, TemplateStore
 from policy.store.scenario_store import ScenarioStore
 
 if TYPE_CHECKING:
@@ -204,6 +205,8 @@ class Store(
     AuditStore,
     AdminListStore,
     ScenarioStore,
+    ContactStore,
+    TemplateStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

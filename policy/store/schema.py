@@ -205,4 +205,22 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             detail TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX contact_events_email ON contact_events (tenant, email, at)""",
     ),
+    # A tenant's contacts (tags between commas: one LIKE finds a tag) and templates,
+    # one row per language and category of a name.
+    (
+        40,
+        """CREATE TABLE contacts (
+            tenant TEXT NOT NULL, email TEXT NOT NULL, first_name TEXT NOT NULL,
+            last_name TEXT NOT NULL, language TEXT NOT NULL, country TEXT NOT NULL,
+            category TEXT NOT NULL, tier INTEGER, score DOUBLE PRECISION,
+            validation_score DOUBLE PRECISION, deliverable BOOLEAN, timezone TEXT NOT NULL,
+            custom TEXT NOT NULL, tags TEXT NOT NULL, status TEXT NOT NULL,
+            source TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (tenant, email));
+        CREATE TABLE templates (
+            tenant TEXT NOT NULL, name TEXT NOT NULL, language TEXT NOT NULL,
+            category TEXT NOT NULL, subject TEXT NOT NULL, html TEXT NOT NULL,
+            text TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (tenant, name, language, category))""",
+    ),
 )

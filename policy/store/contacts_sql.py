@@ -1,0 +1,130 @@
+"""Statements of the contacts and templates tables, in PostgreSQL's $1 marks.
+
+Tags are stored comma-joined between commas (``,vip,fr,``) so that "has this
+tag" is one LIKE on both backends. A contact's ``do_not_contact`` status
+survives an import: only ``set_contact_status`` clears it, never an upsert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from policy.scenarios.contacts import Contact, ContactFilter
+from policy.scenarios.templates import Template
+
+CONTACT_COLUMNS = (
+    "tenant, email, first_name, last_name, language, country, category, tier, score,"
+    " validation_score, deliverable, timezone, custom, tags, status, source, created, updated"
+)
+_UPDATED = (
+    "first_name", "last_name", "language", "country", "category", "tier", "score",
+    "validation_score", "deliverable", "timezone", "custom", "tags", "source", "updated",
+)  # fmt: skip
+UPSERT_CONTACT = f"""INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES
+    ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+    ON CONFLICT (tenant, email) DO UPDATE SET
+    {", ".join(f"{c} = excluded.{c}" for c in _UPDATED)},
+    status = CASE WHEN contacts.status = 'do_not_contact' THEN contacts.status
+                  ELSE excluded.status END"""
+CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant = $1 AND email = $2"
+CUSTOM_OF = "SELECT email, custom FROM contacts WHERE tenant = $1 AND email = $2"
+EXISTING_PG = "SELECT email, custom FROM contacts WHERE tenant = $1 AND email = ANY($2::text[])"
+SET_CUSTOM = "UPDATE contacts SET custom = $3, updated = $4 WHERE tenant = $1 AND email = $2"
+DELETE_CONTACT = "DELETE FROM contacts WHERE tenant = $1 AND email = $2"
+SET_STATUS = "UPDATE contacts SET status = $3, updated = $4 WHERE tenant = $1 AND email = $2"
+
+TEMPLATE_COLUMNS = "tenant, name, language, category, subject, html, text, updated"
+SAVE_TEMPLATE = f"""INSERT INTO templates ({TEMPLATE_COLUMNS})
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (tenant, name, language, category) DO UPDATE SET subject = excluded.subject,
+    html = excluded.html, text = excluded.text, updated = excluded.updated"""
+TEMPLATE_VARIANTS = f"""SELECT {TEMPLATE_COLUMNS} FROM templates
+    WHERE tenant = $1 AND name = $2 ORDER BY language, category"""
+TEMPLATES = f"""SELECT {TEMPLATE_COLUMNS} FROM templates
+    WHERE tenant = $1 ORDER BY name, language, category"""
+DELETE_TEMPLATE = """DELETE FROM templates
+    WHERE tenant = $1 AND name = $2 AND language = $3 AND category = $4"""
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def page(tenant: str, f: ContactFilter, after: str | None, limit: int) -> tuple[str, list[Any]]:
+    """The statement and arguments of one page of contacts matching ``f`` (by email)."""
+    args: list[Any] = [tenant]
+    where = ["tenant = $1"]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if f.status is not None:
+        where.append(f"status = {arg(f.status)}")
+    for tag in f.tags:
+        where.append(f"tags LIKE {arg('%,' + _like(tag) + ',%')} ESCAPE '\\'")
+    for column, values in (
+        ("language", f.languages),
+        ("country", f.countries),
+        ("category", f.categories),
+    ):
+        if values:
+            where.append(f"{column} IN ({', '.join(arg(v) for v in values)})")
+    if f.min_score is not None:
+        where.append(f"score >= {arg(f.min_score)}")
+    if f.min_validation_score is not None:
+        where.append(f"validation_score >= {arg(f.min_validation_score)}")
+    if f.deliverable_only:
+        where.append(f"deliverable = {arg(True)}")
+    for domain in f.excluded_domains:
+        where.append(f"email NOT LIKE {arg('%@' + _like(domain))} ESCAPE '\\'")
+    if after is not None:
+        where.append(f"email > {arg(after)}")
+    statement = (
+        f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE {' AND '.join(where)}"
+        f" ORDER BY email LIMIT {arg(limit)}"
+    )
+    return statement, args
+
+
+def contact_row(c: Contact) -> tuple[Any, ...]:
+    tags = "," + ",".join(c.tags) + "," if c.tags else ""
+    return (
+        c.tenant, c.email, c.first_name, c.last_name, c.language, c.country, c.category,
+        c.tier, c.score, c.validation_score, c.deliverable, c.timezone,
+        json.dumps(dict(c.custom), ensure_ascii=False, sort_keys=True), tags, c.status,
+        c.source, c.created, c.updated,
+    )  # fmt: skip
+
+
+def contact(row: Sequence[Any]) -> Contact:
+    (tenant, email, first, last, language, country, category, tier, score, validation,
+     deliverable, timezone, custom, tags, status, source, created, updated) = row  # fmt: skip
+    return Contact(
+        tenant, email, first, last, language, country, category, tier, score, validation,
+        None if deliverable is None else bool(deliverable), timezone, json.loads(custom),
+        tuple(t for t in tags.split(",") if t), status, source, created, updated,
+    )  # fmt: skip
+
+
+def template_row(t: Template) -> tuple[Any, ...]:
+    return (t.tenant, t.name, t.language, t.category, t.subject, t.html, t.text, t.updated)
+
+
+def template(row: Sequence[Any]) -> Template:
+    tenant, name, language, category, subject, html, text, updated = row
+    return Template(tenant, name, subject, html, text, language, category, updated)
+
+
+def merged(old_custom: str | None, c: Contact, now: float) -> Contact:
+    """``c`` as written: custom fields merged over the row's (an upsert keeps ``created``)."""
+    custom = {**(json.loads(old_custom) if old_custom else {}), **dict(c.custom)}
+    return replace(c, custom=custom, created=now, updated=now)
+
+
+def existing_sqlite(count: int) -> str:
+    marks = ", ".join(f"${i + 2}" for i in range(count))
+    return f"SELECT email, custom FROM contacts WHERE tenant = $1 AND email IN ({marks})"
