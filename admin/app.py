@@ -18,6 +18,7 @@ from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_reputation import add_routes as add_reputation_routes
+from admin.api_scenarios import add_routes as add_scenario_routes
 from admin.api_spool import add_routes as add_spool_routes
 from admin.auth import authenticate
 
@@ -140,4 +141,5 @@ API_MODULES: list = [
     add_generate_routes,
     add_spool_routes,
     add_reputation_routes,
+    add_scenario_routes,
 ]

@@ -28,6 +28,7 @@ response (CSV, text, bytes shared between requests).
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class Description:
 
 
 DESCRIPTION = web.AppKey("openapi_description", Description)
+_PATTERN = re.compile(r"\{(\w+):[^{}]+\}")
 
 
 def route(
@@ -92,14 +94,17 @@ def route(
     None: the route authenticates itself (or needs nothing). ``body_required``
     False: the body may be left out (its model's defaults then).
     """
+    # A path part may restrict its values with aiohttp's regex (``{action:start|stop}``), so
+    # that it does not also match a fixed sibling; the template everywhere else is plain.
+    plain = _PATTERN.sub(r"{\1}", path)
     op = Operation(
-        method, path, role, summary, tag, responses, body, query, body_required, _lists(query)
+        method, plain, role, summary, tag, responses, body, query, body_required, _lists(query)
     )
     app.router.add_route(method, path, _endpoint(op, handler))
     if role is None:
-        app[OPEN_PATHS].add((method, path))
+        app[OPEN_PATHS].add((method, plain))
     else:
-        app[ROLE_OF][(method, path)] = role
+        app[ROLE_OF][(method, plain)] = role
     app[DESCRIPTION].operations.append(op)
 
 

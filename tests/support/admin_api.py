@@ -50,6 +50,7 @@ async def serve_admin(
     reload: Callable[[], Awaitable[str | None]] | None = None,
     clock: Callable[[], datetime] | None = None,
     policy: object | None = None,
+    setup: Callable[[web.Application], None] | None = None,
 ) -> AsyncIterator[AdminServer]:
     current = with_tokens(settings)
     ctx = AdminContext(
@@ -58,6 +59,8 @@ async def serve_admin(
     if clock is not None:
         ctx.clock = clock
     app = make_app({}, ctx=ctx)
+    if setup is not None:  # app keys the daemon sets (before the app is frozen)
+        setup(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
