@@ -17,7 +17,9 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from policy.events import Event, EventStore, Recorder
 
@@ -91,6 +93,20 @@ async def replay(folder: Path, store: EventStore) -> int:
         written += len(events)
         log.info("wrote %d events kept at the last shutdown (%s)", len(events), path.name)
     return written
+
+
+async def bounded_flush(name: str, flush: Awaitable[Any], left: Callable[[], int]) -> None:
+    """A writer's last flush, given FINAL_FLUSH_TIMEOUT; what it could not write is counted."""
+    try:
+        async with asyncio.timeout(FINAL_FLUSH_TIMEOUT):
+            await flush
+    except Exception as exc:  # TimeoutError included
+        log.error(
+            "%d %s events could not be written and are lost (%s)",
+            left(),
+            name,
+            exc.__class__.__name__,
+        )
 
 
 async def final_flush(recorder: Recorder, folder: Path | None) -> None:

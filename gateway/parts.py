@@ -289,7 +289,9 @@ async def public_http(
         engagement_mod.FLUSH_EVERY,
         engagement.flush,
         retry_at_most=engagement_mod.RETRY_AT_MOST,
-        final=lambda: engagement.flush(everything=True),
+        final=lambda: journal.bounded_flush(
+            "engagement", engagement.flush(everything=True), lambda: len(engagement.pending)
+        ),
     )
     app = make_public_app(KeyRing(lambda: settings().tenants), engagement.add, unsubscribe)
     await _serve(stack, app, s.http.public_listen)

@@ -39,6 +39,8 @@ from typing import Any
 from scheduler import metrics
 
 log = logging.getLogger("sluice.tasks")
+# Seconds a stage waits for its cancelled tasks to end before shutdown goes on.
+STOP_WAIT = 5.0
 
 Interval = float | Callable[[], float]
 Round = Callable[[], Any]  # a coroutine function, or a plain one for a round that never waits
@@ -283,7 +285,7 @@ class Supervisor:
             batch = [(t, t.handle) for t in self.tasks.values() if t.stage == stage and t.handle]
             for _, handle in batch:
                 handle.cancel()
-            await asyncio.gather(*(handle for _, handle in batch), return_exceptions=True)
+            await _stopped(batch)
             for task, _ in batch:
                 task.handle = None
                 if task.on_stop is not None:
@@ -291,6 +293,18 @@ class Supervisor:
                         await task.on_stop()
                     except Exception:
                         log.exception("task %s: its last round at stop failed", task.name)
+
+
+async def _stopped(batch: list[tuple[Task, asyncio.Task[Any]]]) -> None:
+    """Wait for cancelled tasks, at most STOP_WAIT: one stuck in a call that ignores its
+    cancellation (a driver waiting on a database that does not answer) must not hold the
+    daemon's shutdown; it is named and left behind."""
+    if not batch:
+        return
+    _, pending = await asyncio.wait([handle for _, handle in batch], timeout=STOP_WAIT)
+    for task, handle in batch:
+        if handle in pending:
+            log.error("task %s did not stop within %.0fs: left behind", task.name, STOP_WAIT)
 
 
 async def _pause(seconds: float, wake: asyncio.Event | None) -> None:

@@ -32,7 +32,7 @@ from policy.switches import Switch
 # 60, so the pool reconnects as soon as the database is back.
 CONNECT_TIMEOUT = 5.0
 # A shutdown waits this long for the pool's connections to close politely.
-CLOSE_TIMEOUT = 5.0
+CLOSE_TIMEOUT = 2.0
 # Several gateway hosts may start at once against one database.
 MIGRATION_LOCK = 0x5100CE
 SUPPRESSION_LOCK = 0x5100CF

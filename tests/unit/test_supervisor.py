@@ -213,3 +213,30 @@ async def test_names_are_unique():
         tasks.every("one", 1.0, lambda: None)
         with pytest.raises(ValueError, match="already"):
             tasks.every("one", 1.0, lambda: None)
+
+
+async def test_a_task_that_ignores_its_cancellation_does_not_hold_the_stop(monkeypatch, caplog):
+    from scheduler import supervisor as supervisor_mod
+
+    monkeypatch.setattr(supervisor_mod, "STOP_WAIT", 0.2)
+    stuck = asyncio.Event()
+    release = asyncio.Event()
+
+    async def deaf() -> None:
+        stuck.set()
+        while not release.is_set():  # a driver call that swallows cancellation
+            try:
+                await release.wait()
+            except asyncio.CancelledError:
+                continue
+
+    tasks = Supervisor()
+    tasks.forever("deaf", deaf)
+    flushed = []
+    tasks.flusher("writer", 60, lambda: asyncio.sleep(0), retry_at_most=1,
+                  final=lambda: asyncio.sleep(0, flushed.append(True)))  # fmt: skip
+    await stuck.wait()
+    await asyncio.wait_for(tasks.stop(), 2)  # would wait forever for "deaf"
+    assert "task deaf did not stop within 0s" in caplog.text
+    assert flushed == [True]  # the later stages still ran, final flush included
+    release.set()
