@@ -20,7 +20,7 @@ from scheduler.scenarios.definitions import to_json
 
 TAG = "scenarios"
 MAX_ENROLL = 100_000
-SCENARIO_BODY = Raw("application/json", Scenario.model_json_schema(by_alias=True))
+SCENARIO_BODY = Raw("application/json", model=Scenario)
 
 
 class ScenarioOut(Out):
@@ -53,6 +53,33 @@ class EnrollOut(Out):
     skipped: list[Skipped]
 
 
+class StepStats(Out):
+    step: str
+    variant: int
+    pending: int
+    deferred: int
+    sent: int
+    failed: int
+    cancelled: int
+    human_opens: int
+    human_clicks: int
+    open_rate: float
+    click_rate: float
+
+
+class ScenarioStats(Out):
+    name: str
+    status: str
+    version: int
+    enrolled: int
+    active: int
+    completed: int
+    stopped: int
+    failed: int
+    steps: list[StepStats]
+    winners: dict[str, Any]
+
+
 class ActionOut(Out):
     name: str
     status: str
@@ -78,9 +105,11 @@ def _tenant(request: web.Request) -> str:
 
 async def _definition(request: web.Request, tenant: str) -> Scenario:
     try:
-        s = parse(await request.json())
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+        raw = json.loads(await request.read())
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}", "body") from None
+    try:
+        s = parse(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or None
@@ -229,7 +258,7 @@ def add_routes(app: web.Application) -> None:
         ("POST", one + "/enroll", enroll, "operator", "Enroll contacts by address or filter",
          EnrollBody, {200: EnrollOut, **conflict}),
         ("GET", one + "/stats", scenario_stats, "viewer", "Per step and variant figures", None,
-         {200: Raw("application/json", {"type": "object"})}),
+         {200: ScenarioStats}),
         ("POST", one + "/{action:start|pause|resume|cancel}", act, "operator",
          "start, pause, resume or cancel", None, {200: ActionOut, **conflict}),
         ("POST", "/api/contacts/{tenant}/{email}/events", contact_event, "operator",

@@ -16,10 +16,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants, status_page
 from admin import metrics as scrape_metrics
 from admin import openapi as description
+from admin.api_contacts import add_routes as add_contact_routes
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_scenarios import add_routes as add_scenario_routes
 from admin.api_spool import add_routes as add_spool_routes
+from admin.api_templates import add_routes as add_template_routes
 from admin.auth import authenticate
 
 Check = Callable[[], Awaitable[None]]
@@ -142,4 +144,6 @@ API_MODULES: list = [
     add_spool_routes,
     add_reputation_routes,
     add_scenario_routes,
+    add_contact_routes,
+    add_template_routes,
 ]

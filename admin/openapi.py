@@ -172,6 +172,8 @@ def _models(operations: list[Operation]) -> list[tuple[type[BaseModel], Any]]:
     for op in operations:
         if isinstance(op.body, type):
             seen[(op.body, "validation")] = None
+        if isinstance(op.body, Raw) and op.body.model is not None:
+            seen[(op.body.model, "validation")] = None
         for answer_ in op.responses.values():
             if isinstance(answer_, type):
                 seen[(answer_, "serialization")] = None
@@ -212,7 +214,9 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
 
 
 def _content(status: int, shape: Answer, refs: Refs, mode: JsonSchemaMode) -> dict[str, Any]:
-    if isinstance(shape, Raw):
+    if isinstance(shape, Raw) and shape.model is not None:
+        content = {shape.media_type: {"schema": refs[(shape.model, mode)]}}
+    elif isinstance(shape, Raw):
         content = {shape.media_type: {"schema": dict(shape.schema)}}
     else:
         content = {"application/json": {"schema": refs[(shape, mode)]}}

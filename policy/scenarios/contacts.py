@@ -104,6 +104,11 @@ def matches(c: Contact, f: ContactFilter) -> bool:
     return all(checks)
 
 
+def given(item: Mapping[str, Any]) -> frozenset[str]:
+    """The fields an item names with a value: an update changes only these."""
+    return frozenset(k for k, v in item.items() if k in FIELDS and v not in (None, ""))
+
+
 def parse(tenant: str, item: Mapping[str, Any]) -> tuple[Contact | None, dict[str, str]]:
     """A Contact from an API item or a CSV row, or None and each bad field's reason."""
     errors: dict[str, str] = {}

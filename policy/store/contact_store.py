@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from policy.scenarios.contacts import Contact, ContactFilter
@@ -12,7 +12,14 @@ from policy.scenarios.templates import Template
 class ContactStore(Protocol):
     # "created" or "updated" per item, in one transaction; custom fields are merged
     # and a do_not_contact status is kept.
-    async def upsert_contacts(self, tenant: str, contacts: Sequence[Contact]) -> list[str]: ...
+    # ``given``: per contact, the fields it names (the others of an existing row stay);
+    # None: every field.
+    async def upsert_contacts(
+        self,
+        tenant: str,
+        contacts: Sequence[Contact],
+        given: Sequence[Collection[str]] | None = None,
+    ) -> list[str]: ...
     async def contact(self, tenant: str, email: str) -> Contact | None: ...
     # Ordered by email; the cursor is the last email of the page before.
     async def contacts_page(

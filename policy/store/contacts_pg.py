@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.scenarios.contacts import Contact, ContactFilter
@@ -20,18 +20,18 @@ class PgContacts:
 
         def _pool(self) -> asyncpg.Pool: ...
 
-    async def upsert_contacts(self, tenant: str, contacts: Sequence[Contact]) -> list[str]:
-        now = time.time()
+    async def upsert_contacts(
+        self,
+        tenant: str,
+        contacts: Sequence[Contact],
+        given: Sequence[Collection[str]] | None = None,
+    ) -> list[str]:
         emails = [c.email for c in contacts]
         async with self._pool().acquire() as conn, conn.transaction():
-            old = {r[0]: r[1] for r in await conn.fetch(q.EXISTING_PG, tenant, emails)}
-            answers, rows = [], []
-            for c in contacts:
-                answers.append("updated" if c.email in old else "created")
-                written = q.merged(old.get(c.email), c, now)
-                old[c.email] = json.dumps(dict(written.custom))
-                rows.append(q.contact_row(written))
-            await conn.executemany(q.UPSERT_CONTACT, rows)
+            rows = await conn.fetch(q.EXISTING_PG, tenant, emails)
+            old = {r[1]: q.contact(r) for r in rows}
+            answers, written = q.upserted(old, contacts, given, time.time())
+            await conn.executemany(q.UPSERT_CONTACT, written)
         return answers
 
     async def contact(self, tenant: str, email: str) -> Contact | None:

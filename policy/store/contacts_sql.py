@@ -8,11 +8,11 @@ survives an import: only ``set_contact_status`` clears it, never an upsert.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
-from policy.scenarios.contacts import Contact, ContactFilter
+from policy.scenarios.contacts import FIELDS, Contact, ContactFilter
 from policy.scenarios.templates import Template
 
 CONTACT_COLUMNS = (
@@ -31,7 +31,8 @@ UPSERT_CONTACT = f"""INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES
                   ELSE excluded.status END"""
 CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant = $1 AND email = $2"
 CUSTOM_OF = "SELECT email, custom FROM contacts WHERE tenant = $1 AND email = $2"
-EXISTING_PG = "SELECT email, custom FROM contacts WHERE tenant = $1 AND email = ANY($2::text[])"
+EXISTING_PG = f"""SELECT {CONTACT_COLUMNS} FROM contacts
+    WHERE tenant = $1 AND email = ANY($2::text[])"""
 SET_CUSTOM = "UPDATE contacts SET custom = $3, updated = $4 WHERE tenant = $1 AND email = $2"
 DELETE_CONTACT = "DELETE FROM contacts WHERE tenant = $1 AND email = $2"
 SET_STATUS = "UPDATE contacts SET status = $3, updated = $4 WHERE tenant = $1 AND email = $2"
@@ -119,12 +120,34 @@ def template(row: Sequence[Any]) -> Template:
     return Template(tenant, name, subject, html, text, language, category, updated)
 
 
-def merged(old_custom: str | None, c: Contact, now: float) -> Contact:
-    """``c`` as written: custom fields merged over the row's (an upsert keeps ``created``)."""
-    custom = {**(json.loads(old_custom) if old_custom else {}), **dict(c.custom)}
-    return replace(c, custom=custom, created=now, updated=now)
+def merged(old: Contact | None, c: Contact, given: Collection[str] | None, now: float) -> Contact:
+    """``c`` as written over the row it updates: only the fields it was given replace the
+    row's (all of them when ``given`` is None), custom fields merge, ``created`` stays."""
+    if old is None:
+        return replace(c, created=now, updated=now)
+    fields = {f: getattr(c, f) for f in (given if given is not None else FIELDS) if f != "email"}
+    if "custom" in fields:
+        fields["custom"] = {**dict(old.custom), **dict(c.custom)}
+    return replace(old, **fields, created=old.created, updated=now)
 
 
 def existing_sqlite(count: int) -> str:
     marks = ", ".join(f"${i + 2}" for i in range(count))
-    return f"SELECT email, custom FROM contacts WHERE tenant = $1 AND email IN ({marks})"
+    return f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant = $1 AND email IN ({marks})"
+
+
+def upserted(
+    old: dict[str, Contact],
+    contacts: Sequence[Contact],
+    given: Sequence[Collection[str]] | None,
+    now: float,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Each contact's answer (created or updated) and the rows to write, in order."""
+    answers, rows = [], []
+    for i, c in enumerate(contacts):
+        before = old.get(c.email)
+        answers.append("updated" if before is not None else "created")
+        written = merged(before, c, given[i] if given is not None else None, now)
+        old[c.email] = written
+        rows.append(contact_row(written))
+    return answers, rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.scenarios.contacts import Contact, ContactFilter
@@ -26,24 +26,22 @@ class SqliteContacts:
 
         async def _rows(self, sql: str, *args: object) -> list[tuple[Any, ...]]: ...
 
-    async def upsert_contacts(self, tenant: str, contacts: Sequence[Contact]) -> list[str]:
-        now = time.time()
+    async def upsert_contacts(
+        self,
+        tenant: str,
+        contacts: Sequence[Contact],
+        given: Sequence[Collection[str]] | None = None,
+    ) -> list[str]:
         emails = list(dict.fromkeys(c.email for c in contacts))
         async with self._write() as db:
-            old: dict[str, str] = {}
+            old: dict[str, Contact] = {}
             for i in range(0, len(emails), CHUNK):
                 chunk = emails[i : i + CHUNK]
-                async with db.execute(
-                    marks(q.existing_sqlite(len(chunk))), (tenant, *chunk)
-                ) as cur:
-                    old.update({r[0]: r[1] for r in await cur.fetchall()})
-            answers, rows = [], []
-            for c in contacts:
-                answers.append("updated" if c.email in old else "created")
-                written = q.merged(old.get(c.email), c, now)
-                old[c.email] = json.dumps(dict(written.custom))
-                rows.append(q.contact_row(written))
-            await db.executemany(marks(q.UPSERT_CONTACT), rows)
+                statement = marks(q.existing_sqlite(len(chunk)))
+                async with db.execute(statement, (tenant, *chunk)) as cur:
+                    old.update({r[1]: q.contact(r) for r in await cur.fetchall()})
+            answers, written = q.upserted(old, contacts, given, time.time())
+            await db.executemany(marks(q.UPSERT_CONTACT), written)
         return answers
 
     async def contact(self, tenant: str, email: str) -> Contact | None:

@@ -42,6 +42,7 @@ import conf
 from policy.engagement import Engagement
 from policy.events import Event
 from policy.scenarios.contacts import Contact
+from policy.scenarios.templates import Template
 from policy.store import open_store
 from policy.suppression import GLOBAL, Suppression
 from tests.support.admin_api import TOKENS, AdminServer, serve_admin
@@ -129,6 +130,8 @@ async def _seed(store: Any) -> None:
     )
     for tenant in ("acme", "beta"):
         await store.upsert_contacts(tenant, [Contact(tenant, "ann@x.example", "Ann")])
+        for name in ("intro", "kept"):
+            await store.save_template(Template(tenant, name, "Hi {{ first_name }}", text="Hi"))
         for name in ("intro", "editable"):
             body = scenario_body(name)
             await store.save_scenario(tenant, name, json.dumps(body), None, None, at)
@@ -320,6 +323,23 @@ def _with_real_values(drawn: tuple[Any, str, bool]) -> Any:
             name = case.path_parameters["name"] = "editable"
         case.body = scenario_body(name)
         case.media_type = "application/json"
+        return case
+    if case.path.startswith("/api/templates/{tenant}") and case.method in ("POST", "PUT"):
+        case.path_parameters["tenant"] = tenant
+        if case.path.endswith("/preview"):
+            case.path_parameters["name"] = "kept"  # one no generated DELETE removes
+            case.body = {"sample": {"first_name": "Ann"}}
+        else:
+            name = f"t{next(_NAMES)}" if case.method == "POST" else "intro"
+            if case.method == "PUT":
+                case.path_parameters["name"] = name
+            case.body = {"name": name, "subject": "Hi {{ first_name }}", "text": "Hello"}
+        case.media_type = "application/json"
+        return case
+    if case.path == "/api/contacts/{tenant}/import":
+        case.path_parameters["tenant"] = tenant
+        case.body = "email,first_name\nnew@x.example,New\n"
+        case.media_type = "text/csv"
         return case
     if not swap:
         return case
