@@ -66,12 +66,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         # prometheus_client, which must first see the daemon's metrics directory.
         return _run(parser.parse_args(argv))
 
-    from gateway import cli_dkim, cli_migrate, cli_policy, cli_reputation, cli_spool
+    from gateway import (
+        cli_contacts,
+        cli_dkim,
+        cli_migrate,
+        cli_policy,
+        cli_reputation,
+        cli_spool,
+    )
 
     commands = {
         **COMMANDS,
         **cli_policy.add_commands(sub),
         **cli_spool.add_commands(sub),
+        **cli_contacts.add_commands(sub),
         **cli_migrate.add_commands(sub),
         **cli_dkim.add_commands(sub),
         **cli_reputation.add_commands(sub),

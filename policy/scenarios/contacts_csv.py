@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from policy.scenarios.contacts import FIELDS, Contact, given, parse
@@ -30,7 +30,9 @@ class Problem:
         return f"row {self.row}, column {self.column}: {self.message}"
 
 
-def read(text: str, tenant: str) -> tuple[list[tuple[Contact, frozenset[str]]], list[Problem]]:
+def read(
+    text: str, tenant: str, progress: Callable[[int], None] | None = None
+) -> tuple[list[tuple[Contact, frozenset[str]]], list[Problem]]:
     """Every contact of the file with the fields its row gives, or every problem of it
     (then no contact counts)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -43,8 +45,10 @@ def read(text: str, tenant: str) -> tuple[list[tuple[Contact, frozenset[str]]], 
     reader.fieldnames = header
     contacts: list[tuple[Contact, frozenset[str]]] = []
     seen: dict[str, int] = {}
-    for row in reader:
+    for done, row in enumerate(reader, 1):
         number = reader.line_num
+        if progress is not None and done % 1000 == 0:
+            progress(done)
         if None in row:
             problems.append(Problem(number, "-", "more cells than the header names"))
             continue
