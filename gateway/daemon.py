@@ -44,8 +44,10 @@ from gateway.workers import Workers
 from policy.bus import Bus
 from policy.store import Store
 from scheduler import mailwizz_sync, warmup_clock
+from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
 from scheduler.reputation import service as reputation
+from scheduler.reputation import snds as snds_task
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.daemon")
@@ -129,6 +131,8 @@ class Daemon:
             mailwizz_sync.schedule(tasks, self.current, sync)
         if s.reputation is not None:  # DNS blocklist polling (scheduler/reputation)
             reputation.schedule(tasks, self.current, store)
+        if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
+            snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

@@ -11,6 +11,7 @@ from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
+from conf.schema.providers import ProviderSettings
 from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.server import DownstreamSettings, HttpSettings, PolicySettings, SmtpSettings
@@ -46,6 +47,8 @@ class Settings(Section):
     reputation: ReputationSettings | None = None
     # Where alerts go beside the log: a signed webhook, Telegram (scheduler/alerts.py).
     alerts: AlertSettings = AlertSettings()
+    # Provider feedback: Microsoft SNDS (scheduler/reputation/snds.py).
+    providers: ProviderSettings = ProviderSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:
