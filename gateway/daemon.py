@@ -46,6 +46,7 @@ from policy.store import Store
 from scheduler import mailwizz_sync, warmup_clock
 from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
+from scheduler.reputation import postmaster as postmaster_task
 from scheduler.reputation import service as reputation
 from scheduler.reputation import snds as snds_task
 from scheduler.supervisor import Supervisor
@@ -133,6 +134,8 @@ class Daemon:
             reputation.schedule(tasks, self.current, store)
         if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
+        if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)
+            postmaster_task.schedule(tasks, self.current, Alerter(self.current))
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)
