@@ -27,6 +27,7 @@ from conf import Settings
 from conf.schema.providers import PostmasterSettings
 from policy.alerts import Alert
 from policy.reputation import postmaster
+from scheduler.reputation import metrics
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.postmaster")
@@ -137,6 +138,8 @@ async def run_once(
         log.error("postmaster: failed, nothing changed: %s", exc)
         return PostmasterReport(error=f"{exc.__class__.__name__}: {exc}"[:300])
     for domain, day in report.days.items():
+        if day is not None and day.spam_ratio is not None:
+            metrics.GMAIL_SPAM_RATIO.labels(domain).set(day.spam_ratio)
         for a in postmaster.alerts(domain, day, now, cfg.spam_limit):
             if a.key.startswith("gmail-spam:") and a.firing:
                 report.over.append(domain)

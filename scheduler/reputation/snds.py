@@ -25,6 +25,7 @@ from policy.alerts import Alert
 from policy.quota import measures
 from policy.quota.measures import Measure
 from policy.reputation import snds
+from scheduler.reputation import metrics
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.snds")
@@ -92,6 +93,11 @@ async def run_once(
         reason = "SNDS filter result RED at Outlook"
         hold = Measure(ip, measures.ALL, measures.HOLD, 0, reason, now, now + cfg.interval + SLACK)
         await store.save_measure(hold)
+    latest = {d.ip: d.filter for d in days}  # the file is in day order: the last row wins
+    for ip in ours:
+        if ip in latest:
+            metrics.SNDS_FILTER.labels(ip).set(snds.FILTERS.index(latest[ip]))
+        metrics.SNDS_BLOCKED.labels(ip).set(1 if ip in report.blocked else 0)
     for a in snds.alerts(days, ranges, ours, now):
         await alert(a)
     return report
