@@ -43,7 +43,7 @@ from gateway.runtime import Runtime
 from gateway.workers import Workers
 from policy.bus import Bus
 from policy.store import Store
-from scheduler import mailwizz_sync, warmup_clock
+from scheduler import conditions, mailwizz_sync, warmup_clock
 from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
 from scheduler.reputation import postmaster as postmaster_task
@@ -115,6 +115,10 @@ class Daemon:
         )
         sdnotify.notify("READY=1", f"STATUS=serving SMTP on {s.smtp.listen}")
 
+    def _downstream_up(self) -> bool:
+        breaker = getattr(self.runtime().downstream, "breaker", None)  # the outbox sink has none
+        return breaker is None or not breaker.is_open()
+
     async def _start_services(
         self, stack: AsyncExitStack, store: Store, tasks: Supervisor, spool: SpoolSettings
     ) -> None:
@@ -136,6 +140,12 @@ class Daemon:
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)
             postmaster_task.schedule(tasks, self.current, Alerter(self.current))
+        # Stalled tasks and PowerMTA down past alerts.downstream_down_after (scheduler/conditions).
+        probes = conditions.Probes(downstream_up=self._downstream_up)
+        down_after = s.alerts.downstream_down_after
+        conditions.schedule(
+            conditions.ConditionWatch(tasks, Alerter(self.current), probes, down_after=down_after)
+        )
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)
