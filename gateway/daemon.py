@@ -139,7 +139,7 @@ class Daemon:
         if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)
-            postmaster_task.schedule(tasks, self.current, Alerter(self.current))
+            postmaster_task.schedule(tasks, self.current, Alerter(self.current), store)
         # Stalled tasks and PowerMTA down past alerts.downstream_down_after (scheduler/conditions).
         probes = conditions.Probes(downstream_up=self._downstream_up)
         down_after = s.alerts.downstream_down_after

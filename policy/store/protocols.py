@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from policy.quota.measures import Measure
     from policy.quota.states import Transition
     from policy.reputation.confirm import HistoryEntry, Standing
+    from policy.reputation.provider_feedback import ProviderFinding
     from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
     from policy.suppression import Removal, Suppression
     from policy.switches import Switch
@@ -185,6 +186,11 @@ class AdminListStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class ProviderFeedbackStore(Protocol):
+    async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None: ...
+    async def provider_feedback(self) -> list[ProviderFinding]: ...
+
+
 class Store(
     Lifecycle,
     EventStore,
@@ -199,6 +205,7 @@ class Store(
     NotificationStore,
     AuditStore,
     AdminListStore,
+    ProviderFeedbackStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

@@ -149,4 +149,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             answer TEXT NOT NULL, at DOUBLE PRECISION NOT NULL);
         CREATE INDEX reputation_history_at ON reputation_history (at)""",
     ),
+    # What Microsoft SNDS and Gmail Postmaster Tools last said about each IP or
+    # domain (policy.reputation.provider_feedback), replaced by each fetch.
+    (
+        65,
+        """CREATE TABLE provider_feedback (
+            source TEXT NOT NULL, target TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL,
+            detail TEXT NOT NULL, fetched_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (source, target))""",
+    ),
 )

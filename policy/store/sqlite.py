@@ -23,12 +23,13 @@ from policy.store import engagement_sql as esql
 from policy.store import feedback_sql as fsql
 from policy.store import reputation_sql as rsql
 from policy.store import sql, sqlite_open
+from policy.store.provider_sqlite import ProviderFeedbackSqlite
 from policy.store.schema import EVENT_COLUMNS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
 
-class SqliteStore:
+class SqliteStore(ProviderFeedbackSqlite):
     def __init__(self, path: str):
         self.path = path
         self.db: aiosqlite.Connection | None = None

@@ -15,9 +15,9 @@ import base64
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +27,7 @@ from conf import Settings
 from conf.schema.providers import PostmasterSettings
 from policy.alerts import Alert
 from policy.reputation import postmaster
+from policy.reputation.provider_feedback import ProviderFinding
 from scheduler.reputation import metrics
 from scheduler.supervisor import Supervisor
 
@@ -34,6 +35,10 @@ log = logging.getLogger("sluice.postmaster")
 
 TASK = "postmaster"
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+class FeedbackStore(Protocol):
+    async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None: ...
 
 
 class PostmasterError(Exception):
@@ -113,6 +118,7 @@ async def run_once(
     settings: Settings,
     alert: Callable[[Alert], Awaitable[None]],
     clock: Callable[[], float] = time.time,
+    store: FeedbackStore | None = None,
 ) -> PostmasterReport:
     """One round: a token, each domain's latest day, its alerts."""
     cfg = settings.providers.postmaster
@@ -137,6 +143,8 @@ async def run_once(
     ) as exc:
         log.error("postmaster: failed, nothing changed: %s", exc)
         return PostmasterReport(error=f"{exc.__class__.__name__}: {exc}"[:300])
+    if store is not None:
+        await store.save_provider_feedback(findings(report.days, cfg.spam_limit, now))
     for domain, day in report.days.items():
         if day is not None and day.spam_ratio is not None:
             metrics.GMAIL_SPAM_RATIO.labels(domain).set(day.spam_ratio)
@@ -147,8 +155,24 @@ async def run_once(
     return report
 
 
+def findings(
+    days: dict[str, postmaster.DomainDay | None], limit: float, now: float
+) -> list[ProviderFinding]:
+    out = []
+    for domain, day in days.items():
+        if day is None or day.spam_ratio is None:
+            continue
+        status = "OVER" if day.spam_ratio > limit else "OK"
+        detail = f"spam rate {day.spam_ratio * 100:.2f}%, reputation {day.reputation or 'unknown'}"
+        out.append(ProviderFinding("postmaster", domain, day.day, status, detail, now))
+    return out
+
+
 def schedule(
-    tasks: Supervisor, settings: Callable[[], Settings], alert: Callable[[Alert], Awaitable[None]]
+    tasks: Supervisor,
+    settings: Callable[[], Settings],
+    alert: Callable[[Alert], Awaitable[None]],
+    store: FeedbackStore | None = None,
 ) -> None:
     """Ask every ``providers.postmaster.interval`` while it is configured."""
 
@@ -159,7 +183,7 @@ def schedule(
     async def once() -> None:
         current = settings()
         if current.providers.postmaster is not None:
-            report = await run_once(current, alert)
+            report = await run_once(current, alert, store=store)
             if report.error is None:
                 log.info(
                     "postmaster: %d domains, over the spam limit: %s", len(report.days), report.over

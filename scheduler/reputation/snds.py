@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from policy.alerts import Alert
 from policy.quota import measures
 from policy.quota.measures import Measure
 from policy.reputation import snds
+from policy.reputation.provider_feedback import ProviderFinding
 from scheduler.reputation import metrics
 from scheduler.supervisor import Supervisor
 
@@ -36,6 +37,7 @@ SLACK = 3600.0  # a hold outlives the interval by this, so a late fetch leaves n
 
 class MeasureStore(Protocol):
     async def save_measure(self, measure: Measure) -> None: ...
+    async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None: ...
 
 
 @dataclass
@@ -98,9 +100,30 @@ async def run_once(
         if ip in latest:
             metrics.SNDS_FILTER.labels(ip).set(snds.FILTERS.index(latest[ip]))
         metrics.SNDS_BLOCKED.labels(ip).set(1 if ip in report.blocked else 0)
+    await store.save_provider_feedback(findings(days, report.blocked, ours, now))
     for a in snds.alerts(days, ranges, ours, now):
         await alert(a)
     return report
+
+
+def findings(
+    days: list[snds.SndsDay], blocked: dict[str, str], ours: list[str], now: float
+) -> list[ProviderFinding]:
+    """Each of our IPs: BLOCKED, else its last reported day, else NO DATA."""
+    last = {d.ip: d for d in days}
+    out = []
+    for ip in ours:
+        day = last.get(ip)
+        if ip in blocked:
+            out.append(
+                ProviderFinding("snds", ip, day.end if day else "", "BLOCKED", blocked[ip], now)
+            )
+        elif day is not None:
+            detail = f"complaints {day.complaint_rate}, trap hits {day.trap_hits}"
+            out.append(ProviderFinding("snds", ip, day.end, day.filter, detail, now))
+        else:  # replaces what an earlier fetch said (a BLOCKED must not outlive its block)
+            out.append(ProviderFinding("snds", ip, "", "NO DATA", "no mail reported", now))
+    return out
 
 
 def schedule(

@@ -145,6 +145,12 @@ async def test_fetch_holds_red_ips_and_alerts_then_resolves(
     assert report.held == [RED_IP] and list(report.blocked) == [BLOCKED_IP]
     held = await store.measures(1_000_000.0)
     assert [(m.ip, m.kind) for m in held] == [(RED_IP, "hold")]
+    stored = {(f.source, f.target, f.status) for f in await store.provider_feedback()}
+    assert stored == {
+        ("snds", RED_IP, "RED"),
+        ("snds", GREEN_IP, "GREEN"),
+        ("snds", BLOCKED_IP, "BLOCKED"),
+    }
     assert sorted(e for e in receiver.events() if e[1] == "firing") == [
         (f"snds-blocked:{BLOCKED_IP}", "firing"),
         (f"snds-red:{RED_IP}", "firing"),
@@ -155,6 +161,8 @@ async def test_fetch_holds_red_ips_and_alerts_then_resolves(
     receiver.webhook.clear()
     report = await run_once(s, store, alert, clock=lambda: 1_090_000.0)
     assert report.held == [] and report.blocked == {}
+    stored = {(f.target, f.status) for f in await store.provider_feedback()}
+    assert stored == {(RED_IP, "GREEN"), (GREEN_IP, "GREEN"), (BLOCKED_IP, "NO DATA")}
     assert sorted(receiver.events()) == [
         (f"snds-blocked:{BLOCKED_IP}", "resolved"),
         (f"snds-red:{RED_IP}", "resolved"),
