@@ -17,6 +17,7 @@ from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants,
 from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_generate import add_routes as add_generate_routes
+from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
 from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_spool import add_routes as add_spool_routes
 from admin.auth import authenticate
@@ -140,4 +141,5 @@ API_MODULES: list = [
     add_generate_routes,
     add_spool_routes,
     add_reputation_routes,
+    add_provider_feedback_routes,
 ]
