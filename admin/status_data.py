@@ -17,6 +17,7 @@ from policy.feedback.decision import BOUNCED, COMPLAINED
 from policy.quota import operations
 from policy.quota.operations import IpQuota, Line, Usage
 from policy.quota.selection import Planner
+from policy.reputation.provider_feedback import ProviderFinding
 from policy.store import Store
 from policy.store.admin_sql import EventFilter
 from policy.switches import GLOBAL, KINDS, Switch
@@ -160,6 +161,9 @@ class Status:
     # DNS blocklists (scheduler/reputation): confirmed listings and readings that are not
     # clean; None when reputation: is not configured.
     blocklists: tuple[BlocklistRow, ...] | None = None
+    # Microsoft SNDS and Gmail Postmaster Tools (scheduler/reputation): the last finding
+    # per IP or domain, worst first; None when neither is configured.
+    providers: tuple[ProviderFinding, ...] | None = None
 
     @property
     def stopped(self) -> bool:
@@ -202,7 +206,19 @@ async def gather(
         ),
         mailwizz=mailwizz,
         blocklists=None if settings.reputation is None else await _blocklists(store),
+        providers=await _providers(settings, store),
     )
+
+
+GOOD = ("GREEN", "OK", "NO DATA")
+
+
+async def _providers(settings: Settings, store: Store) -> tuple[ProviderFinding, ...] | None:
+    cfg = settings.providers
+    if cfg.snds is None and cfg.postmaster is None:
+        return None
+    found = await store.provider_feedback()
+    return tuple(sorted(found, key=lambda f: (f.status in GOOD, f.source, f.target)))
 
 
 async def _blocklists(store: Store) -> tuple[BlocklistRow, ...]:

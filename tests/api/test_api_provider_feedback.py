@@ -6,7 +6,14 @@ import pytest
 
 from tests.api.test_api_ips import call
 from tests.support.admin_api import serve_admin
-from tests.unit.test_snds import BLOCKED_IP, RED_IP, SndsServer, microsoft, settings  # noqa: F401
+from tests.unit.test_snds import (  # noqa: F401
+    BLOCKED_IP,
+    GREEN_IP,
+    RED_IP,
+    SndsServer,
+    microsoft,
+    settings,
+)
 
 pytestmark = pytest.mark.asyncio
 
@@ -30,3 +37,31 @@ async def test_the_api_shows_the_last_snds_findings(store, microsoft: SndsServer
         assert status == 200 and body["findings"] == []
         status, body = await call(server, "viewer", "GET", path + "?source=nope", path)
         assert status == 400 and "source" in str(body)
+
+
+async def test_the_status_page_shows_provider_feedback_problems_first(
+    store,
+    microsoft: SndsServer,  # noqa: F811
+) -> None:
+    import aiohttp
+
+    from admin.status_page import COOKIE
+    from scheduler.reputation.snds import run_once
+    from tests.api.test_status_page_http import _sign_in
+
+    s = settings(microsoft.url)
+
+    async def quiet(alert) -> None:
+        return None
+
+    await run_once(s, store, quiet, clock=lambda: 1000.0)
+    async with (
+        serve_admin(s, store) as server,
+        aiohttp.ClientSession(base_url=server.url, cookie_jar=aiohttp.DummyCookieJar()) as http,
+    ):
+        sid, _ = await _sign_in(http, "viewer")
+        page = await (await http.get("/", headers={"Cookie": f"{COOKIE}={sid}"})).text()
+    assert "<h2>Provider feedback</h2>" in page
+    blocked = page.index(f'data-provider="snds:{BLOCKED_IP}"')
+    green = page.index(f'data-provider="snds:{GREEN_IP}"')
+    assert blocked < green and "BLOCKED" in page[blocked:green]
