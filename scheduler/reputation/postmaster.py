@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from conf import Settings
 from conf.schema.providers import PostmasterSettings
 from policy.alerts import Alert
+from policy.quota import measures
+from policy.quota.measures import Measure
 from policy.reputation import postmaster
 from policy.reputation.provider_feedback import ProviderFinding
 from scheduler.reputation import metrics
@@ -39,6 +41,7 @@ GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 class FeedbackStore(Protocol):
     async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None: ...
+    async def save_measure(self, measure: Measure) -> None: ...
 
 
 class PostmasterError(Exception):
@@ -49,6 +52,7 @@ class PostmasterError(Exception):
 class PostmasterReport:
     days: dict[str, postmaster.DomainDay | None] = field(default_factory=dict)
     over: list[str] = field(default_factory=list)  # domains over the spam limit
+    held: list[str] = field(default_factory=list)  # their tenants' IPs, warmup held
     error: str | None = None
 
 
@@ -146,13 +150,28 @@ async def run_once(
     if store is not None:
         await store.save_provider_feedback(findings(report.days, cfg.spam_limit, now))
     for domain, day in report.days.items():
+        if day is not None and day.spam_ratio is not None and day.spam_ratio > cfg.spam_limit:
+            report.over.append(domain)
+            report.held += held_ips(settings, domain)
+    if store is not None:
+        reason = "Gmail spam rate over providers.postmaster.spam_limit"
+        until = now + cfg.interval + 3600.0  # until the next round confirms or lifts it
+        for ip in sorted(set(report.held)):
+            await store.save_measure(
+                Measure(ip, measures.ALL, measures.HOLD, 0, reason, now, until)
+            )
+    for domain, day in report.days.items():
         if day is not None and day.spam_ratio is not None:
             metrics.GMAIL_SPAM_RATIO.labels(domain).set(day.spam_ratio)
         for a in postmaster.alerts(domain, day, now, cfg.spam_limit):
-            if a.key.startswith("gmail-spam:") and a.firing:
-                report.over.append(domain)
             await alert(a)
     return report
+
+
+def held_ips(settings: Settings, domain: str) -> list[str]:
+    """The IPs of the pools of every tenant sending as `domain`: the tenant's warmup is held."""
+    pools = {t.pool for t in settings.tenants if domain in t.sender_domains}
+    return [ip.ip for pool in sorted(pools) for ip in settings.pools.get(pool, ())]
 
 
 def findings(

@@ -123,8 +123,8 @@ providers:
     )
 
 
-async def test_spam_rate_over_the_limit_alerts_then_resolves(
-    google: Google, tmp_path: Path
+async def test_spam_rate_over_the_limit_alerts_holds_then_resolves(
+    google: Google, tmp_path: Path, store
 ) -> None:
     sent: list[Alert] = []
 
@@ -132,8 +132,14 @@ async def test_spam_rate_over_the_limit_alerts_then_resolves(
         sent.append(a)
 
     s = settings(google.url, tmp_path)
-    report = await run_once(s, alert, clock=lambda: 1_000_000.0)
+    report = await run_once(s, alert, clock=lambda: 1_000_000.0, store=store)
     assert report.error is None and report.over == ["acme.example"]
+    # The tenant sending as acme.example has its pool's warmup held.
+    assert report.held == ["192.0.2.10"]
+    assert [(m.ip, m.kind) for m in await store.measures(1_000_000.0)] == [("192.0.2.10", "hold")]
+    assert [(f.target, f.status) for f in await store.provider_feedback()] == [
+        ("acme.example", "OVER")
+    ]
     assert google.claims[0]["iss"] == EMAIL and google.claims[0]["scope"] == postmaster.SCOPE
     assert google.claims[0]["aud"] == f"{google.url}/token"
     day = report.days["acme.example"]
@@ -144,8 +150,13 @@ async def test_spam_rate_over_the_limit_alerts_then_resolves(
     ]
     google.ratio = 0.001
     sent.clear()
-    report = await run_once(s, alert, clock=lambda: 1_090_000.0)
-    assert report.over == [] and sent[0].key == "gmail-spam:acme.example" and not sent[0].firing
+    report = await run_once(s, alert, clock=lambda: 1_090_000.0, store=store)
+    assert (
+        report.over == []
+        and report.held == []
+        and sent[0].key == "gmail-spam:acme.example"
+        and not sent[0].firing
+    )
 
 
 async def test_a_refused_token_changes_nothing(google: Google, tmp_path: Path) -> None:
