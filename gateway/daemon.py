@@ -117,7 +117,7 @@ class Daemon:
 
     def _downstream_up(self) -> bool:
         breaker = getattr(self.runtime().downstream, "breaker", None)  # the outbox sink has none
-        return breaker is None or not breaker.is_open()
+        return breaker is None or not breaker.is_open
 
     async def _start_services(
         self, stack: AsyncExitStack, store: Store, tasks: Supervisor, spool: SpoolSettings
