@@ -16,6 +16,7 @@ one kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -38,6 +39,7 @@ from gateway import (
     startup,
     workers,
 )
+from gateway import spool as spool_mod
 from gateway.parts import Relay
 from gateway.runtime import Runtime
 from gateway.workers import Workers
@@ -52,6 +54,11 @@ from scheduler.reputation import snds as snds_task
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.daemon")
+
+
+async def _spool_size(root: str) -> int:
+    """Messages waiting in every process's spool folder (read off the event loop)."""
+    return len(await asyncio.to_thread(spool_mod.listing, root))
 
 
 @dataclass
@@ -142,6 +149,8 @@ class Daemon:
             postmaster_task.schedule(tasks, self.current, Alerter(self.current), store)
         # Stalled tasks and PowerMTA down past alerts.downstream_down_after (scheduler/conditions).
         probes = conditions.Probes(downstream_up=self._downstream_up)
+        if spool.dir is not None:  # every process's folder: the spool as a whole
+            probes.spool_size = functools.partial(_spool_size, spool.dir)
         down_after = s.alerts.downstream_down_after
         conditions.schedule(
             conditions.ConditionWatch(tasks, Alerter(self.current), probes, down_after=down_after)
