@@ -18,6 +18,7 @@ from policy.feedback.decision import BOUNCED, COMPLAINED
 from policy.quota import operations
 from policy.quota.operations import IpQuota, Line, Usage
 from policy.quota.selection import Planner
+from policy.reputation.provider_feedback import ProviderFinding
 from policy.store import Store
 from policy.store.admin_sql import EventFilter
 from policy.switches import GLOBAL, KINDS, Switch
@@ -163,6 +164,9 @@ class Status:
     blocklists: tuple[BlocklistRow, ...] | None = None
     volumes: tuple[Volume, ...] = ()  # per tenant, last hour and last 24 h
     downstream: DownstreamLine | None = None  # PowerMTA's reachability; None in dry run
+    # Microsoft SNDS and Gmail Postmaster Tools (scheduler/reputation): the last finding
+    # per IP or domain, worst first; None when neither is configured.
+    providers: tuple[ProviderFinding, ...] | None = None
 
     @property
     def stopped(self) -> bool:
@@ -208,7 +212,19 @@ async def gather(
         blocklists=None if settings.reputation is None else await _blocklists(store),
         volumes=await volumes(store, [t.name for t in settings.tenants], now.timestamp()),
         downstream=downstream,
+        providers=await _providers(settings, store),
     )
+
+
+GOOD = ("GREEN", "OK", "NO DATA")
+
+
+async def _providers(settings: Settings, store: Store) -> tuple[ProviderFinding, ...] | None:
+    cfg = settings.providers
+    if cfg.snds is None and cfg.postmaster is None:
+        return None
+    found = await store.provider_feedback()
+    return tuple(sorted(found, key=lambda f: (f.status in GOOD, f.source, f.target)))
 
 
 async def _blocklists(store: Store) -> tuple[BlocklistRow, ...]:

@@ -16,6 +16,7 @@ one kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -38,17 +39,26 @@ from gateway import (
     startup,
     workers,
 )
+from gateway import spool as spool_mod
 from gateway.parts import Relay
 from gateway.runtime import Runtime
 from gateway.workers import Workers
 from policy.bus import Bus
 from policy.store import Store
-from scheduler import mailwizz_sync, warmup_clock
+from scheduler import conditions, mailwizz_sync, warmup_clock
+from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
+from scheduler.reputation import postmaster as postmaster_task
 from scheduler.reputation import service as reputation
+from scheduler.reputation import snds as snds_task
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.daemon")
+
+
+async def _spool_size(root: str) -> int:
+    """Messages waiting in every process's spool folder (read off the event loop)."""
+    return len(await asyncio.to_thread(spool_mod.listing, root))
 
 
 @dataclass
@@ -112,6 +122,10 @@ class Daemon:
         )
         sdnotify.notify("READY=1", f"STATUS=serving SMTP on {s.smtp.listen}")
 
+    def _downstream_up(self) -> bool:
+        breaker = getattr(self.runtime().downstream, "breaker", None)  # the outbox sink has none
+        return breaker is None or not breaker.is_open
+
     async def _start_services(
         self, stack: AsyncExitStack, store: Store, tasks: Supervisor, spool: SpoolSettings
     ) -> None:
@@ -131,6 +145,18 @@ class Daemon:
             reputation.schedule(tasks, self.current, store)
         # Scenarios (scheduler/scenarios), through the pipeline in-process: one engine per host.
         parts.scenario_tasks(tasks, self.current, self.relay, store)
+        if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
+            snds_task.schedule(tasks, self.current, store, Alerter(self.current))
+        if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)
+            postmaster_task.schedule(tasks, self.current, Alerter(self.current), store)
+        # Stalled tasks and PowerMTA down past alerts.downstream_down_after (scheduler/conditions).
+        probes = conditions.Probes(downstream_up=self._downstream_up)
+        if spool.dir is not None:  # every process's folder: the spool as a whole
+            probes.spool_size = functools.partial(_spool_size, spool.dir)
+        down_after = s.alerts.downstream_down_after
+        conditions.schedule(
+            conditions.ConditionWatch(tasks, Alerter(self.current), probes, down_after=down_after)
+        )
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

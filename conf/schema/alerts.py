@@ -7,7 +7,8 @@ HMAC-SHA256 of ``"<t>.<body>"``), and with ``telegram`` sent through a bot
 is sent once while its condition lasts (again after ``repeat`` seconds),
 with a resolved message when it ends, and at most ``max_per_minute`` go out
 a minute (the rest are only logged). Today: DNS blocklist listings and
-delistings, and a blocklist failing its canary (scheduler/reputation).
+delistings, a blocklist failing its canary (scheduler/reputation), SNDS and
+Postmaster Tools findings, a stalled task and PowerMTA down (scheduler/conditions).
 """
 
 from __future__ import annotations
@@ -38,3 +39,5 @@ class AlertSettings(Section):
     max_per_minute: int = Field(default=20, gt=0)
     # Seconds a webhook or Telegram request may take.
     timeout: float = Field(default=10.0, gt=0)
+    # Seconds PowerMTA may be unreachable (its breaker open) before it is an alert.
+    downstream_down_after: float = Field(default=300.0, gt=0)

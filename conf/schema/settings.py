@@ -11,6 +11,7 @@ from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
+from conf.schema.providers import ProviderSettings
 from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.scenarios import ScenarioSettings
@@ -52,6 +53,8 @@ class Settings(Section):
     alerts: AlertSettings = AlertSettings()
     # The scenario engine: rounds, claims, leases and retries (scheduler/scenarios/).
     scenarios: ScenarioSettings = ScenarioSettings()
+    # Provider feedback: Microsoft SNDS (scheduler/reputation/snds.py).
+    providers: ProviderSettings = ProviderSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from policy.quota.measures import Measure
     from policy.quota.states import Transition
     from policy.reputation.confirm import HistoryEntry, Standing
+    from policy.reputation.provider_feedback import ProviderFinding
     from policy.store.admin_sql import EngagementFilter, EventFilter, SuppressionFilter
     from policy.suppression import Removal, Suppression
     from policy.switches import Switch
@@ -190,6 +191,11 @@ class AdminListStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class ProviderFeedbackStore(Protocol):
+    async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None: ...
+    async def provider_feedback(self) -> list[ProviderFinding]: ...
+
+
 class Store(
     Lifecycle,
     EventStore,
@@ -207,6 +213,7 @@ class Store(
     ScenarioStore,
     ContactStore,
     TemplateStore,
+    ProviderFeedbackStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

@@ -223,4 +223,13 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             text TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (tenant, name, language, category))""",
     ),
+    # What Microsoft SNDS and Gmail Postmaster Tools last said about each IP or
+    # domain (policy.reputation.provider_feedback), replaced by each fetch.
+    (
+        41,
+        """CREATE TABLE provider_feedback (
+            source TEXT NOT NULL, target TEXT NOT NULL, day TEXT NOT NULL, status TEXT NOT NULL,
+            detail TEXT NOT NULL, fetched_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (source, target))""",
+    ),
 )

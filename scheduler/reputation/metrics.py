@@ -34,3 +34,23 @@ CYCLE_SECONDS = Histogram(
 def listed(standing: Standing) -> None:
     gauge = LISTED if standing.kind == "ip" else DOMAIN_LISTED
     gauge.labels(standing.target, standing.zone).set(1 if standing.listed else 0)
+
+
+SNDS_FILTER = Gauge(
+    "sluice_snds_filter",
+    "Microsoft SNDS filter result of an IP's last reported day: 0 GREEN, 1 YELLOW, 2 RED",
+    ["ip"],
+    multiprocess_mode="livemostrecent",
+)
+SNDS_BLOCKED = Gauge(
+    "sluice_snds_blocked",
+    "1 while an IP is inside a Microsoft SNDS blocked range, 0 otherwise",
+    ["ip"],
+    multiprocess_mode="livemostrecent",
+)
+GMAIL_SPAM_RATIO = Gauge(
+    "sluice_gmail_spam_ratio",
+    "Gmail Postmaster Tools user-reported spam ratio (0..1) of a domain's last reported day",
+    ["domain"],
+    multiprocess_mode="livemostrecent",
+)
