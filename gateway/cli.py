@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_migrate,
         cli_policy,
         cli_reputation,
+        cli_scenarios,
         cli_spool,
     )
 
@@ -80,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_policy.add_commands(sub),
         **cli_spool.add_commands(sub),
         **cli_contacts.add_commands(sub),
+        **cli_scenarios.add_commands(sub),
         **cli_migrate.add_commands(sub),
         **cli_dkim.add_commands(sub),
         **cli_reputation.add_commands(sub),
