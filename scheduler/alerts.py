@@ -35,7 +35,9 @@ class Alerter:
         cfg = self.settings().alerts
         line = alerts.message(alert)
         if not alerts.should_send(alert, self.state, self.clock(), cfg.repeat, cfg.max_per_minute):
-            log.info("alert (not sent again): %s", line)
+            # A repeat of a firing alert is worth a line; a condition that is simply fine
+            # (checked every round, never announced) is not.
+            log.log(logging.INFO if alert.firing else logging.DEBUG, "alert (not sent): %s", line)
             return
         log.warning("alert: %s", line)
         sends = []

@@ -76,7 +76,7 @@ async def test_new_connections_get_421_while_draining(tmp_path, sink):
     try:
         inflight = await begin_data(smtp)
         d.signal(signal.SIGTERM)
-        await d.wait_for_log("draining")
+        await d.wait_for_log("draining: up to")
         reader, writer = await asyncio.open_connection("127.0.0.1", smtp)
         greeting = await asyncio.wait_for(reader.readline(), 5)
         assert greeting.startswith(b"421 4.3.2"), greeting
