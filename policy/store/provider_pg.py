@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy.reputation.provider_feedback import ProviderFinding
 from policy.store import provider_sql
 
 
 class ProviderFeedbackPg:
-    def _pool(self) -> Any:
-        raise NotImplementedError  # PostgresStore's own comes first in the bases
+    if TYPE_CHECKING:  # PostgresStore's own, as for the other mixins
+
+        def _pool(self) -> Any: ...
 
     async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None:
         async with self._pool().acquire() as conn, conn.transaction():

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy.reputation.provider_feedback import ProviderFinding
 from policy.store import provider_sql, sql
 
 
 class ProviderFeedbackSqlite:
-    def _write(self) -> Any:
-        raise NotImplementedError  # SqliteStore's own come first in the bases
+    if TYPE_CHECKING:  # SqliteStore's own, as for the other mixins
 
-    async def _rows(self, statement: str, *args: object) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+        def _write(self) -> Any: ...
+
+        async def _rows(self, statement: str, *args: object) -> list[tuple[Any, ...]]: ...
 
     async def save_provider_feedback(self, findings: Sequence[ProviderFinding]) -> None:
         async with self._write() as db:
