@@ -122,6 +122,20 @@ async def _definition(request: web.Request, tenant: str) -> Scenario:
     return s
 
 
+async def _one_default(request: web.Request, tenant: str, s: Scenario) -> None:
+    """A tenant has at most one default scenario (``pauses_while_filtered``)."""
+    if not s.pauses_while_filtered:
+        return
+    for row in await context(request).store.scenarios(tenant):
+        if row.name != s.name and row.status not in lifecycle.ENDED:
+            if json.loads(row.definition).get("pauses_while_filtered"):
+                raise ApiError(
+                    409, "exists",
+                    f"{row.name!r} is already {tenant}'s default scenario (pauses_while_filtered)",
+                    "pauses_while_filtered",
+                )  # fmt: skip
+
+
 def _out(row: Any) -> dict[str, Any]:
     return {
         "tenant": row.tenant, "name": row.name, "version": row.version, "status": row.status,
@@ -144,6 +158,7 @@ async def create(request: web.Request) -> web.Response:
     store, now = context(request).store, context(request).clock().timestamp()
     if await store.scenario(tenant, s.name) is not None:
         raise ApiError(409, "exists", f"scenario {s.name!r} exists: PUT it to change it", "name")
+    await _one_default(request, tenant, s)
     await store.save_scenario(tenant, s.name, to_json(s), s.start_at, s.queue_behind, now)
     row = await store.scenario(tenant, s.name)
     await audit(request, "scenario.create", f"{tenant}/{s.name}", None, json.loads(to_json(s)))
@@ -158,6 +173,7 @@ async def replace(request: web.Request) -> dict[str, Any]:
         raise ApiError(422, "invalid_field", "the name cannot change", "name")
     if before.status in lifecycle.ENDED:
         raise ApiError(409, "ended", f"the scenario is {before.status}")
+    await _one_default(request, tenant, s)
     store, now = context(request).store, context(request).clock().timestamp()
     await store.save_scenario(tenant, s.name, to_json(s), s.start_at, s.queue_behind, now)
     row = await store.scenario(tenant, s.name)

@@ -192,6 +192,11 @@ class Scenario(_Model):
     queue_behind: str | None = None
     start_at: float | None = None
     auto_winner: AutoWinner | None = None
+    # The tenant's default scenario: held while another of its scenarios is active,
+    # released when the last one ends (at most one per tenant).
+    pauses_while_filtered: bool = False
+    # Runs beside the tenant's default scenario without holding it.
+    side_by_side: bool = False
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("cooldown", "pacing")

@@ -59,9 +59,9 @@ class PgScenarios:
             done = await conn.execute(q.SET_STATUS, tenant, name, to, now, expect)
             if done != "UPDATE 1":
                 return False
-            if to == "paused":
+            if to in q.FROZEN and expect not in q.FROZEN:
                 await conn.execute(q.FREEZE, tenant, name, now)
-            elif expect == "paused" and to == "active":
+            elif expect in q.FROZEN and to == "active":
                 await conn.execute(q.THAW, tenant, name, now)
             elif to == "cancelled":
                 await conn.execute(q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)

@@ -98,7 +98,9 @@ CANCEL_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $2, updat
     WHERE enrollment = $1 AND status IN ('pending', 'deferred', 'claimed')"""
 CANCEL_SCENARIO_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $3, updated = $4
     WHERE tenant = $1 AND scenario = $2 AND status IN ('pending', 'deferred', 'claimed')"""
-# Pause freezes each waiting operation's remaining delay; resume restores it.
+# Pause freezes each waiting operation's remaining delay; resume restores it. Held (a
+# default scenario while another runs) is a pause the engine makes and ends itself.
+FROZEN = ("paused", "held")
 FREEZE = """UPDATE scenario_ops SET remaining = CASE WHEN due > $3 THEN due - $3 ELSE 0 END
     WHERE tenant = $1 AND scenario = $2 AND status IN ('pending', 'deferred')"""
 THAW = """UPDATE scenario_ops SET due = $3 + remaining, remaining = NULL

@@ -78,9 +78,9 @@ class SqliteScenarios:
         async with self._write() as db:
             if await _count(db, q.SET_STATUS, tenant, name, to, now, expect) != 1:
                 return False
-            if to == "paused":
+            if to in q.FROZEN and expect not in q.FROZEN:
                 await _count(db, q.FREEZE, tenant, name, now)
-            elif expect == "paused" and to == "active":
+            elif expect in q.FROZEN and to == "active":
                 await _count(db, q.THAW, tenant, name, now)
             elif to == "cancelled":
                 await _count(db, q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)

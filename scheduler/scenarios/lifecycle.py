@@ -1,6 +1,7 @@
 """A scenario's lifecycle and its enrollments.
 
-``draft -> scheduled -> active <-> paused -> completed | cancelled``. Start
+``draft -> scheduled -> active <-> paused -> completed | cancelled``, and
+``active <-> held`` for a tenant's default scenario while another runs. Start
 makes a scenario active at once, or scheduled while its start time or the
 scenario it queues behind has not come; each round moves the scheduled ones
 whose time came and completes the active ones with nothing left: no
@@ -11,6 +12,7 @@ scenario is never completed while one waits).
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from scheduler.scenarios.catalog import Catalog
 from scheduler.scenarios.definitions import parse_json
 
 ENDED = ("completed", "cancelled")
+log = logging.getLogger("sluice.scenarios")
 
 
 class LifecycleError(ValueError):
@@ -39,8 +42,10 @@ async def _ready(store: Store, row: ScenarioRow, now: float) -> bool:
 
 
 async def advance(store: Store, now: float) -> None:
-    """Scheduled scenarios whose time came start; finished active ones complete."""
-    for row in await store.scenarios():
+    """Scheduled scenarios whose time came start; finished active ones complete; a
+    tenant's default scenario is held while another runs and released after."""
+    rows = await store.scenarios()
+    for row in rows:
         if row.status == "scheduled" and await _ready(store, row, now):
             await store.set_scenario_status(row.tenant, row.name, "active", "scheduled", now)
         elif row.status == "active":
@@ -53,6 +58,33 @@ async def advance(store: Store, now: float) -> None:
                 await store.set_scenario_status(row.tenant, row.name, "completed", "active", now)
             else:
                 await decide_winners(store, row, now)
+    await hold_defaults(store, now)
+
+
+async def hold_defaults(store: Store, now: float) -> None:
+    """Hold each ``pauses_while_filtered`` scenario while another of its tenant's
+    scenarios is active (unless that one runs side by side); release it after."""
+    rows = await store.scenarios()
+    for row in rows:
+        if row.status not in ("active", "held"):
+            continue
+        d = parse_json(row.definition)
+        if not d.pauses_while_filtered:
+            continue
+        others = [
+            o.name
+            for o in rows
+            if o.tenant == row.tenant
+            and o.name != row.name
+            and o.status == "active"
+            and not parse_json(o.definition).side_by_side
+        ]
+        if others and row.status == "active":
+            if await store.set_scenario_status(row.tenant, row.name, "held", "active", now):
+                log.info("scenario %s/%s held while %s runs", row.tenant, row.name, others[0])
+        elif not others and row.status == "held":
+            if await store.set_scenario_status(row.tenant, row.name, "active", "held", now):
+                log.info("scenario %s/%s released: no other scenario runs", row.tenant, row.name)
 
 
 async def act(store: Store, tenant: str, name: str, action: str, now: float) -> str:
@@ -73,9 +105,9 @@ async def act(store: Store, tenant: str, name: str, action: str, now: float) -> 
     else:
         raise LifecycleError(f"unknown action {action!r}")
     allowed = {
-        "pause": ("active",),
+        "pause": ("active", "held"),
         "resume": ("paused",),
-        "cancel": ("draft", "scheduled", "active", "paused"),
+        "cancel": ("draft", "scheduled", "active", "paused", "held"),
     }
     if action != "start" and row.status not in allowed[action]:
         raise LifecycleError(f"cannot {action} a scenario that is {row.status}")

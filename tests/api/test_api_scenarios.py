@@ -82,3 +82,17 @@ async def test_create_show_version_act_enroll_and_stats(store):
     actions = {e.action for e in await store.audit_entries()}
     assert {"scenario.create", "scenario.update", "scenario.start", "scenario.enroll"} <= actions
     assert {"scenario.pause", "contact.replied"} <= actions
+
+
+async def test_a_tenant_has_one_default_scenario(store):
+    default = {**BODY, "name": "nurture", "pauses_while_filtered": True}
+    async with serve_admin(settings(), store) as server:
+        async with server.session("admin") as admin:
+            assert (await admin.post("/api/scenarios/acme", json=default)).status == 201
+            second = {**default, "name": "other"}
+            got = await error_of(await admin.post("/api/scenarios/acme", json=second))
+            assert got == (409, "exists", "pauses_while_filtered")
+            # Saving the default itself again is fine; a plain scenario is too.
+            assert (await admin.put("/api/scenarios/acme/nurture", json=default)).status == 200
+            plain = {**BODY, "name": "plain", "side_by_side": True}
+            assert (await admin.post("/api/scenarios/acme", json=plain)).status == 201
