@@ -12,14 +12,19 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-# Lifecycle of a scenario: draft -> scheduled -> active <-> paused -> completed | cancelled.
-SCENARIO_STATUSES = ("draft", "scheduled", "active", "paused", "completed", "cancelled")
+# Lifecycle of a scenario: draft -> scheduled -> active <-> paused -> completed | cancelled;
+# active <-> held for a tenant's default scenario while another of its scenarios runs.
+SCENARIO_STATUSES = ("draft", "scheduled", "active", "paused", "held", "completed", "cancelled")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "start": ("draft", "scheduled"),  # -> active (or scheduled while its start or queue waits)
-    "pause": ("active",),
+    "pause": ("active", "held"),
     "resume": ("paused",),
-    "cancel": ("draft", "scheduled", "active", "paused"),
+    "cancel": ("draft", "scheduled", "active", "paused", "held"),
 }
+# What the engine records in the events list, one per send and per decision.
+SENT, DEFERRED, FAILED = "scenario_sent", "scenario_deferred", "scenario_failed"
+DECISION, STOPPED = "scenario_decision", "scenario_stopped"
+EVENT_KINDS = (SENT, DEFERRED, FAILED, DECISION, STOPPED)
 # An enrollment: active (a send or decision pending), then completed, stopped (a stop
 # rule), cancelled (its scenario was) or failed (a send failed for good).
 ENROLLMENT_OPEN = ("active",)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from policy.scenarios import ab
 from policy.scenarios.definition import Scenario
-from policy.scenarios.ledger import SEND, Plan, ScenarioRow, enrollment_id
+from policy.scenarios.ledger import SEND, TRANSITIONS, Plan, ScenarioRow, enrollment_id
 from policy.store import Store
 from scheduler.scenarios.catalog import Catalog
 from scheduler.scenarios.definitions import parse_json
@@ -104,12 +104,7 @@ async def act(store: Store, tenant: str, name: str, action: str, now: float) -> 
         to = "cancelled"
     else:
         raise LifecycleError(f"unknown action {action!r}")
-    allowed = {
-        "pause": ("active", "held"),
-        "resume": ("paused",),
-        "cancel": ("draft", "scheduled", "active", "paused", "held"),
-    }
-    if action != "start" and row.status not in allowed[action]:
+    if action != "start" and row.status not in TRANSITIONS[action]:
         raise LifecycleError(f"cannot {action} a scenario that is {row.status}")
     if row.status != to and not await store.set_scenario_status(tenant, name, to, row.status, now):
         raise LifecycleError("the scenario changed meanwhile; try again")

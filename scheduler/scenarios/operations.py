@@ -41,7 +41,7 @@ async def run(engine: Engine, op: Op) -> None:
         await _complete(
             engine, Completion(op, engine.name, "cancelled", reason, end=("stopped", rule))
         )
-        engine.event("scenario_stopped", op, reason)
+        engine.event(ledger.STOPPED, op, reason)
         return
     if op.kind == DECIDE:
         await decide(engine, op, d, e)
@@ -81,7 +81,7 @@ async def decide(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
         await _complete(
             engine, Completion(op, engine.name, "executed", choice.reason, plans=[plan])
         )
-    engine.event("scenario_decision", op, choice.reason, detail=json.dumps({"next": choice.step}))
+    engine.event(ledger.DECISION, op, choice.reason, detail=json.dumps({"next": choice.step}))
 
 
 async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
@@ -104,7 +104,7 @@ async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
             await _complete(
                 engine, Completion(op, engine.name, "failed", reason, end=("failed", reason))
             )
-            engine.event("scenario_failed", op, reason)
+            engine.event(ledger.FAILED, op, reason)
             return
         now = engine.clock()
         if not await engine.store.mark_sending(
@@ -130,21 +130,21 @@ async def settle(
         crash.point("before_commit")
         await _complete(engine, _after_send(engine, op, d, step, sent, str(outcome), now))
         metrics.count(*label, "sent")
-        engine.event("scenario_sent", op, str(outcome), f"<{mid}>")
+        engine.event(ledger.SENT, op, str(outcome), f"<{mid}>")
     elif outcome.temporary and op.attempts + 1 < engine.config.max_attempts:
         backoff = min(engine.config.retry_base * 2**op.attempts, engine.config.retry_max)
         who = await engine.catalog.recipient(op.tenant, op.email)
         due = await earliest(engine, op, d, who, at=now + backoff)
         await engine.store.set_op(op.id, engine.name, "deferred", due, str(outcome), now)
         metrics.count(*label, "deferred")
-        engine.event("scenario_deferred", op, str(outcome), f"<{mid}>")
+        engine.event(ledger.DEFERRED, op, str(outcome), f"<{mid}>")
     else:
         reason = str(outcome)
         await _complete(
             engine, Completion(op, engine.name, "failed", reason, end=("failed", reason))
         )
         metrics.count(*label, "failed")
-        engine.event("scenario_failed", op, reason, f"<{mid}>")
+        engine.event(ledger.FAILED, op, reason, f"<{mid}>")
 
 
 def _after_send(
@@ -189,4 +189,4 @@ async def resolve_orphan(engine: Engine, op: Op) -> None:
         f"outcome unknown after a restart (no relay record of <{op.message_id}>): not resent"
     )  # fmt: skip
     await _complete(engine, Completion(op, engine.name, "failed", reason, end=("failed", reason)))
-    engine.event("scenario_failed", op, reason, f"<{op.message_id}>")
+    engine.event(ledger.FAILED, op, reason, f"<{op.message_id}>")
