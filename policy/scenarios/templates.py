@@ -15,6 +15,7 @@ the same variables, so a template copied from MailWizz works as it is.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -100,6 +101,12 @@ def _source(t: Template, field: str) -> str:
     return from_mailwizz(str(getattr(t, field)))
 
 
+@functools.lru_cache(maxsize=2048)
+def _compiled(html: bool, source: str) -> jinja2.Template:
+    """Compiling costs a millisecond and more; a scenario renders one source thousands of times."""
+    return (_HTML if html else _PLAIN).from_string(source)
+
+
 def _parse(t: Template, field: str) -> nodes.Template:
     try:
         return _PLAIN.parse(_source(t, field))
@@ -160,9 +167,8 @@ def render(t: Template, values: Mapping[str, Any]) -> Rendered:
     """The three parts for ``values``; TemplateError naming the variable that was missing."""
     out = {}
     for field in FIELDS:
-        env = _HTML if field == "html" else _PLAIN
         try:
-            out[field] = env.from_string(_source(t, field)).render(**values)
+            out[field] = _compiled(field == "html", _source(t, field)).render(**values)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"{exc.message}: no value and no default", field) from exc
         except jinja2.TemplateError as exc:  # a sandbox refusal included

@@ -39,6 +39,16 @@ MIGRATION_LOCK = 0x5100CE
 SUPPRESSION_LOCK = 0x5100CF
 
 
+class _Connection(asyncpg.Connection):  # type: ignore[misc]
+    """No reset query on release: the store sets no session state (no LISTEN, session
+    locks, cursors or SET; its advisory locks are per transaction), and the default
+    query was one more round trip for every statement run through the pool. An open
+    transaction is still rolled back by asyncpg itself."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 class PostgresStore(PgScenarios, PgContacts, ProviderFeedbackPg):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10):
         self.dsn = dsn
@@ -53,6 +63,7 @@ class PostgresStore(PgScenarios, PgContacts, ProviderFeedbackPg):
             max_size=self.max_size,
             command_timeout=10,
             timeout=CONNECT_TIMEOUT,
+            connection_class=_Connection,
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)

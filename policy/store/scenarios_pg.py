@@ -196,10 +196,5 @@ class PgScenarios:
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
-        pool = self._pool()
-        found: Any = await pool.fetchval(q.STOP_SUPPRESSION, tenant, email, since)
-        if found is None and await pool.fetchval(q.STOP_ENGAGEMENT, tenant, email, since):
-            found = "unsubscribe"
-        if found is None and await pool.fetchval(q.STOP_CONTACT_EVENT, tenant, email, since):
-            found = "reply"
+        found: Any = await self._pool().fetchval(q.STOP_REASON, tenant, email, since)
         return str(found) if found is not None else None

@@ -128,13 +128,18 @@ SENDS_SINCE = """SELECT count(*), max(updated) FROM scenario_ops_archive
     AND updated >= $3"""
 LAST_SCENARIO_SEND = """SELECT max(updated) FROM scenario_ops_archive
     WHERE tenant = $1 AND scenario = $2 AND kind = 'send' AND status = 'executed'"""
-STOP_SUPPRESSION = """SELECT reason FROM suppression WHERE tenant IN ($1, '') AND address = $2
-    AND NOT removed AND reason IN ('unsubscribe', 'hard_bounce', 'complaint')
-    AND created_at >= $3 ORDER BY created_at LIMIT 1"""
-STOP_ENGAGEMENT = """SELECT kind FROM engagement WHERE tenant = $1 AND recipient = $2
-    AND kind = 'unsubscribe' AND at >= $3 LIMIT 1"""
-STOP_CONTACT_EVENT = """SELECT kind FROM contact_events WHERE tenant = $1 AND email = $2
-    AND kind = 'replied' AND at >= $3 LIMIT 1"""
+# The first stop rule that applies since the enrollment, in one round trip: a
+# suppression (unsubscribe, hard bounce, complaint), a recorded unsubscribe click, a reply.
+STOP_REASON = """SELECT reason FROM (
+    SELECT 1 AS rank, reason FROM (SELECT reason FROM suppression
+        WHERE tenant IN ($1, '') AND address = $2 AND NOT removed
+        AND reason IN ('unsubscribe', 'hard_bounce', 'complaint') AND created_at >= $3
+        ORDER BY created_at LIMIT 1) AS s
+    UNION ALL SELECT 2, 'unsubscribe' FROM (SELECT 1 AS x FROM engagement
+        WHERE tenant = $1 AND recipient = $2 AND kind = 'unsubscribe' AND at >= $3 LIMIT 1) AS g
+    UNION ALL SELECT 3, 'reply' FROM (SELECT 1 AS x FROM contact_events
+        WHERE tenant = $1 AND email = $2 AND kind = 'replied' AND at >= $3 LIMIT 1) AS c
+    ) AS found ORDER BY rank LIMIT 1"""
 # Per variant of a step: executed sends, and those with a human open (a click counts) or click.
 VARIANT_ENGAGEMENT = """SELECT o.variant, count(DISTINCT o.id),
     count(DISTINCT CASE WHEN g.kind IS NOT NULL THEN o.id END),

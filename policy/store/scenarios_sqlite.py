@@ -213,9 +213,5 @@ class SqliteScenarios:
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
     async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
-        found: Any = await self._one(q.STOP_SUPPRESSION, tenant, email, since)
-        if found is None and await self._one(q.STOP_ENGAGEMENT, tenant, email, since):
-            found = "unsubscribe"
-        if found is None and await self._one(q.STOP_CONTACT_EVENT, tenant, email, since):
-            found = "reply"
+        found: Any = await self._one(q.STOP_REASON, tenant, email, since)
         return str(found) if found is not None else None

@@ -1,15 +1,23 @@
 """One scenario email as RFC 5322 bytes: From, Reply-To, To, Subject, Message-ID, Date,
-multipart/alternative (text, then HTML) with the stdlib email package."""
+multipart/alternative (text, then HTML), each part UTF-8 in quoted-printable.
+
+Written line by line with the stdlib's encoders rather than through EmailMessage,
+whose header parsing cost milliseconds per message, more than the rest of a send.
+"""
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate
+import itertools
+from email.charset import QP, Charset
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 
 from conf import TenantSettings
 from policy import links, tokens
 from scheduler.scenarios.catalog import Content
+
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP
 
 
 def unsubscribe_url(tenant: TenantSettings, job: str, message_id: str, recipient: str) -> str:
@@ -31,15 +39,52 @@ def build(
     content: Content,
     at: float,
 ) -> bytes:
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["To"] = recipient
-    msg["Subject"] = content.subject
-    msg["Message-ID"] = f"<{message_id}>"
-    msg["Date"] = formatdate(at, usegmt=True)
-    msg.set_content(content.text or " ")
-    if content.html:
-        msg.add_alternative(content.html, subtype="html")
-    return msg.as_bytes()
+    head = [
+        f"From: {_address(sender)}",
+        *([f"Reply-To: {_address(reply_to)}"] if reply_to else []),
+        f"To: {_address(recipient)}",
+        f"Subject: {_text('Subject', content.subject)}",
+        f"Message-ID: <{message_id}>",
+        f"Date: {formatdate(at, usegmt=True)}",
+        "MIME-Version: 1.0",
+    ]
+    text = _part("plain", content.text or " ")
+    if not content.html:
+        return _join(head + text)
+    # Quoted-printable never writes "=_", so this boundary cannot occur in a part.
+    boundary = f"=_{message_id.partition('@')[0][:24]}"
+    lines = [*head, f'Content-Type: multipart/alternative; boundary="{boundary}"', ""]
+    for part in (text, _part("html", content.html)):
+        lines += [f"--{boundary}", *part]
+    return _join([*lines, f"--{boundary}--", ""])
+
+
+def _part(subtype: str, body: str) -> list[str]:
+    encoded = _UTF8.body_encode(body.replace("\r\n", "\n"))
+    return [
+        f"Content-Type: text/{subtype}; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        *str(encoded).split("\n"),
+    ]
+
+
+def _text(name: str, value: str) -> str:
+    """A header's text, folded, its non-ASCII words RFC 2047-encoded (the ASCII ones stay
+    readable); never a line break of the value's own."""
+    value = " ".join(value.split())
+    if value.isascii() and len(value) < 900:
+        return value
+    header = Header(header_name=name)
+    for ascii_, words in itertools.groupby(value.split(), key=str.isascii):
+        header.append(" ".join(words), "us-ascii" if ascii_ else "utf-8")
+    return header.encode(linesep="\r\n")
+
+
+def _address(value: str) -> str:
+    name, addr = parseaddr(" ".join(value.split()))
+    return formataddr((name, addr), charset="utf-8")
+
+
+def _join(lines: list[str]) -> bytes:
+    return "\r\n".join(lines).encode("ascii")

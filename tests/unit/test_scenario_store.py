@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from policy.engagement import Engagement
 from policy.scenarios.ledger import SEND, Plan, decide_step
 from policy.store.scenario_store import Completion
+from policy.suppression import Suppression
 
 
 def entry(email: str, due: float = 100.0) -> Plan:
@@ -98,6 +100,17 @@ async def test_stop_facts_come_from_the_store(store):
     assert await store.stop_reason("acme", "r@x.net", 10.0) == "reply"
     assert await store.stop_reason("acme", "r@x.net", 60.0) is None
     assert await store.stop_reason("acme", "other@x.net", 0.0) is None
+    # A suppression outranks a reply; only one since the enrollment counts; any tenant's
+    # global entry counts too.
+    await store.suppress([Suppression("", "r@x.net", "hard_bounce", "dsn", created_at=40.0)])
+    await store.suppress([Suppression("acme", "r@x.net", "complaint", "arf", created_at=55.0)])
+    assert await store.stop_reason("acme", "r@x.net", 10.0) == "hard_bounce"
+    assert await store.stop_reason("acme", "r@x.net", 45.0) == "complaint"
+    assert await store.stop_reason("acme", "r@x.net", 56.0) is None
+    click = Engagement("unsubscribe", "acme", "j", "<m@x>", "u@x.net", at=70.0)
+    await store.record_engagement([click])
+    assert await store.stop_reason("acme", "u@x.net", 60.0) == "unsubscribe"
+    assert await store.stop_reason("other", "u@x.net", 60.0) is None
 
 
 async def test_concurrent_claims_never_share_an_operation(store):

@@ -1,0 +1,53 @@
+"""A scenario email as bytes: parses back to what was rendered, whatever the characters."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from scheduler.scenarios.catalog import Content
+from scheduler.scenarios.message import build
+
+TEXT = "Bonjour Élodie,\nune ligne =_ avec des égaux = et " + "x" * 200 + "\n-- \nAnna"
+HTML = "<p>Bonjour <b>Élodie</b> =_</p>\n<p>" + "y" * 300 + "</p>"
+
+
+def parsed(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def test_headers_and_parts_round_trip_with_non_ascii_and_long_lines():
+    raw = build(
+        sender="Anné Ü <anna@acme-mail.com>", reply_to="Équipe <team@acme-mail.com>",
+        recipient="bob@example.net", message_id="0123abcd@acme-mail.com",
+        content=Content("À propos de Bâtiment SA, " * 5 + "fin", HTML, TEXT), at=1_750_000_000,
+    )  # fmt: skip
+    m = parsed(raw)
+    assert m["Subject"] == "À propos de Bâtiment SA, " * 5 + "fin"
+    assert (m["From"].addresses[0].display_name, m["From"].addresses[0].addr_spec) == (
+        "Anné Ü",
+        "anna@acme-mail.com",
+    )
+    assert m["Reply-To"].addresses[0].display_name == "Équipe"
+    assert m["Message-ID"] == "<0123abcd@acme-mail.com>"
+    assert m.get_content_type() == "multipart/alternative"
+    plain, html = (p for p in m.walk() if not p.is_multipart())
+    assert plain.get_content().replace("\r\n", "\n") == TEXT
+    assert html.get_content().replace("\r\n", "\n") == HTML
+    assert html.get_content_type() == "text/html"
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 78
+    assert b"\n" not in raw.replace(b"\r\n", b"") and raw.isascii()
+    assert raw.endswith(b"--=_0123abcd--\r\n")
+
+
+def test_a_line_break_in_a_rendered_subject_cannot_add_a_header():
+    raw = build(
+        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
+        message_id="beef@acme-mail.com", content=Content("Hi\r\nBcc: evil@x.example", "", "t"),
+        at=0,
+    )  # fmt: skip
+    m = parsed(raw)
+    assert m["Subject"] == "Hi Bcc: evil@x.example" and m["Bcc"] is None
+    assert m.get_content_type() == "text/plain" and m.get_content().strip() == "t"
+    assert "Reply-To" not in m
