@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy.scenarios.contacts import Contact
+from policy.scenarios.templates import FIRST_LINE_PREFIX  # lines are never facts
 
-FIRST_LINE_PREFIX = "first_line:"  # custom fields holding lines are never facts
 MAX_CUSTOM_FACTS = 20
 MAX_FACT_CHARS = 200
 LANGUAGE_NAMES = {
