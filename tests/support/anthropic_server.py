@@ -77,7 +77,8 @@ class FakeAnthropic:
     async def _record(self, request: web.Request) -> Any:
         raw = await request.read()
         body = json.loads(raw) if raw else None
-        self.requests.append((request.method, request.path, dict(request.headers), body))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        self.requests.append((request.method, request.path, headers, body))
         return body
 
     def message(self, body: dict[str, Any]) -> dict[str, Any]:
