@@ -124,6 +124,10 @@ async def test_an_api_that_keeps_failing_gives_the_fallback_with_the_reason(api,
     api.faults.extend([(500, 0.01)] * 3)
     line = await (await personalizer(api, db)).first_line(ANN, BRIEF)
     assert (line.source, line.text, line.reason) == ("fallback", BRIEF.fallback, f"{API}: HTTP 500")
+    api.faults.append((400, None))  # a bad request is not retried
+    before = api.count("POST", "/v1/messages")
+    line = await (await personalizer(api, db)).first_line(ANN, BRIEF)
+    assert line.reason == f"{API}: HTTP 400" and api.count("POST", "/v1/messages") == before + 1
     api.faults.append(("malformed", None))
     line = await (await personalizer(api, db, max_retries=0)).first_line(ANN, BRIEF)
     assert line.source == "fallback" and line.reason.startswith(API)
