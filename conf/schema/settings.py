@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from conf.schema.ai import AiSettings
 from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
@@ -55,6 +56,8 @@ class Settings(Section):
     scenarios: ScenarioSettings = ScenarioSettings()
     # Provider feedback: Microsoft SNDS (scheduler/reputation/snds.py).
     providers: ProviderSettings = ProviderSettings()
+    # AI-written first lines (scheduler/personalization.py); no key: fallback lines.
+    ai: AiSettings = AiSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

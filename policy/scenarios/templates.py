@@ -37,6 +37,10 @@ CONTACT_VARIABLES = frozenset(
 # Given by the sender at send time, not by the contact.
 SEND_VARIABLES = frozenset({"unsubscribe_url", "first_line", "scenario", "step", "tenant"})
 KNOWN_VARIABLES = CONTACT_VARIABLES | SEND_VARIABLES
+# A contact's AI-written first line for a template is kept in its custom fields
+# under this prefix and the template's name (scheduler/personalization.py), and
+# is the ``first_line`` variable when that template renders.
+FIRST_LINE_PREFIX = "first_line:"
 MAILWIZZ_TAGS = {
     "FNAME": "first_name",
     "LNAME": "last_name",
@@ -178,8 +182,16 @@ def render(t: Template, values: Mapping[str, Any]) -> Rendered:
     return Rendered(out["subject"].strip(), out["html"], out["text"])
 
 
-def contact_values(c: Contact, extra: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables a template sees; an empty field is absent, so ``default`` applies."""
+def first_line_key(template: str) -> str:
+    """The custom field that holds a contact's first line for ``template``."""
+    return f"{FIRST_LINE_PREFIX}{template}"
+
+
+def contact_values(c: Contact, extra: Mapping[str, Any], template: str = "") -> dict[str, Any]:
+    """The variables a template sees; an empty field is absent, so ``default`` applies.
+
+    ``first_line`` is the contact's line for ``template`` unless ``extra`` gives one.
+    """
     values: dict[str, Any] = {
         "email": c.email,
         "first_name": c.first_name,
@@ -193,6 +205,7 @@ def contact_values(c: Contact, extra: Mapping[str, Any]) -> dict[str, Any]:
         "timezone": c.timezone,
         "tags": list(c.tags),
         "custom": dict(c.custom),
+        "first_line": c.custom.get(first_line_key(template)) if template else None,
     }
     values = {k: v for k, v in values.items() if v not in ("", None)}
     values.update({k: v for k, v in extra.items() if v not in ("", None)})

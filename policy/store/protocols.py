@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from policy.store.contact_store import ContactStore, TemplateStore
+from policy.store.personalization_store import PersonalizationStore
 from policy.store.scenario_store import ScenarioStore
 
 if TYPE_CHECKING:
@@ -214,6 +215,7 @@ class Store(
     ContactStore,
     TemplateStore,
     ProviderFeedbackStore,
+    PersonalizationStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

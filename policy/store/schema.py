@@ -232,4 +232,18 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             detail TEXT NOT NULL, fetched_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (source, target))""",
     ),
+    # 42 is taken by the DNS authentication branch.
+    # AI-written first lines (scheduler/personalization.py): the lines that passed
+    # their checks, by the sha256 of their inputs, so the same inputs are never paid
+    # for twice; and the tokens each tenant's answers used per UTC day (its budget).
+    (
+        43,
+        """CREATE TABLE ai_first_lines (
+            tenant TEXT NOT NULL, key TEXT NOT NULL, text TEXT NOT NULL, model TEXT NOT NULL,
+            tokens BIGINT NOT NULL, created DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (tenant, key));
+        CREATE TABLE ai_token_usage (
+            tenant TEXT NOT NULL, day TEXT NOT NULL, tokens BIGINT NOT NULL,
+            PRIMARY KEY (tenant, day))""",
+    ),
 )

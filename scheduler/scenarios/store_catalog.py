@@ -40,7 +40,7 @@ class StoreCatalog:
         chosen = templates.choose(variants, who.language, who.category, "")
         if chosen is None:
             raise RenderError(f"no template {template!r} for this contact's language")
-        values = templates.contact_values(who.values["contact"], extra)
+        values = templates.contact_values(who.values["contact"], extra, template)
         try:
             r = templates.render(chosen, values)
         except templates.TemplateError as exc:
