@@ -20,6 +20,7 @@ from admin.api_contacts import add_routes as add_contact_routes
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
 from admin.api_reputation import add_routes as add_reputation_routes
+from admin.api_rotation import add_routes as add_rotation_routes
 from admin.api_scenarios import add_routes as add_scenario_routes
 from admin.api_spool import add_routes as add_spool_routes
 from admin.api_templates import add_routes as add_template_routes
@@ -148,4 +149,5 @@ API_MODULES: list = [
     add_contact_routes,
     add_template_routes,
     add_provider_feedback_routes,
+    add_rotation_routes,
 ]

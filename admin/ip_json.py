@@ -23,7 +23,7 @@ MaybeCount = Annotated[int | None, Field(ge=0)]
 Rate = float | None
 # An ISO 8601 time as the answers write it (datetime.isoformat, the zone's offset kept).
 IsoTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
-State = Literal["warming", "warm", "paused", "quarantined", "resting", "not started"]
+State = Literal["warming", "warm", "paused", "quarantined", "resting", "retiring", "not started"]
 
 
 class LineOut(Out):

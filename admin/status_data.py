@@ -30,6 +30,7 @@ _ACTIONS_BY_STATE = {
     "warm": ("pause", "quarantine"),
     "paused": ("resume", "quarantine"),
     "resting": ("resume", "quarantine"),
+    "retiring": ("resume", "pause", "quarantine"),
     "quarantined": ("clear",),
 }
 # Bounded reads: the page answers in the same time with 10 IPs or 500.

@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cli_migrate,
         cli_policy,
         cli_reputation,
+        cli_rotation,
         cli_scenarios,
         cli_spool,
     )
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_migrate.add_commands(sub),
         **cli_dkim.add_commands(sub),
         **cli_reputation.add_commands(sub),
+        **cli_rotation.add_commands(sub),
     }
     args = parser.parse_args(argv)
     if args.command is None:

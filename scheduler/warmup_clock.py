@@ -7,7 +7,8 @@ recipients relayed, bounced and complained. `policy.quota.warmup.advance` decide
 this task only gathers the counts and writes the answer. Each write is a
 compare-and-set on the record read, so two hosts running the clock decide
 each day once. Warm IPs are only watched for idleness: silent for
-`idle_restart_days`, they warm again from day 1.
+`idle_restart_days`, they warm again from day 1. Each tick also runs the IP
+rotation of the pools that have one (`scheduler/rotation.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from policy.quota.measures import Measure
 from policy.quota.selection import Planner
 from policy.quota.states import IpEvent, IpState, Transition
 from policy.quota.warmup import DayStats, Decision, Thresholds, advance
+from scheduler import rotation
+from scheduler.rotation import RotationTickStore
 from scheduler.supervisor import Supervisor
 
 log = logging.getLogger("sluice.warmup")
@@ -32,12 +35,7 @@ ACTOR = "warmup-clock"
 TASK = "warmup-clock"  # its sluice_task_* label
 
 
-class ClockStore(Protocol):
-    async def ip_states(self) -> dict[str, IpRecord]: ...
-    async def save_ip(
-        self, record: IpRecord, change: Transition, expect: IpRecord | None
-    ) -> bool: ...
-    async def day_counts(self, ip: str, start: float, end: float) -> dict[str, int]: ...
+class ClockStore(RotationTickStore, Protocol):
     async def last_sent(self, ip: str) -> float | None: ...
     async def measures(self, now: float) -> list[Measure]: ...
 
@@ -63,6 +61,8 @@ async def tick(settings: Settings, store: ClockStore, now: datetime) -> list[Tra
             change = await _judge(store, planner, limits, ip, stored, zone, today, now, hold)
             if change is not None:
                 written.append(change)
+    # After the day's judgement, so an IP graduating today can be counted warm.
+    written += await rotation.tick(settings, store, now)
     return written
 
 
@@ -100,7 +100,7 @@ async def _judge(
         complained=counts.get("complained", 0),
         quota=planner.daily(ip, stored),
     )
-    schedule = planner.schedule_of(ip)
+    schedule = planner.schedule_of(ip, stored)
     decision = advance(stored.day, stats, limits, schedule_days=schedule.days, idle_days=idle or 0)
     if hold is not None and decision.action in ("advance", "graduate"):
         decision = Decision(stored.day, "hold", f"health hold: {hold.reason}")
@@ -111,6 +111,7 @@ async def _judge(
         day=0 if state is IpState.WARM else decision.new_day,
         as_of=today.isoformat(),
         updated_at=now.timestamp(),
+        schedule="" if state is IpState.WARM else stored.schedule,
     )
     reason = f"{decision.action}: {decision.reason}"
     change = Transition(ip.ip, stored.state, state, reason, ACTOR, now, stored.day, new.day)

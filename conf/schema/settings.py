@@ -115,6 +115,13 @@ def _pool_problems(settings: Settings) -> Problems:
                 where = f"pools.{name}[{k}].warmup.schedule"
                 text = f"no schedule named {ip.warmup.schedule!r} (known: {', '.join(known)})"
                 out.append((where, text))
+    for name, rotation in settings.warmup.rotation.items():
+        if name not in settings.pools:
+            out.append((f"warmup.rotation.{name}", f"no pool named {name!r} in pools"))
+        if rotation.rewarm_schedule not in known:
+            where = f"warmup.rotation.{name}.rewarm_schedule"
+            text = f"no schedule named {rotation.rewarm_schedule!r} (known: {', '.join(known)})"
+            out.append((where, text))
     return out
 
 

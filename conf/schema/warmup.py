@@ -58,6 +58,19 @@ class AdvanceSettings(Section):
         return out
 
 
+class RotationSettings(Section):
+    # Every this many days the pool's most-used warm IP retires: its share of new mail
+    # falls to nothing over retire_hours, it rests rest_days, then warms again on
+    # rewarm_schedule (a short one: its reputation is not new).
+    every_days: PositiveInt = 30
+    retire_hours: PositiveFloat = 24.0
+    rest_days: PositiveInt = 7
+    rewarm_schedule: str = "standard"
+    # A retirement waits while it would leave fewer than this share of the pool's
+    # enabled IPs warm (retiring, resting and re-warming ones do not count).
+    min_warm_share: Share = 0.75
+
+
 class WarmupSettings(Section):
     # name -> provider group -> daily limit per warmup day (day 1 first). These
     # add to (or replace, by name) the built-in schedules.
@@ -75,6 +88,8 @@ class WarmupSettings(Section):
     # How the warmup clock judges a day, and how often it looks at the time.
     advance: AdvanceSettings = AdvanceSettings()
     clock_interval: PositiveFloat = 60.0
+    # IP rotation per pool (pool name -> settings); a pool not named never rotates.
+    rotation: dict[str, RotationSettings] = Field(default_factory=dict)
 
     def problems(self) -> list[tuple[str, str]]:
         out = []

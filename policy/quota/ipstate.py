@@ -23,7 +23,7 @@ from policy.quota.warmup import warmup_day
 if TYPE_CHECKING:
     from policy.store.protocols import IpStateStore
 
-IN_ROTATION = frozenset({IpState.WARMING, IpState.WARM})
+IN_ROTATION = frozenset({IpState.WARMING, IpState.WARM, IpState.RETIRING})
 
 
 class IpStateError(ValueError):
@@ -38,6 +38,9 @@ class IpRecord:
     as_of: str = ""  # the local date (ISO) the day was last decided on
     previous: IpState | None = None  # before a pause or a rest: what resume returns to
     updated_at: float = 0.0
+    # The schedule it warms on when not its own: the rotation's re-warm schedule, set
+    # when the rotation retires it and kept until it is warm again.
+    schedule: str = ""
 
     @property
     def in_rotation(self) -> bool:
@@ -76,7 +79,8 @@ def command(
     elif state is IpState.WARM:
         day = 0
     previous = record.previous
-    if state in (IpState.PAUSED, IpState.RESTING) and record.state in IN_ROTATION:
+    stopped = (IpState.PAUSED, IpState.RESTING, IpState.RETIRING)
+    if state in stopped and record.state in (IpState.WARMING, IpState.WARM):
         previous = record.state
     new = replace(
         record,

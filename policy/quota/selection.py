@@ -56,6 +56,9 @@ class Candidate:
     position: int  # in the pool as configured: the tie-breaker's base
     warming: bool
     quotas: tuple[Quota, ...]
+    # A retiring IP's share of new mail, falling from 1 to 0 over the rotation's
+    # retire_hours; 1 for every other IP.
+    share: float = 1.0
 
     @property
     def limits(self) -> tuple[Limit, ...]:
@@ -118,6 +121,7 @@ class Planner:
         states: Mapping[str, IpRecord] = MappingProxyType({}),
         sending_hours: float | None = None,
         throttles: measures.Measures = NO_MEASURES,
+        retire_hours: float = 24.0,
     ) -> list[Candidate]:
         """Every IP in rotation, in pool order, with its limits for one message to `group`."""
         local = self.local(now, zone)
@@ -131,7 +135,11 @@ class Planner:
             throttle = measures.throttle(throttles, ip.ip, group)
             if throttle is not None:
                 quotas = (*quotas, _throttled(ip, plan is not None, local, throttle))
-            out.append(Candidate(ip, position, warming, quotas))
+            share = 1.0
+            if record.state is IpState.RETIRING:
+                gone = (now.timestamp() - record.updated_at) / (retire_hours * 3600)
+                share = min(1.0, max(0.0, 1.0 - gone))
+            out.append(Candidate(ip, position, warming, quotas, share))
         return out
 
     def out_of_rotation(
@@ -149,15 +157,18 @@ class Planner:
         """A number that moves on at each selection, to spread ties over the pool."""
         return next(self._turns.setdefault(pool, itertools.count()))
 
-    def schedule_of(self, ip: PoolIp) -> Schedule:
-        """The schedule an IP warms on: its own, or the standard one for a warm IP restarted."""
+    def schedule_of(self, ip: PoolIp, record: IpRecord | None = None) -> Schedule:
+        """The schedule an IP warms on: the rotation's re-warm schedule when it set one,
+        its own, or the standard one for a warm IP restarted."""
+        if record is not None and record.schedule in self.schedules:
+            return self.schedules[record.schedule]
         return self.schedules[ip.warmup.schedule if ip.warmup else "standard"]
 
     def plan(self, ip: PoolIp, record: IpRecord | None) -> tuple[Schedule, int] | None:
         """The IP's schedule and day while it is warming on one; None when warm."""
         if record is None or record.state is not IpState.WARMING:
             return None
-        schedule = self.schedule_of(ip)
+        schedule = self.schedule_of(ip, record)
         # Past the last day the IP is warm, even before the clock records it.
         if schedule.limit(record.day, DEFAULT_GROUP) is None:
             return None
@@ -258,14 +269,18 @@ def order(candidates: Sequence[Candidate], usage: Mapping[str, int], turn: int) 
     """Warming IPs first (the ramp must be used), then warm ones; most room first in each.
 
     Equal room (two unlimited IPs, or no counts read) rotates with `turn`, so
-    warm IPs share the traffic rather than the first one taking it all.
+    warm IPs share the traffic rather than the first one taking it all. A retiring
+    IP ranks with the warm ones on a `share` of the turns only (spread evenly by the
+    golden ratio), last otherwise: its traffic fades, yet it still takes mail when
+    no other IP has room.
     """
     size = max((c.position for c in candidates), default=0) + 1
+    fading = (turn * 0.6180339887498949) % 1.0
 
     def rank(c: Candidate) -> tuple[int, int, int]:
         room = headroom(c, usage)
         return (
-            0 if c.warming else 1,
+            0 if c.warming else (1 if fading < c.share else 2),
             -(room if room is not None else 2**62),
             (c.position - turn) % size,
         )

@@ -1,4 +1,5 @@
-"""The IP state machine: warming, warm, paused, quarantined, resting, and what moves an IP.
+"""The IP state machine: warming, warm, paused, quarantined, resting, retiring, and what
+moves an IP. Rotation takes a warm IP through retiring, resting and warming again.
 
 Pure: a state and an event in, the next state and the reason out. Operators
 pause, rest, quarantine, clear and restart; the sibling tasks graduate an IP
@@ -20,6 +21,7 @@ class IpState(StrEnum):
     PAUSED = "paused"
     QUARANTINED = "quarantined"
     RESTING = "resting"
+    RETIRING = "retiring"  # rotation: still in rotation, its share of new mail falling
 
 
 class IpEvent(StrEnum):
@@ -31,6 +33,7 @@ class IpEvent(StrEnum):
     REST = "rest"
     RESTART = "restart"
     # Raised by the sibling tasks.
+    RETIRE = "retire"
     GRADUATE = "graduate"
     BOUNCE = "bounce"
     COMPLAINT = "complaint"
@@ -45,12 +48,13 @@ class TransitionError(ValueError):
 
 
 # None as a target means "back to where the IP was before it stopped".
-_W, _M, _P, _Q, _R = (
+_W, _M, _P, _Q, _R, _T = (
     IpState.WARMING,
     IpState.WARM,
     IpState.PAUSED,
     IpState.QUARANTINED,
     IpState.RESTING,
+    IpState.RETIRING,
 )
 _TABLE: Mapping[tuple[IpState, IpEvent], IpState | None] = MappingProxyType(
     {
@@ -63,6 +67,12 @@ _TABLE: Mapping[tuple[IpState, IpEvent], IpState | None] = MappingProxyType(
         (_M, IpEvent.QUARANTINE): _Q,
         (_M, IpEvent.REST): _R,
         (_M, IpEvent.RESTART): _W,
+        (_M, IpEvent.RETIRE): _T,
+        (_T, IpEvent.REST): _R,  # the rotation, once its share reached nothing
+        (_T, IpEvent.RESUME): _M,  # retirement called off
+        (_T, IpEvent.PAUSE): _P,
+        (_T, IpEvent.QUARANTINE): _Q,
+        (_T, IpEvent.RESTART): _W,
         (_P, IpEvent.RESUME): None,
         (_P, IpEvent.QUARANTINE): _Q,
         (_P, IpEvent.REST): _R,
@@ -87,6 +97,7 @@ _REASONS: Mapping[IpEvent, str] = MappingProxyType(
         IpEvent.REST: "put to rest by operator",
         IpEvent.RESTART: "warmup restarted at day 1",
         IpEvent.GRADUATE: "warmup schedule completed",
+        IpEvent.RETIRE: "retiring: IP rotation",
         IpEvent.BOUNCE: "quarantined: bounce rate over the limit",
         IpEvent.COMPLAINT: "quarantined: complaint rate over the limit",
         IpEvent.BLACKLIST: "quarantined: listed on a blocklist",

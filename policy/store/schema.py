@@ -246,4 +246,14 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             tenant TEXT NOT NULL, day TEXT NOT NULL, tokens BIGINT NOT NULL,
             PRIMARY KEY (tenant, day))""",
     ),
+    # 44 and 45 are taken by the enrollment and replies branches.
+    # IP rotation: the re-warm schedule an IP the rotation retired warms on, and each
+    # pool's next retirement.
+    (
+        46,
+        """ALTER TABLE ip_state ADD COLUMN schedule TEXT NOT NULL DEFAULT '';
+        CREATE TABLE ip_rotation (
+            pool TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL, note TEXT NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)""",
+    ),
 )

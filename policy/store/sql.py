@@ -53,14 +53,14 @@ SET_SWITCH = """INSERT INTO switches (kind, target, reason, actor, at) VALUES ($
 CLEAR_SWITCH = "DELETE FROM switches WHERE kind = $1 AND target = $2"
 SWITCHES = "SELECT kind, target, reason, actor, at FROM switches ORDER BY kind, target"
 
-IP_COLUMNS = "ip, state, day, as_of, previous, updated_at"
+IP_COLUMNS = "ip, state, day, as_of, previous, updated_at, schedule"
 IP_STATES = f"SELECT {IP_COLUMNS} FROM ip_state"
-INSERT_IP = f"""INSERT INTO ip_state ({IP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT_IP = f"""INSERT INTO ip_state ({IP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)
     ON CONFLICT (ip) DO NOTHING"""
 # Compare-and-set: the write applies only to the record the caller read.
 UPDATE_IP = """UPDATE ip_state SET ip = $1, state = $2, day = $3, as_of = $4, previous = $5,
-    updated_at = $6 WHERE ip = $7 AND state = $8 AND day = $9 AND as_of = $10
-    AND updated_at = $11"""
+    updated_at = $6, schedule = $7 WHERE ip = $8 AND state = $9 AND day = $10 AND as_of = $11
+    AND updated_at = $12"""
 INSERT_TRANSITION = """INSERT INTO ip_transitions
     (ip, from_state, to_state, from_day, to_day, reason, actor, at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"""
@@ -93,7 +93,7 @@ def switch_row(s: Switch) -> tuple[Any, ...]:
 
 def ip_row(r: IpRecord) -> tuple[Any, ...]:
     previous = r.previous.value if r.previous is not None else None
-    return (r.ip, r.state.value, r.day, r.as_of, previous, r.updated_at)
+    return (r.ip, r.state.value, r.day, r.as_of, previous, r.updated_at, r.schedule)
 
 
 def ip_match(r: IpRecord) -> tuple[Any, ...]:
@@ -101,10 +101,11 @@ def ip_match(r: IpRecord) -> tuple[Any, ...]:
 
 
 def ip_record(row: Sequence[Any]) -> IpRecord:
-    ip, state, day, as_of, previous, updated_at = row
+    ip, state, day, as_of, previous, updated_at, schedule = row
     return IpRecord(
-        ip, IpState(state), day, as_of, IpState(previous) if previous else None, updated_at
-    )
+        ip, IpState(state), day, as_of, IpState(previous) if previous else None, updated_at,
+        schedule,
+    )  # fmt: skip
 
 
 def transition_row(t: Transition) -> tuple[Any, ...]:

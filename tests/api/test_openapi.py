@@ -62,6 +62,8 @@ CONFIG = """
 warmup:
   schedules:
     short: {default: [100, 200, 400], google: [20, 40, 80]}
+  rotation:
+    acme: {every_days: 30, rewarm_schedule: short}
 tenants:
   - name: acme
     pool: acme
@@ -90,6 +92,8 @@ KNOWN = {
     "name": ["intro"],
     "email": ["ann@x.example"],
     "action": ["start", "pause", "resume", "cancel"],
+    "pool": ["acme"],
+    "move": ["skip", "trigger"],
 }
 
 
