@@ -177,10 +177,14 @@ def dmarc_findings(
     dkim_ok = dkim_domain is not None and aligned(dkim_domain, domain, finding.adkim, org)
     spf_ok = aligned(envelope_domain, domain, finding.aspf, org)
     if not dkim_ok and not spf_ok:
-        signed = f"d={dkim_domain}" if dkim_domain else "no DKIM key"
+        signed = (
+            f"d={dkim_domain} is not aligned (adkim={finding.adkim})"
+            if dkim_domain
+            else "no DKIM key signs its mail"
+        )
         problems.append(
-            f"DMARC of {domain} cannot pass: {signed} is not aligned (adkim={finding.adkim}) "
-            f"and the envelope domain {envelope_domain} is not (aspf={finding.aspf})"
+            f"DMARC of {domain} cannot pass: {signed} and the envelope domain "
+            f"{envelope_domain} is not aligned (aspf={finding.aspf})"
         )
     return problems, notes
 

@@ -120,7 +120,9 @@ class DnsServer:
                 reply.set_rcode(dns.rcode.NXDOMAIN)
             return reply
         if values:
-            texts = [_txt(v) if rdtype == dns.rdatatype.TXT else v for v in values]
+            texts = [_txt(v) for v in values] if rdtype == dns.rdatatype.TXT else values
+            if rdtype == dns.rdatatype.PTR:  # host names, absolute
+                texts = [v.rstrip(".") + "." for v in values]
             kind = dns.rdatatype.to_text(rdtype)
             rrset = dns.rrset.from_text(reply.question[0].name, self.ttl, "IN", kind, *texts)
             reply.answer.append(rrset)
