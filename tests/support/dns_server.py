@@ -59,10 +59,11 @@ class DnsServer:
         self.mx = {name.rstrip(".").lower(): hosts for name, hosts in (mx or {}).items()}
         self.a = {name.rstrip(".").lower(): addrs for name, addrs in (a or {}).items()}
         self.world = {zone.lower(): addrs for zone, addrs in (world or {}).items()}
+        self.aaaa, self.txt, self.ptr = _keyed(aaaa), _keyed(txt), _keyed(ptr)
         self.more = {
-            dns.rdatatype.AAAA: _keyed(aaaa),
-            dns.rdatatype.TXT: _keyed(txt),
-            dns.rdatatype.PTR: _keyed(ptr),
+            dns.rdatatype.AAAA: self.aaaa,
+            dns.rdatatype.TXT: self.txt,
+            dns.rdatatype.PTR: self.ptr,
         }
         self.silent_zones: set[str] = set()
         self.ttl = ttl
