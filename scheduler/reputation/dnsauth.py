@@ -29,6 +29,7 @@ from policy.alerts import Alert
 from policy.reputation import dmarc, dnsauth, spf
 from policy.reputation.dnsauth import DnsCheckReport, DomainReport
 from policy.reputation.lookups import DnsFailure, Lookup, address_type, host, reverse_name
+from scheduler.reputation import metrics
 from scheduler.reputation.dns_lookup import CachedLookup, settings_of
 from scheduler.supervisor import Supervisor
 
@@ -212,6 +213,7 @@ class DnsCheck:
             merged = [r for r in kept if r.tenant != tenant] + report.reports
             self.last = DnsCheckReport(report.at, report.seconds, report.queries, merged)
             for r in report.reports:
+                metrics.DNS_PROBLEMS.labels(r.tenant, r.target).set(len(r.problems))
                 await self.alert(alert_kinds.dns_check(r.target, r.problems, report.at))
             return report
 

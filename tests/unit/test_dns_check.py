@@ -182,3 +182,16 @@ async def test_dmarc_tree_walk_is_bounded_and_skips_a_doubled_record() -> None:
     assert dmarc.aligned("bounce.shop.test", "mail.shop.test", "r", found.organizational)
     assert not dmarc.aligned("bounce.shop.test", "mail.shop.test", "s", found.organizational)
     assert not dmarc.aligned("other.test", "mail.shop.test", "r", found.organizational)
+
+
+async def test_each_run_sets_the_problem_gauge_per_target(tmp_path, keys) -> None:
+    from scheduler.reputation.metrics import DNS_PROBLEMS
+
+    async def quiet(alert) -> None:
+        return None
+
+    async with DnsServer(**z.zones(keys)) as server:
+        settings = load(z.config(tmp_path, server.port, keys))
+        await DnsCheck(lambda: settings, quiet).run(tenant="beta")
+    assert DNS_PROBLEMS.labels("beta", "t.beta.test")._value.get() == 1
+    assert DNS_PROBLEMS.labels("beta", "bounce.beta.test")._value.get() == 1
