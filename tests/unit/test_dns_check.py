@@ -195,3 +195,31 @@ async def test_each_run_sets_the_problem_gauge_per_target(tmp_path, keys) -> Non
         await DnsCheck(lambda: settings, quiet).run(tenant="beta")
     assert DNS_PROBLEMS.labels("beta", "t.beta.test")._value.get() == 1
     assert DNS_PROBLEMS.labels("beta", "bounce.beta.test")._value.get() == 1
+
+
+async def test_through_the_alerter_a_problem_is_sent_once_then_resolved(
+    tmp_path, keys, caplog
+) -> None:
+    import logging
+
+    from scheduler.alerts import Alerter
+
+    now = [1000.0]
+    async with DnsServer(**z.zones(keys)) as server:
+        settings = load(z.config(tmp_path, server.port, keys))
+        check = DnsCheck(lambda: settings, Alerter(lambda: settings, clock=lambda: now[0]))
+        with caplog.at_level(logging.INFO, logger="sluice.alerts"):
+            await check.run(tenant="beta")
+            now[0] += 60
+            await check.run(tenant="beta")  # still wrong: not announced again
+            server.a["t.beta.test"] = ["192.0.2.81"]
+            now[0] += 60
+            await check.run(tenant="beta")
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("alert: ")]
+    tracking = [line for line in sent if "t.beta.test" in line]
+    assert tracking == [
+        "alert: [Sluice FIRING] DNS check failed for t.beta.test: "
+        "Tracking domain t.beta.test does not resolve (no A or AAAA record)",
+        "alert: [Sluice RESOLVED] DNS check passes for t.beta.test: "
+        "SPF, DKIM, DMARC, PTR, MX and tracking DNS as expected",
+    ]
