@@ -223,3 +223,20 @@ async def test_through_the_alerter_a_problem_is_sent_once_then_resolved(
         "alert: [Sluice RESOLVED] DNS check passes for t.beta.test: "
         "SPF, DKIM, DMARC, PTR, MX and tracking DNS as expected",
     ]
+
+
+async def test_the_resolver_is_dns_check_s_else_reputation_s_else_local() -> None:
+    from conf import Settings
+    from scheduler.reputation.dnsauth import inbound_host
+
+    assert Settings().dns_resolver == "127.0.0.1:53"
+    rep = {"reputation": {"resolver": "10.0.0.53:53", "lists": ()}}
+    assert Settings.model_validate(rep).dns_resolver == "10.0.0.53:53"
+    both = {**rep, "dns_check": {"resolver": "[::1]:5353"}}
+    assert Settings.model_validate(both).dns_resolver == "[::1]:5353"
+    # The inbound host: none without a listener, its address when it binds one, else the name.
+    assert inbound_host(Settings()) is None
+    bound = {"smtp": {"inbound_listen": "198.51.100.25:25", "hostname": "relay.test"}}
+    assert inbound_host(Settings.model_validate(bound)) == "198.51.100.25"
+    anywhere = {"smtp": {"inbound_listen": "0.0.0.0:25", "hostname": "relay.test"}}
+    assert inbound_host(Settings.model_validate(anywhere)) == "relay.test"
