@@ -17,6 +17,7 @@ from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants,
 from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_contacts import add_routes as add_contact_routes
+from admin.api_dns_check import add_routes as add_dns_check_routes
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
 from admin.api_reputation import add_routes as add_reputation_routes
@@ -150,4 +151,5 @@ API_MODULES: list = [
     add_template_routes,
     add_provider_feedback_routes,
     add_rotation_routes,
+    add_dns_check_routes,
 ]

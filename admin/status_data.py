@@ -18,6 +18,7 @@ from policy.feedback.decision import BOUNCED, COMPLAINED
 from policy.quota import operations
 from policy.quota.operations import IpQuota, Line, Usage
 from policy.quota.selection import Planner
+from policy.reputation.dnsauth import DnsCheckReport
 from policy.reputation.provider_feedback import ProviderFinding
 from policy.store import Store
 from policy.store.admin_sql import EventFilter
@@ -151,6 +152,28 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
+class DnsProblem:
+    tenant: str
+    target: str
+    text: str
+
+
+@dataclass(frozen=True)
+class DnsCard:
+    at: float | None  # when the last check started; None: none yet
+    checked: int  # domains and IPs in it
+    problems: tuple[DnsProblem, ...]
+
+
+def dns_card(report: DnsCheckReport | None, configured: bool) -> DnsCard | None:
+    """Every problem of the last check, one row each; None when nothing is to be shown."""
+    if report is None:
+        return DnsCard(None, 0, ()) if configured else None
+    rows = [DnsProblem(r.tenant, r.target, p) for r in report.reports for p in r.problems]
+    return DnsCard(report.at, len(report.reports), tuple(rows))
+
+
+@dataclass(frozen=True)
 class Status:
     now: datetime
     live: bool  # quota use from the shared counters (else from recorded events)
@@ -168,6 +191,9 @@ class Status:
     # Microsoft SNDS and Gmail Postmaster Tools (scheduler/reputation): the last finding
     # per IP or domain, worst first; None when neither is configured.
     providers: tuple[ProviderFinding, ...] | None = None
+    # The DNS authentication check's last report (scheduler/reputation/dnsauth.py); None
+    # when dns_check: is not configured and no check ran.
+    dns: DnsCard | None = None
 
     @property
     def stopped(self) -> bool:
@@ -182,6 +208,7 @@ async def gather(
     counters: Usage | None,
     mailwizz: MailwizzLine | None = None,
     downstream: DownstreamLine | None = None,
+    dns: DnsCard | None = None,
 ) -> Status:
     rows = await operations.quotas(settings, store, now, counters=counters)
     switches = {s.key: s for s in await store.switches()}
@@ -214,6 +241,7 @@ async def gather(
         volumes=await volumes(store, [t.name for t in settings.tenants], now.timestamp()),
         downstream=downstream,
         providers=await _providers(settings, store),
+        dns=dns,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from admin import status_data, status_mailwizz
+from admin import api_dns_check, status_data, status_mailwizz
 from admin.api import AdminContext, context
 from admin.auth import Principal, Session, authenticate
 from admin.clients import client_address
@@ -254,7 +254,9 @@ async def _status(request: web.Request) -> web.Response:
     if settings.mailwizz is not None and ctx.mailwizz is not None:
         sync = status_mailwizz.line(ctx.mailwizz(), settings.mailwizz.interval, now)
     downstream = ctx.downstream() if ctx.downstream is not None else None
-    status = await status_data.gather(settings, ctx.store, now, ctx.counters, sync, downstream)
+    check = request.app.get(api_dns_check.DNS_CHECK)
+    dns = status_data.dns_card(check.last if check else None, settings.dns_check is not None)
+    status = await status_data.gather(settings, ctx.store, now, ctx.counters, sync, downstream, dns)
     notice = request.app[NOTICES].pop(sid, None)
     return _render(
         "status.html",

@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from gateway import (
         cli_contacts,
         cli_dkim,
+        cli_dns_check,
         cli_migrate,
         cli_policy,
         cli_reputation,
@@ -87,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         **cli_dkim.add_commands(sub),
         **cli_reputation.add_commands(sub),
         **cli_rotation.add_commands(sub),
+        **cli_dns_check.add_commands(sub),
     }
     args = parser.parse_args(argv)
     if args.command is None:

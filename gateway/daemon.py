@@ -48,6 +48,7 @@ from policy.store import Store
 from scheduler import conditions, mailwizz_sync, warmup_clock
 from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
+from scheduler.reputation import dnsauth as dns_check_task
 from scheduler.reputation import postmaster as postmaster_task
 from scheduler.reputation import service as reputation
 from scheduler.reputation import snds as snds_task
@@ -149,6 +150,10 @@ class Daemon:
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)
             postmaster_task.schedule(tasks, self.current, Alerter(self.current), store)
+        # SPF, DKIM, DMARC, PTR, MX, tracking DNS: daily with dns_check:, on demand by the API.
+        dns_check = dns_check_task.DnsCheck(self.current, Alerter(self.current))
+        if s.dns_check is not None:
+            dns_check_task.schedule(tasks, self.current, dns_check)
         # Stalled tasks and PowerMTA down past alerts.downstream_down_after (scheduler/conditions).
         probes = conditions.Probes(downstream_up=self._downstream_up)
         if spool.dir is not None:  # every process's folder: the spool as a whole
@@ -169,6 +174,7 @@ class Daemon:
             self.reload,
             spool=delivery,
             mailwizz=sync,
+            dns_check=dns_check,
         )
         await parts.admin_http(stack, s, app)
 

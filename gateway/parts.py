@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from admin import api_spool, webhooks
+from admin import api_dns_check, api_spool, webhooks
 from admin.api import AdminContext
 from admin.app import make_app
 from admin.status_volumes import DownstreamLine
@@ -47,6 +47,7 @@ from policy.view import PolicyView
 from scheduler import spool_delivery
 from scheduler.feedback_service import FeedbackService
 from scheduler.mailwizz_sync import MailwizzSync
+from scheduler.reputation.dnsauth import DnsCheck
 from scheduler.scenarios import store_catalog
 from scheduler.scenarios.engine import Engine, EngineSettings
 from scheduler.spool_delivery import SpoolDelivery
@@ -311,6 +312,7 @@ def admin_app(
     reload: Callable[[], Awaitable[str | None]],
     spool: SpoolDelivery | None = None,
     mailwizz: MailwizzSync | None = None,
+    dns_check: DnsCheck | None = None,
 ) -> web.Application:
     """Health, readiness, metrics, the admin API and PowerMTA's webhook (into ``feedback``).
 
@@ -349,6 +351,8 @@ def admin_app(
     app = make_app(checks, degradable=degradable, ctx=ctx)
     if kept is not None and spool is not None:
         app[api_spool.SPOOL] = api_spool.SpoolAccess(kept.status, spool.flush)
+    if dns_check is not None:  # the dns-check task's: the API shows its last report
+        app[api_dns_check.DNS_CHECK] = dns_check
     token = lambda: settings().feedback.webhook_token  # noqa: E731
     webhooks.add_powermta(app, feedback.ingest_records, token)
     return app

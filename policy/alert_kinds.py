@@ -23,7 +23,9 @@ def dns_check(target: str, problems: Sequence[str], now: float) -> Alert:
         key=f"dns-check:{target}",
         firing=bool(problems),
         title=f"DNS check failed for {target}" if problems else f"DNS check passes for {target}",
-        text="; ".join(problems) if problems else "SPF, DKIM, DMARC and PTR as expected",
+        text="; ".join(problems)
+        if problems
+        else "SPF, DKIM, DMARC, PTR, MX and tracking DNS as expected",
         at=now,
     )
 

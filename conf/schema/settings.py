@@ -9,6 +9,7 @@ from pydantic import Field
 from conf.schema.ai import AiSettings
 from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
+from conf.schema.dns_check import LOCAL_RESOLVER, DnsCheckSettings
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
@@ -50,6 +51,8 @@ class Settings(Section):
     mailwizz: MailwizzSyncSettings | None = None
     # DNS blocklists polled for the pools' IPs and tenants' domains (scheduler/reputation).
     reputation: ReputationSettings | None = None
+    # SPF, DKIM, DMARC, PTR, MX and tracking DNS checked daily (scheduler/reputation/dnsauth.py).
+    dns_check: DnsCheckSettings | None = None
     # Where alerts go beside the log: a signed webhook, Telegram (scheduler/alerts.py).
     alerts: AlertSettings = AlertSettings()
     # The scenario engine: rounds, claims, leases and retries (scheduler/scenarios/).
@@ -59,6 +62,13 @@ class Settings(Section):
     # AI-written first lines (scheduler/personalization.py); no key: fallback lines.
     ai: AiSettings = AiSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @property
+    def dns_resolver(self) -> str:
+        """The resolver the DNS authentication checks ask (conf/schema/dns_check.py)."""
+        if self.dns_check is not None and self.dns_check.resolver is not None:
+            return self.dns_check.resolver
+        return self.reputation.resolver if self.reputation is not None else LOCAL_RESOLVER
 
     def problems(self) -> Problems:
         out = _tenant_problems(self) + _pool_problems(self) + _shared_pool_problems(self)

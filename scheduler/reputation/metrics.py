@@ -54,3 +54,11 @@ GMAIL_SPAM_RATIO = Gauge(
     ["domain"],
     multiprocess_mode="livemostrecent",
 )
+
+DNS_PROBLEMS = Gauge(
+    "sluice_dns_check_problems",
+    "Problems the last DNS authentication check found for a domain or IP (SPF, DKIM, DMARC, "
+    "PTR, MX, tracking); 0 when it is as expected",
+    ["tenant", "target"],
+    multiprocess_mode="livemostrecent",
+)

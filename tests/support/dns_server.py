@@ -1,7 +1,10 @@
-"""A small authoritative DNS server on loopback, answering MX and A queries from dicts.
+"""A small authoritative DNS server on loopback, answering MX, A, AAAA, TXT and PTR from dicts.
 
 Domains in `mx` answer with their MX hosts (an empty list answers NOERROR with
-no records); names in `a` answer with their addresses; a name under a zone of
+no records); names in `a` answer with their addresses; names in `aaaa`, `txt`
+(one string per record, cut into 255-octet strings as a zone would) and `ptr`
+(keyed by the reverse name, e.g. 12.2.0.192.in-addr.arpa) answer theirs; a
+name that has records of another type answers NOERROR with none; a name under a zone of
 `world` answers with that zone's addresses whatever it is (a blocklist that
 "lists the world"); any other name answers NXDOMAIN. Set `silent` to drop
 every query, or name zones in `silent_zones` to drop only theirs, which is
@@ -49,10 +52,19 @@ class DnsServer:
         *,
         a: dict[str, list[str]] | None = None,
         world: dict[str, list[str]] | None = None,
+        aaaa: dict[str, list[str]] | None = None,
+        txt: dict[str, list[str]] | None = None,
+        ptr: dict[str, list[str]] | None = None,
     ) -> None:
         self.mx = {name.rstrip(".").lower(): hosts for name, hosts in (mx or {}).items()}
         self.a = {name.rstrip(".").lower(): addrs for name, addrs in (a or {}).items()}
         self.world = {zone.lower(): addrs for zone, addrs in (world or {}).items()}
+        self.aaaa, self.txt, self.ptr = _keyed(aaaa), _keyed(txt), _keyed(ptr)
+        self.more = {
+            dns.rdatatype.AAAA: self.aaaa,
+            dns.rdatatype.TXT: self.txt,
+            dns.rdatatype.PTR: self.ptr,
+        }
         self.silent_zones: set[str] = set()
         self.ttl = ttl
         self.silent = False
@@ -70,7 +82,9 @@ class DnsServer:
         reply.flags |= dns.flags.AA
         if question.rdtype == dns.rdatatype.A:
             return self._answer_a(reply, name)
-        if name not in self.mx:
+        if question.rdtype in self.more:
+            return self._answer_more(reply, name, question.rdtype)
+        if name not in self.mx and not self._exists(name):
             reply.set_rcode(dns.rcode.NXDOMAIN)
         elif question.rdtype == dns.rdatatype.MX and self.mx[name]:
             records = [f"{pref} {host.rstrip('.')}." for pref, host in self.mx[name]]
@@ -85,13 +99,34 @@ class DnsServer:
         if addrs is None:
             addrs = next((v for zone, v in self.world.items() if _under(name, zone)), None)
         if addrs is None:
-            if name not in self.mx:
+            if name not in self.mx and not self._exists(name):
                 reply.set_rcode(dns.rcode.NXDOMAIN)
             return reply
         if addrs:
             reply.answer.append(
                 dns.rrset.from_text(question.name, self.ttl, dns.rdataclass.IN, "A", *addrs)
             )
+        return reply
+
+    def _exists(self, name: str) -> bool:
+        """The name has records of some type (so a query for another type is NODATA)."""
+        return name in self.a or any(name in records for records in self.more.values())
+
+    def _answer_more(
+        self, reply: dns.message.Message, name: str, rdtype: dns.rdatatype.RdataType
+    ) -> dns.message.Message:
+        values = self.more[rdtype].get(name)
+        if values is None:
+            if name not in self.mx and not self._exists(name):
+                reply.set_rcode(dns.rcode.NXDOMAIN)
+            return reply
+        if values:
+            texts = [_txt(v) for v in values] if rdtype == dns.rdatatype.TXT else values
+            if rdtype == dns.rdatatype.PTR:  # host names, absolute
+                texts = [v.rstrip(".") + "." for v in values]
+            kind = dns.rdatatype.to_text(rdtype)
+            rrset = dns.rrset.from_text(reply.question[0].name, self.ttl, "IN", kind, *texts)
+            reply.answer.append(rrset)
         return reply
 
     async def __aenter__(self) -> DnsServer:
@@ -115,3 +150,13 @@ class DnsServer:
 
 def _under(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
+
+
+def _keyed(records: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    return {name.rstrip(".").lower(): values for name, values in (records or {}).items()}
+
+
+def _txt(value: str) -> str:
+    """One TXT record in zone-file form: quoted 255-octet strings."""
+    chunks = [value[i : i + 255] for i in range(0, len(value), 255)] or [""]
+    return " ".join('"' + c.replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
