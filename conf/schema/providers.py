@@ -11,6 +11,8 @@ asked with a service account (scheduler/reputation/postmaster.py).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from conf.schema.base import Section
@@ -37,6 +39,9 @@ class PostmasterSettings(Section):
     # Sender domains to ask about (each verified in Postmaster Tools).
     domains: Domains
     api_url: WebUrl = "https://gmailpostmastertools.googleapis.com"
+    # 2: domainStats:query and the compliance status; 1: the older trafficStats
+    # (with domain and IP reputation) for accounts not moved to v2 yet.
+    api_version: Literal[1, 2] = 2
     token_url: WebUrl = "https://oauth2.googleapis.com/token"
     # Seconds between fetches: Postmaster publishes once a day.
     interval: float = Field(default=86_400.0, gt=0)

@@ -256,4 +256,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             pool TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL, note TEXT NOT NULL,
             updated DOUBLE PRECISION NOT NULL)""",
     ),
+    # The stop rules read a contact's unsubscribe clicks before each of its sends: by
+    # recipient, not by scanning the tenant's engagement since the enrollment.
+    (47, "CREATE INDEX engagement_recipient ON engagement (tenant, recipient, kind, at)"),
 )

@@ -1,8 +1,9 @@
 """Asking Gmail Postmaster Tools daily (the ``postmaster`` task) and alerting on it.
 
 The service account's token: a JWT bearer assertion (RFC 7523) signed RS256
-with its private key, posted to ``token_url``; then ``trafficStats`` per
-configured domain with that bearer token. The JWT is three base64url parts
+with its private key, posted to ``token_url``; then, per configured domain with
+that bearer token, API v2's ``domainStats:query`` and ``complianceStatus`` (v1's
+``trafficStats`` with ``api_version: 1``). The JWT is three base64url parts
 signed with ``cryptography`` (already a dependency, for DKIM): PyJWT and
 google-auth are not installed, and the one signature needed does not justify
 a new dependency. A request or answer that fails is logged and changes
@@ -17,6 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
@@ -53,6 +55,7 @@ class PostmasterReport:
     days: dict[str, postmaster.DomainDay | None] = field(default_factory=dict)
     over: list[str] = field(default_factory=list)  # domains over the spam limit
     held: list[str] = field(default_factory=list)  # their tenants' IPs, warmup held
+    compliance: dict[str, tuple[str, ...]] = field(default_factory=dict)  # v2: needs work
     error: str | None = None
 
 
@@ -99,7 +102,8 @@ async def _json(resp: aiohttp.ClientResponse, what: str) -> dict[str, Any]:
 
 async def token(http: aiohttp.ClientSession, cfg: PostmasterSettings, now: int) -> str:
     creds = _credentials(cfg)
-    claims = postmaster.jwt_claims(creds["client_email"], cfg.token_url, now)
+    scope = postmaster.SCOPE_V2 if cfg.api_version == 2 else postmaster.SCOPE
+    claims = postmaster.jwt_claims(creds["client_email"], cfg.token_url, now, scope=scope)
     assertion = sign_jwt(claims, creds["private_key"], creds.get("private_key_id"))
     async with http.post(cfg.token_url, data={"grant_type": GRANT, "assertion": assertion}) as r:
         body = await _json(r, "token")
@@ -118,6 +122,42 @@ async def traffic_stats(
     return postmaster.parse_traffic_stats(domain, body)
 
 
+async def domain_stats(
+    http: aiohttp.ClientSession, cfg: PostmasterSettings, bearer: str, domain: str, now: float
+) -> list[postmaster.DomainDay]:
+    """v2: the last 7 days' spam rate."""
+    url = f"{cfg.api_url.rstrip('/')}/v2/domains/{domain}/domainStats:query"
+    end = datetime.fromtimestamp(now, UTC).date()
+    body = postmaster.stats_query(end - timedelta(days=7), end)
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with http.post(url, headers=headers, json=body) as r:
+        answer = await _json(r, f"domainStats {domain}")
+    return postmaster.parse_domain_stats(domain, answer)
+
+
+async def compliance(
+    http: aiohttp.ClientSession, cfg: PostmasterSettings, bearer: str, domain: str
+) -> tuple[str, ...]:
+    """v2: the sender requirements that need work."""
+    url = f"{cfg.api_url.rstrip('/')}/v2/domains/{domain}/complianceStatus"
+    headers = {"Authorization": f"Bearer {bearer}"}
+    async with http.get(url, headers=headers) as r:
+        return postmaster.parse_compliance(await _json(r, f"complianceStatus {domain}"))
+
+
+async def _ask(
+    http: aiohttp.ClientSession, cfg: PostmasterSettings, now: float, report: PostmasterReport
+) -> None:
+    bearer = await token(http, cfg, int(now))
+    for domain in cfg.domains:
+        if cfg.api_version == 2:
+            days = await domain_stats(http, cfg, bearer, domain, now)
+            report.compliance[domain] = await compliance(http, cfg, bearer, domain)
+        else:
+            days = await traffic_stats(http, cfg, bearer, domain)
+        report.days[domain] = postmaster.latest(days)
+
+
 async def run_once(
     settings: Settings,
     alert: Callable[[Alert], Awaitable[None]],
@@ -133,11 +173,7 @@ async def run_once(
     try:
         timeout = aiohttp.ClientTimeout(total=cfg.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as http:
-            bearer = await token(http, cfg, int(now))
-            for domain in cfg.domains:
-                report.days[domain] = postmaster.latest(
-                    await traffic_stats(http, cfg, bearer, domain)
-                )
+            await _ask(http, cfg, now, report)
     except (
         PostmasterError,
         postmaster.PostmasterFormatError,
@@ -148,7 +184,8 @@ async def run_once(
         log.error("postmaster: failed, nothing changed: %s", exc)
         return PostmasterReport(error=f"{exc.__class__.__name__}: {exc}"[:300])
     if store is not None:
-        await store.save_provider_feedback(findings(report.days, cfg.spam_limit, now))
+        found = findings(report.days, cfg.spam_limit, now, report.compliance)
+        await store.save_provider_feedback(found)
     for domain, day in report.days.items():
         if day is not None and day.spam_ratio is not None and day.spam_ratio > cfg.spam_limit:
             report.over.append(domain)
@@ -165,6 +202,8 @@ async def run_once(
             metrics.GMAIL_SPAM_RATIO.labels(domain).set(day.spam_ratio)
         for a in postmaster.alerts(domain, day, now, cfg.spam_limit):
             await alert(a)
+    for domain, needs_work in report.compliance.items():
+        await alert(postmaster.compliance_alert(domain, needs_work, now))
     return report
 
 
@@ -175,14 +214,21 @@ def held_ips(settings: Settings, domain: str) -> list[str]:
 
 
 def findings(
-    days: dict[str, postmaster.DomainDay | None], limit: float, now: float
+    days: dict[str, postmaster.DomainDay | None],
+    limit: float,
+    now: float,
+    compliance: dict[str, tuple[str, ...]] | None = None,
 ) -> list[ProviderFinding]:
     out = []
     for domain, day in days.items():
         if day is None or day.spam_ratio is None:
             continue
         status = "OVER" if day.spam_ratio > limit else "OK"
-        detail = f"spam rate {day.spam_ratio * 100:.2f}%, reputation {day.reputation or 'unknown'}"
+        detail = f"spam rate {day.spam_ratio * 100:.2f}%"
+        if compliance is not None and domain in compliance:
+            detail += f", needs work: {', '.join(compliance[domain])}" if compliance[domain] else ""
+        else:
+            detail += f", reputation {day.reputation or 'unknown'}"
         out.append(ProviderFinding("postmaster", domain, day.day, status, detail, now))
     return out
 

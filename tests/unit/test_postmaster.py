@@ -55,6 +55,8 @@ class Google:
         self.ratio = 0.005
         self.url = ""
         self.claims: list[dict] = []
+        self.queries: list[dict] = []
+        self.failing: set[str] = {"DMARC_POLICY", "ONE_CLICK"}
 
     async def token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -79,6 +81,40 @@ class Google:
         assert request.match_info["domain"] == "acme.example"
         return web.json_response(stats(self.ratio))
 
+    async def domain_stats(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {BEARER}":
+            return web.json_response({"error": {"code": 401}}, status=401)
+        body = await request.json()
+        self.queries.append(body)
+        [metric] = body["metricDefinitions"]
+        assert metric["baseMetric"] == {"standardMetric": "SPAM_RATE"}
+        [span] = body["timeQuery"]["dateRanges"]["dateRanges"]
+        end = span["end"]
+        days = [
+            {"date": {**end, "day": end["day"] - 1}, "metric": metric["name"],
+             "value": {"doubleValue": 0.0001}},
+            {"date": end, "metric": metric["name"], "value": {"doubleValue": self.ratio}},
+            {"date": end, "metric": "other", "value": {"doubleValue": 0.9}},
+        ]  # fmt: skip
+        return web.json_response({"domainStats": days})
+
+    async def compliance(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {BEARER}":
+            return web.json_response({"error": {"code": 401}}, status=401)
+        rows = [
+            {"requirement": r, "status": {"status": "NEEDS_WORK" if r in self.failing else
+                                                     "COMPLIANT"}}
+            for r in ("SPF", "DKIM", "DMARC_POLICY", "USER_REPORTED_SPAM_RATE")
+        ]  # fmt: skip
+        one_click = {"status": {"status": "COMPLIANT"}}
+        if "ONE_CLICK" in self.failing:
+            one_click = {"status": {"status": "NEEDS_WORK"}, "reason": "NO_UNSUB_GENERAL"}
+        data = {"domainId": request.match_info["domain"], "rowData": rows,
+                "oneClickUnsubscribeVerdict": one_click,
+                "honorUnsubscribeVerdict": {"status": {"status": "COMPLIANT"}}}  # fmt: skip
+        name = f"domains/{request.match_info['domain']}/complianceStatus"
+        return web.json_response({"name": name, "complianceData": data})
+
 
 @pytest.fixture
 async def google() -> AsyncIterator[Google]:
@@ -86,6 +122,8 @@ async def google() -> AsyncIterator[Google]:
     app = web.Application()
     app.router.add_post("/token", g.token)
     app.router.add_get("/v1/domains/{domain}/trafficStats", g.traffic)
+    app.router.add_post("/v2/domains/{domain}/domainStats:query", g.domain_stats)
+    app.router.add_get("/v2/domains/{domain}/complianceStatus", g.compliance)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -95,7 +133,7 @@ async def google() -> AsyncIterator[Google]:
     await runner.cleanup()
 
 
-def settings(url: str, tmp_path: Path):
+def settings(url: str, tmp_path: Path, version: int = 1):
     pem = KEY.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -118,6 +156,7 @@ providers:
     domains: [acme.example]
     api_url: {url}
     token_url: {url}/token
+    api_version: {version}
 """,
         environ={},
     )
@@ -185,3 +224,53 @@ def test_parse_rejects_what_is_not_the_documented_shape() -> None:
             "a.example", {"trafficStats": [{"name": "x/1", "userReportedSpamRatio": "high"}]}
         )
     assert postmaster.parse_traffic_stats("a.example", {}) == []
+
+
+async def test_v2_reads_the_daily_spam_rate_and_the_compliance_status(
+    google: Google, tmp_path: Path, store
+) -> None:
+    sent: list[Alert] = []
+
+    async def alert(a: Alert) -> None:
+        sent.append(a)
+
+    s = settings(google.url, tmp_path, version=2)
+    now = 1_796_300_000.0  # 2026-12-03 UTC
+    report = await run_once(s, alert, clock=lambda: now, store=store)
+    assert report.error is None and report.over == ["acme.example"]
+    assert google.claims[0]["scope"] == postmaster.SCOPE_V2
+    [span] = google.queries[0]["timeQuery"]["dateRanges"]["dateRanges"]
+    assert span["end"] == {"year": 2026, "month": 12, "day": 3}
+    assert span["start"] == {"year": 2026, "month": 11, "day": 26}
+    day = report.days["acme.example"]
+    assert day is not None and (day.day, day.spam_ratio) == ("20261203", 0.005)
+    assert report.compliance == {
+        "acme.example": ("DMARC_POLICY", "ONE_CLICK_UNSUBSCRIBE (NO_UNSUB_GENERAL)")
+    }
+    assert {(a.key, a.firing) for a in sent} >= {
+        ("gmail-spam:acme.example", True),
+        ("gmail-compliance:acme.example", True),
+    }
+    [finding] = await store.provider_feedback()
+    assert finding.status == "OVER" and "needs work: DMARC_POLICY" in finding.detail
+    google.failing = set()
+    google.ratio = 0.0005
+    sent.clear()
+    report = await run_once(s, alert, clock=lambda: now + 86400, store=store)
+    assert report.over == [] and report.compliance == {"acme.example": ()}
+    assert {(a.key, a.firing) for a in sent} >= {
+        ("gmail-spam:acme.example", False),
+        ("gmail-compliance:acme.example", False),
+    }
+
+
+def test_v2_parsing_keeps_to_the_documented_shape() -> None:
+    body = {"domainStats": [{"metric": "spam_rate", "date": {"year": 2026}, "value": {
+        "doubleValue": 0.1}}]}  # fmt: skip
+    with pytest.raises(postmaster.PostmasterFormatError, match=r"domainStats\[0\]\.date"):
+        postmaster.parse_domain_stats("a.example", body)
+    assert postmaster.parse_domain_stats("a.example", {"domainStats": [{"metric": "x"}]}) == []
+    assert postmaster.parse_compliance({}) == ()
+    sub = {"subdomainComplianceData": {"rowData": [
+        {"requirement": "SPF", "status": {"status": "NEEDS_WORK"}}]}}  # fmt: skip
+    assert postmaster.parse_compliance(sub) == ("SPF",)
