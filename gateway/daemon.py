@@ -44,6 +44,7 @@ from gateway.parts import Relay
 from gateway.runtime import Runtime
 from gateway.workers import Workers
 from policy.bus import Bus
+from policy.quota import operations
 from policy.store import Store
 from scheduler import conditions, mailwizz_sync, warmup_clock
 from scheduler.alerts import Alerter
@@ -127,6 +128,12 @@ class Daemon:
         breaker = getattr(self.runtime().downstream, "breaker", None)  # the outbox sink has none
         return breaker is None or not breaker.is_open
 
+    async def _quota_exhausted(self, store: Store) -> dict[str, bool]:
+        s, now = self.settings, runtime.utc_now()
+        rows = await operations.quotas(s, store, now, counters=self.runtime().counters)
+        empty = operations.exhausted_pools(s, rows, now, s.alerts.quota_quiet_before_day_end)
+        return {t.name: t.pool in empty for t in s.tenants}
+
     async def _start_services(
         self, stack: AsyncExitStack, store: Store, tasks: Supervisor, spool: SpoolSettings
     ) -> None:
@@ -158,10 +165,13 @@ class Daemon:
         probes = conditions.Probes(downstream_up=self._downstream_up)
         if spool.dir is not None:  # every process's folder: the spool as a whole
             probes.spool_size = functools.partial(_spool_size, spool.dir)
-        down_after = s.alerts.downstream_down_after
+        probes.quota_exhausted = functools.partial(self._quota_exhausted, store)
         conditions.schedule(
-            conditions.ConditionWatch(tasks, Alerter(self.current), probes, down_after=down_after)
-        )
+            conditions.ConditionWatch(
+                tasks, Alerter(self.current), probes, down_after=s.alerts.downstream_down_after,
+                spool_window=s.alerts.spool_growing_after,
+            )
+        )  # fmt: skip
         unsubscribe = feedback.unsubscribes.link
         await parts.public_http(stack, s, self.current, store, self.bus, unsubscribe, tasks)
         await parts.inbound(stack, s, self.current)

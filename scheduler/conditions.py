@@ -1,4 +1,5 @@
-"""The operational alerts (the ``alert-watch`` task): stalled tasks, PowerMTA down, spool growing.
+"""The operational alerts (the ``alert-watch`` task): stalled tasks, PowerMTA down, spool
+growing, a tenant's quota exhausted.
 
 Every ``WATCH_EVERY`` seconds it asks its probes how things are and hands
 policy.alert_kinds' answers to the Alerter, which sends each change once
@@ -25,6 +26,8 @@ WATCH_EVERY = 30.0
 class Probes:
     downstream_up: Callable[[], bool] | None = None
     spool_size: Callable[[], Awaitable[int]] | None = None
+    # Each tenant: True while its pool has nothing left to send today (policy.quota).
+    quota_exhausted: Callable[[], Awaitable[dict[str, bool]]] | None = None
 
 
 @dataclass
@@ -53,6 +56,9 @@ class ConditionWatch:
             while self.samples and now - self.samples[0][0] > 2 * self.spool_window:
                 self.samples.popleft()  # bounded: only the window (and one more) is kept
             out.append(alert_kinds.spool_growing(list(self.samples), now, self.spool_window))
+        if self.probes.quota_exhausted is not None:
+            for tenant, exhausted in sorted((await self.probes.quota_exhausted()).items()):
+                out.append(alert_kinds.quota_exhausted(tenant, exhausted, now))
         for a in out:
             await self.alert(a)
         return out

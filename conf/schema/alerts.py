@@ -8,7 +8,8 @@ is sent once while its condition lasts (again after ``repeat`` seconds),
 with a resolved message when it ends, and at most ``max_per_minute`` go out
 a minute (the rest are only logged). Today: DNS blocklist listings and
 delistings, a blocklist failing its canary (scheduler/reputation), SNDS and
-Postmaster Tools findings, a stalled task and PowerMTA down (scheduler/conditions).
+Postmaster Tools findings, DNS checks, a stalled task, PowerMTA down, a growing
+spool and an exhausted tenant quota (scheduler/conditions).
 """
 
 from __future__ import annotations
@@ -41,3 +42,8 @@ class AlertSettings(Section):
     timeout: float = Field(default=10.0, gt=0)
     # Seconds PowerMTA may be unreachable (its breaker open) before it is an alert.
     downstream_down_after: float = Field(default=300.0, gt=0)
+    # Seconds the fallback spool (all processes' folders) must only grow before it is one.
+    spool_growing_after: float = Field(default=900.0, gt=0)
+    # A tenant whose pool has nothing left today alerts (quota-exhausted:TENANT), unless
+    # fewer than this many seconds of its day remain.
+    quota_quiet_before_day_end: float = Field(default=7200.0, ge=0)

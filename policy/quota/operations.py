@@ -250,6 +250,21 @@ def totals(rows: Sequence[IpQuota]) -> PoolTotals:
     )
 
 
+def exhausted_pools(
+    settings: Settings, rows: Sequence[IpQuota], now: datetime, quiet: float = 7200.0
+) -> set[str]:
+    """Pools with nothing left to send today, while more than ``quiet`` seconds of their
+    day remain (an empty quota at the end of a day is the plan, not news)."""
+    out = set()
+    for pool in settings.pools:
+        left = totals([r for r in rows if r.pool == pool]).remaining
+        zone = calendar.pool_zone(settings, pool)
+        _, end = calendar.day_bounds(zone, calendar.local_today(zone, now))
+        if left == 0 and end - now.timestamp() > quiet:
+            out.add(pool)
+    return out
+
+
 async def send_plan(
     settings: Settings,
     store: OperationsStore,

@@ -4,9 +4,12 @@ local webhook receiver once each, and resolved when the condition ends."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 import conf
 from policy import alert_kinds
+from policy.events import Event
+from policy.quota import operations
 from scheduler.alerts import Alerter
 from scheduler.conditions import ConditionWatch, Probes
 from scheduler.supervisor import Supervisor
@@ -75,3 +78,51 @@ def test_builders_keep_their_keys() -> None:
     # A drop inside the window: the spool is draining, not growing.
     samples = [(0.0, 1), (300.0, 9), (500.0, 2), (700.0, 8)]
     assert not alert_kinds.spool_growing(samples, 700.0, 600).firing
+
+
+QUOTA = """
+tenants:
+  - {name: acme, pool: acme, trusted_networks: [127.0.0.1/32], sender_domains: [a.example]}
+  - {name: beta, pool: beta, trusted_networks: [127.0.0.2/32], sender_domains: [b.example]}
+pools:
+  acme: [{ip: 192.0.2.10, vmta: a1, hostname: h1, daily_limit: 10}]
+  beta: [{ip: 192.0.2.20, vmta: b1, hostname: h2}]
+"""
+
+
+async def test_an_exhausted_tenant_quota_alerts_until_the_day_ends_quietly(store) -> None:
+    s = conf.parse(QUOTA, environ={})
+    noon = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    sent = [
+        Event("relayed", tenant="acme", client="c", mail_from="m@a.example",
+              recipients=(f"r{i}@x.net",), ip="192.0.2.10", at=noon.timestamp() - 60 + i)
+        for i in range(10)
+    ]  # fmt: skip
+    rows = await operations.quotas(s, store, noon)
+    assert operations.exhausted_pools(s, rows, noon) == set()
+    await store.record(sent)
+    rows = await operations.quotas(s, store, noon)
+    assert operations.exhausted_pools(s, rows, noon) == {"acme"}  # beta has no limit
+    late = noon.replace(hour=23)
+    assert operations.exhausted_pools(s, await operations.quotas(s, store, late), late) == set()
+
+
+async def test_the_watch_sends_quota_exhausted_then_resolved(
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    s = with_alerts(conf.parse(QUOTA, environ={}), receiver.url)
+    state = {"acme": True, "beta": False}
+
+    async def exhausted() -> dict[str, bool]:
+        return dict(state)
+
+    async with Supervisor() as tasks:
+        watch = ConditionWatch(
+            tasks, Alerter(lambda: s), Probes(quota_exhausted=exhausted), clock=lambda: 5_000.0
+        )
+        await watch.check()
+        assert receiver.events() == [("quota-exhausted:acme", "firing")]
+        receiver.webhook.clear()
+        state["acme"] = False
+        await watch.check()
+        assert receiver.events() == [("quota-exhausted:acme", "resolved")]
