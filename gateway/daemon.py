@@ -21,6 +21,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from gateway.runtime import Runtime
 from gateway.workers import Workers
 from policy.bus import Bus
 from policy.quota import operations
+from policy.quota.states import IpState
 from policy.store import Store
 from scheduler import conditions, mailwizz_sync, warmup_clock
 from scheduler.alerts import Alerter
@@ -129,6 +131,7 @@ class Daemon:
         return breaker is None or not breaker.is_open
 
     async def _quota_exhausted(self, store: Store) -> dict[str, bool]:
+        """Each tenant: whether its pool has nothing left to send today."""
         s, now = self.settings, runtime.utc_now()
         rows = await operations.quotas(s, store, now, counters=self.runtime().counters)
         empty = operations.exhausted_pools(s, rows, now, s.alerts.quota_quiet_before_day_end)
@@ -166,6 +169,7 @@ class Daemon:
         if spool.dir is not None:  # every process's folder: the spool as a whole
             probes.spool_size = functools.partial(_spool_size, spool.dir)
         probes.quota_exhausted = functools.partial(self._quota_exhausted, store)
+        probes.quarantined = functools.partial(_quarantined, self.current, store)
         conditions.schedule(
             conditions.ConditionWatch(
                 tasks, Alerter(self.current), probes, down_after=s.alerts.downstream_down_after,
@@ -314,3 +318,14 @@ def _run_loop(main: Any) -> int:
     except ImportError:
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+async def _quarantined(settings: Callable[[], Settings], store: Store) -> dict[str, str]:
+    """Each quarantined IP of the pools, with its last transition's reason."""
+    ours = {ip.ip for ips in settings().pools.values() for ip in ips}
+    out = {}
+    for ip, record in (await store.ip_states()).items():
+        if ip in ours and record.state is IpState.QUARANTINED:
+            history = await store.ip_history(ip, 1)
+            out[ip] = history[0].reason if history else "quarantined"
+    return out

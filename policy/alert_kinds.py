@@ -82,3 +82,14 @@ def quota_exhausted(tenant: str, exhausted: bool, now: float) -> Alert:
         text="further mail is deferred until the quota resets" if exhausted else "sending again",
         at=now,
     )
+
+
+def ip_quarantined(ip: str, reason: str, now: float) -> Alert:
+    """``reason`` empty: the IP is out of quarantine again."""
+    return Alert(
+        key=f"ip-quarantined:{ip}",
+        firing=bool(reason),
+        title=f"IP {ip} quarantined" if reason else f"IP {ip} out of quarantine",
+        text=reason or "back in service (cleared or restarted)",
+        at=now,
+    )

@@ -1,5 +1,5 @@
 """The operational alerts (the ``alert-watch`` task): stalled tasks, PowerMTA down, spool
-growing, a tenant's quota exhausted.
+growing, a tenant's quota exhausted, an IP quarantined (whatever the cause).
 
 Every ``WATCH_EVERY`` seconds it asks its probes how things are and hands
 policy.alert_kinds' answers to the Alerter, which sends each change once
@@ -28,6 +28,8 @@ class Probes:
     spool_size: Callable[[], Awaitable[int]] | None = None
     # Each tenant: True while its pool has nothing left to send today (policy.quota).
     quota_exhausted: Callable[[], Awaitable[dict[str, bool]]] | None = None
+    # Each quarantined IP of the pools, with why (its last transition's reason).
+    quarantined: Callable[[], Awaitable[dict[str, str]]] | None = None
 
 
 @dataclass
@@ -40,6 +42,7 @@ class ConditionWatch:
     clock: Callable[[], float] = time.time
     down_since: float | None = None
     samples: deque[tuple[float, int]] = field(default_factory=deque)
+    in_quarantine: set[str] = field(default_factory=set)
 
     async def check(self) -> list[Alert]:
         now = self.clock()
@@ -59,6 +62,11 @@ class ConditionWatch:
         if self.probes.quota_exhausted is not None:
             for tenant, exhausted in sorted((await self.probes.quota_exhausted()).items()):
                 out.append(alert_kinds.quota_exhausted(tenant, exhausted, now))
+        if self.probes.quarantined is not None:
+            found = await self.probes.quarantined()
+            for ip in sorted(self.in_quarantine | set(found)):
+                out.append(alert_kinds.ip_quarantined(ip, found.get(ip, ""), now))
+            self.in_quarantine = set(found)
         for a in out:
             await self.alert(a)
         return out

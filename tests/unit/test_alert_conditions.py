@@ -4,6 +4,7 @@ local webhook receiver once each, and resolved when the condition ends."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import conf
@@ -126,3 +127,27 @@ async def test_the_watch_sends_quota_exhausted_then_resolved(
         state["acme"] = False
         await watch.check()
         assert receiver.events() == [("quota-exhausted:acme", "resolved")]
+
+
+async def test_a_quarantined_ip_alerts_with_its_reason_then_resolves(
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    s = with_alerts(conf.parse(QUOTA, environ={}), receiver.url)
+    found = {"192.0.2.10": "quarantined: bounce rate over the limit (12.0 %)"}
+
+    async def quarantined() -> dict[str, str]:
+        return dict(found)
+
+    async with Supervisor() as tasks:
+        watch = ConditionWatch(
+            tasks, Alerter(lambda: s), Probes(quarantined=quarantined), clock=lambda: 5_000.0
+        )
+        await watch.check()
+        assert receiver.events() == [("ip-quarantined:192.0.2.10", "firing")]
+        assert "bounce rate" in json.loads(receiver.webhook[0][0])["text"]
+        receiver.webhook.clear()
+        await watch.check()  # still quarantined: nothing new
+        assert receiver.webhook == []
+        found.clear()
+        await watch.check()
+        assert receiver.events() == [("ip-quarantined:192.0.2.10", "resolved")]
