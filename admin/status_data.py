@@ -8,8 +8,8 @@ function behind `sluice quotas` and the API, so the three never disagree.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from admin.status_mailwizz import MailwizzLine
 from admin.status_volumes import DownstreamLine, Volume, volumes
@@ -112,6 +112,7 @@ class Section:
     switches: tuple[SwitchView, ...]
     ips: tuple[IpView, ...]
     groups: tuple[str, ...]  # provider groups with a limit on any IP of the pool
+    rotation: str = ""  # the pool's IP rotation: its next retirement and last word
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,7 @@ async def gather(
     ]
     used = {t.pool for t in settings.tenants}
     sections += [_section(None, p, ips, switches) for p, ips in by_pool.items() if p not in used]
+    sections = [replace(x, rotation=await _rotation(settings, store, x.pool)) for x in sections]
     ips = [p.ip for pool in settings.pools.values() for p in pool]
     return Status(
         now=now,
@@ -243,6 +245,16 @@ async def gather(
         providers=await _providers(settings, store),
         dns=dns,
     )
+
+
+async def _rotation(settings: Settings, store: Store, pool: str) -> str:
+    if pool not in settings.warmup.rotation:
+        return ""
+    saved = await store.rotation(pool)
+    if saved is None:
+        return "rotation: first date set at the warmup clock's next tick"
+    due = datetime.fromtimestamp(saved.next_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"rotation: next retirement {due}" + (f" · {saved.note}" if saved.note else "")
 
 
 GOOD = ("GREEN", "OK", "NO DATA")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+import aiohttp
+
+from admin.status_page import COOKIE
 from tests.api.test_api_lists_suppression import error_of
+from tests.api.test_status_page_http import _sign_in
 from tests.support.admin_api import serve_admin
 from tests.unit.test_rotation import IPS, at, settings
 
@@ -30,5 +36,14 @@ async def test_show_skip_and_trigger_with_roles_and_audit(store):
                 "pool",
             )
             assert (await op.post("/api/pools/acme/rotation/explode")).status == 404
+        # The status page shows the pool's next date and the last round's word.
+        async with aiohttp.ClientSession(
+            base_url=server.url, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
+            sid, _ = await _sign_in(http, "viewer")
+            page = await (await http.get("/", headers={"Cookie": f"{COOKIE}={sid}"})).text()
+        line = re.search(r"<p class=\"muted small\" data-rotation>([^<]+)</p>", page)
+        assert line is not None and line.group(1).startswith("rotation: next retirement 2026-11-14")
+        assert f"retired {IPS[0]}" in line.group(1)
     entries = await store.audit_entries(10)
     assert [e.action for e in entries][:2] == ["rotation.trigger", "rotation.skip"]
