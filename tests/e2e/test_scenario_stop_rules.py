@@ -89,6 +89,29 @@ def counted(sink: Sink) -> Callable[[], dict[str, int]]:
     return lambda: {e: len(sink.by_recipient(e)) for e in PEOPLE}
 
 
+async def stop_three(api: aiohttp.ClientSession, sink: Sink, inbound: int) -> None:
+    """One-click unsubscribe, a DSN to the inbound listener, a recorded reply; then wait
+    until the unsubscribe and the bounce are on the suppression list."""
+    raw = sink.by_recipient("unsub@example.net")[0].data
+    url, _ = c.list_unsubscribe(raw)
+    async with aiohttp.ClientSession() as web:
+        async with web.post(url, data={"List-Unsubscribe": "One-Click"}) as response:
+            assert response.status == 200
+    bounced = sink.by_recipient("bounce@example.net")[0]
+    await bounce(inbound, bounced.mail_from, "bounce@example.net")
+    event = {"kind": "replied", "detail": "Interested, call me"}
+    await ok(await api.post("/api/contacts/acme/reply@example.net/events", json=event))
+
+    async def suppressed() -> bool:
+        got = await ok(await api.get("/api/suppression", params={"tenant": "acme"}))
+        return {i["address"] for i in got["items"]} >= {
+            "unsub@example.net",
+            "bounce@example.net",
+        }
+
+    await until(suppressed, timeout=15, what="the unsubscribe and the bounce recorded")
+
+
 async def test_unsubscribe_bounce_and_reply_stop_their_enrollments(tmp_path: Path, sink: Sink):
     make_keys(tmp_path)
     path, ports = write_config(tmp_path, sink.port)
@@ -104,24 +127,7 @@ async def test_unsubscribe_bounce_and_reply_stop_their_enrollments(tmp_path: Pat
             )  # fmt: skip
             # Pause while the three stops are made, so none races the 6 s delay.
             await ok(await api.post("/api/scenarios/acme/intro/pause"))
-            raw = sink.by_recipient("unsub@example.net")[0].data
-            url, _ = c.list_unsubscribe(raw)
-            async with aiohttp.ClientSession() as web:
-                async with web.post(url, data={"List-Unsubscribe": "One-Click"}) as response:
-                    assert response.status == 200
-            bounced = sink.by_recipient("bounce@example.net")[0]
-            await bounce(ports["inbound"], bounced.mail_from, "bounce@example.net")
-            event = {"kind": "replied", "detail": "Interested, call me"}
-            await ok(await api.post("/api/contacts/acme/reply@example.net/events", json=event))
-
-            async def suppressed() -> bool:
-                got = await ok(await api.get("/api/suppression", params={"tenant": "acme"}))
-                return {i["address"] for i in got["items"]} >= {
-                    "unsub@example.net",
-                    "bounce@example.net",
-                }
-
-            await until(suppressed, timeout=15, what="the unsubscribe and the bounce recorded")
+            await stop_three(api, sink, ports["inbound"])
             await ok(await api.post("/api/scenarios/acme/intro/resume"))
             await until(
                 lambda: counted(sink)()["keep@example.net"] == 2,
