@@ -26,13 +26,16 @@ from policy.store import sql, sqlite_open
 from policy.store.contacts_sqlite import SqliteContacts
 from policy.store.personalization_sqlite import PersonalizationSqlite
 from policy.store.provider_sqlite import ProviderFeedbackSqlite
+from policy.store.replies_sqlite import SqliteReplies
 from policy.store.scenarios_sqlite import SqliteScenarios
 from policy.store.schema import EVENT_COLUMNS
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
 
-class SqliteStore(SqliteScenarios, SqliteContacts, ProviderFeedbackSqlite, PersonalizationSqlite):
+class SqliteStore(
+    SqliteScenarios, SqliteReplies, SqliteContacts, ProviderFeedbackSqlite, PersonalizationSqlite
+):
     def __init__(self, path: str):
         self.path = path
         self.db: aiosqlite.Connection | None = None
