@@ -80,3 +80,15 @@ def quota_exhausted(tenant: str, exhausted: bool, now: float) -> Alert:
         text="further mail is deferred until the quota resets" if exhausted else "sending again",
         at=now,
     )
+
+
+def reply_hot(tenant: str, email: str, scenario: str, step: str, label: str, now: float) -> Alert:
+    """An interested or meeting-request reply: someone should answer it (once per contact)."""
+    words = "asks for a meeting" if label == "meeting_request" else "is interested"
+    return Alert(
+        key=f"reply:{tenant}:{scenario}:{email}",
+        firing=True,
+        title=f"Reply from {email} ({tenant})",
+        text=f"{email} {words}: reply to scenario {scenario}, step {step}",
+        at=now,
+    )
