@@ -21,7 +21,10 @@ REPLY_TO = token.address([SECRET], "acme", MID, "reply.acme-mail.com")
 
 
 def config(base_url: str | None, key: str | None = "sk-test") -> conf.Settings:
-    ai = f'ai: {{api_key: "${{KEY:-}}", base_url: {base_url or "null"}, max_retries: 0, timeout: 2}}\n'
+    ai = (
+        f'ai: {{api_key: "${{KEY:-}}", base_url: {base_url or "null"}, max_retries: 0,'
+        " timeout: 2}\n"
+    )
     text = f"""
 pools: {{p: [{{ip: 192.0.2.1, vmta: v1, hostname: mta1.acme-mail.com}}]}}
 tenants:
