@@ -78,6 +78,9 @@ class ScenarioStats(Out):
     failed: int
     steps: list[StepStats]
     winners: dict[str, Any]
+    replies: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="per step, replies by class (scheduler/replies.py)"
+    )
 
 
 class ActionOut(Out):

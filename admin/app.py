@@ -20,6 +20,7 @@ from admin.api_contacts import add_routes as add_contact_routes
 from admin.api_dns_check import add_routes as add_dns_check_routes
 from admin.api_generate import add_routes as add_generate_routes
 from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
+from admin.api_replies import add_routes as add_reply_routes
 from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_rotation import add_routes as add_rotation_routes
 from admin.api_scenarios import add_routes as add_scenario_routes
@@ -147,6 +148,7 @@ API_MODULES: list = [
     add_spool_routes,
     add_reputation_routes,
     add_scenario_routes,
+    add_reply_routes,
     add_contact_routes,
     add_template_routes,
     add_provider_feedback_routes,

@@ -48,9 +48,10 @@ from policy.bus import Bus
 from policy.quota import operations
 from policy.quota.states import IpState
 from policy.store import Store
-from scheduler import conditions, mailwizz_sync, warmup_clock
+from scheduler import conditions, mailwizz_sync, replies_imap, warmup_clock
 from scheduler.alerts import Alerter
 from scheduler.feedback_service import FeedbackService
+from scheduler.replies import ReplyService
 from scheduler.reputation import dnsauth as dns_check_task
 from scheduler.reputation import postmaster as postmaster_task
 from scheduler.reputation import service as reputation
@@ -144,8 +145,11 @@ class Daemon:
         assert self.relay is not None
         s = self.settings
         # Bounces and complaints: inbox, accounting files, webhook (scheduler/feedback_service).
-        feedback = FeedbackService(store, self.current, bus=self.bus)
+        # Replies to scenario mail: the inbox hands them over; IMAP mailboxes are polled.
+        reply_service = ReplyService(store, self.current, alert=Alerter(self.current))
+        feedback = FeedbackService(store, self.current, bus=self.bus, replies=reply_service)
         feedback.schedule(tasks)
+        replies_imap.schedule(tasks, self.current, reply_service)
         delivery = parts.spool_tasks(tasks, self.relay, spool, feedback.ingest_records)
         warmup_clock.schedule(tasks, self.current, store, runtime.utc_now)
         sync = None

@@ -8,8 +8,10 @@ other gets 550 5.7.1: it is not a relay), and there only the forms Sluice
 issues: ``bounces+<token>``, ``unsubscribe+<token>`` (the token's shape is
 checked here, its signature by the processor) and the plain mailboxes of
 ``feedback.inbound_mailboxes`` (postmaster, abuse, the FBL address); any
-other gets 550 5.1.1. It takes no AUTH, and never answers anything by mail,
-so a bounce of a bounce cannot loop through it.
+other gets 550 5.1.1. At a tenant's ``reply_domain`` it accepts only
+``reply+<token>`` whose token the tenant's tracking secrets signed (replies to
+scenario mail, ``policy.replies.token``); a bad token gets 550 5.1.1. It
+takes no AUTH, and never answers anything by mail, so a bounce of a bounce cannot loop through it.
 
 Anyone may connect, so each client address is bounded: open connections
 (``feedback.inbound_max_connections_per_client``, 421 above), messages per
@@ -39,7 +41,9 @@ from aiosmtpd.smtp import Session as LibSession
 from conf import Settings
 from gateway import replies
 from policy.feedback import verp
+from policy.replies import token as reply_token
 from policy.store.inbox import Inbox
+from policy.tokens import BadToken
 
 log = logging.getLogger("sluice.inbound")
 MAX_RECIPIENTS = 100
@@ -50,6 +54,27 @@ _UNSUBSCRIBE_TOKEN = re.compile(r"[A-Za-z0-9_-]{24,400}")
 def bounce_domains(settings: Settings) -> dict[str, str]:
     """Each tenant's bounce domain, lowercased, with the tenant's name."""
     return {t.bounce_domain.lower(): t.name for t in settings.tenants if t.bounce_domain}
+
+
+def reply_domains(settings: Settings) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Each tenant's reply domain, lowercased: the tenant and the secrets that sign its tokens."""
+    if not settings.replies.enabled:
+        return {}
+    return {
+        t.reply_domain.lower().rstrip("."): (t.name, t.tracking.secrets)
+        for t in settings.tenants
+        if t.reply_domain and t.tracking is not None
+    }
+
+
+def reply_address_ok(address: str, tenant: str, secrets: tuple[str, ...]) -> bool:
+    """Whether a recipient is a reply address whose token this tenant signed."""
+    local = address.strip().strip("<>").rpartition("@")[0]
+    try:
+        reply_token.verify(secrets, tenant, local)
+    except BadToken:
+        return False
+    return True
 
 
 def issued_form(address: str, mailboxes: tuple[str, ...]) -> bool:
@@ -183,10 +208,15 @@ class _Handler:
     ) -> str:
         domain = address.rpartition("@")[2].strip().rstrip(".").lower()
         settings = self.listener.settings()
-        if domain not in bounce_domains(settings):
+        replying = reply_domains(settings).get(domain)
+        if replying is not None:
+            if not reply_address_ok(address, *replying):
+                log.info("inbound bad reply token client=%s rcpt=<%s>", server.peer, address[:200])
+                return str(replies.INBOUND_NO_SUCH_USER)
+        elif domain not in bounce_domains(settings):
             log.info("inbound refused client=%s rcpt=<%s>", server.peer, address[:200])
             return str(replies.INBOUND_NOT_OURS)
-        if not issued_form(address, settings.feedback.inbound_mailboxes):
+        elif not issued_form(address, settings.feedback.inbound_mailboxes):
             log.info("inbound no such user client=%s rcpt=<%s>", server.peer, address[:200])
             return str(replies.INBOUND_NO_SUCH_USER)
         if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:

@@ -93,3 +93,15 @@ def ip_quarantined(ip: str, reason: str, now: float) -> Alert:
         text=reason or "back in service (cleared or restarted)",
         at=now,
     )
+
+
+def reply_hot(tenant: str, email: str, scenario: str, step: str, label: str, now: float) -> Alert:
+    """An interested or meeting-request reply: someone should answer it (once per contact)."""
+    words = "asks for a meeting" if label == "meeting_request" else "is interested"
+    return Alert(
+        key=f"reply:{tenant}:{scenario}:{email}",
+        firing=True,
+        title=f"Reply from {email} ({tenant})",
+        text=f"{email} {words}: reply to scenario {scenario}, step {step}",
+        at=now,
+    )

@@ -31,6 +31,7 @@ from scheduler.effects import Effects
 from scheduler.health import HealthWatch, Quarantine, ipstate_quarantine
 from scheduler.inbox import InboxProcessor
 from scheduler.notify import Notifier
+from scheduler.replies import ReplyService
 from scheduler.supervisor import Supervisor
 from scheduler.unsubscribes import Unsubscribes
 
@@ -44,6 +45,8 @@ class FeedbackService:
     bus: Bus | None = None
     # IP quarantine on bad rates; None: the IP state store (policy.quota.ipstate) records it.
     quarantine: Quarantine | None = None
+    # Replies to scenario mail found in the inbox (scheduler/replies); None: undetermined/.
+    replies: ReplyService | None = None
     effects: Effects = field(init=False)
     inbox: InboxProcessor = field(init=False)
     accounting: AccountingTailer = field(init=False)
@@ -72,6 +75,7 @@ class FeedbackService:
             unsubscribe_keys=lambda: links.tenant_keys(self.settings().tenants),
             unsubscribes=self.unsubscribes,
             max_age=lambda: self.settings().feedback.verp_max_age,
+            replies=self.replies,
         )
         self.accounting = AccountingTailer(
             self.store,

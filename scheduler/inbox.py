@@ -22,7 +22,10 @@ of the message, who may be anyone), records an ``unsubscribe`` engagement
 event and tells MailWizz once per inbox item however often the item is
 processed (``scheduler.unsubscribes``), and goes to ``done/``; a token that
 does not verify, or is older than ``feedback.verp_max_age``, acts on
-nothing and goes to ``undetermined/``. A failure of the
+nothing and goes to ``undetermined/``. Mail to ``reply+<token>@<reply_domain>``
+that is not a delivery report or a complaint is a reply to scenario mail,
+handed to ``scheduler.replies`` (``done/`` once stored, ``undetermined/`` when
+it matches no send); a report sent there takes the bounce path. A failure of the
 store leaves the file in ``new/`` for the next round, so nothing is lost.
 
 A loop guard drops a report identical to one seen in the last hour (same
@@ -45,10 +48,14 @@ from policy.engagement import Engagement
 from policy.feedback import decision as feedback
 from policy.feedback import verp
 from policy.feedback.decision import Feedback
+from policy.replies import message as reply_message
+from policy.replies import rules as reply_rules
+from policy.replies import token as reply_token
 from policy.store.inbox import Inbox
 from policy.tokens import BadToken, TokenKeys
 from scheduler import metrics
 from scheduler.effects import Effects
+from scheduler.replies import ReplyService
 from scheduler.unsubscribes import Unsubscribes, mailto_event
 
 log = logging.getLogger("sluice.inbox")
@@ -70,6 +77,7 @@ class InboxProcessor:
         unsubscribes: Unsubscribes | None = None,
         clock: Callable[[], float] = time.time,
         max_age: Callable[[], float] = lambda: 30 * 86400.0,
+        replies: ReplyService | None = None,
     ):
         self.inbox = inbox
         self.effects = effects
@@ -80,6 +88,7 @@ class InboxProcessor:
         )
         self.clock = clock
         self.max_age = max_age  # feedback.verp_max_age: older mailto: tokens act on nothing
+        self.replies = replies  # None: replies go to undetermined/ for a person
         self.attempts: dict[str, int] = {}
         self.outcomes: dict[str, int] = {}
         self._seen: OrderedDict[tuple[str, str, str], float] = OrderedDict()
@@ -115,6 +124,9 @@ class InboxProcessor:
         rcpts = [str(r) for r in envelope.get("rcpt_tos", []) if isinstance(r, str)]
         if any(_local(r).lower().startswith(verp.UNSUBSCRIBE_PREFIX) for r in rcpts):
             return await self._unsubscribe(path, envelope, rcpts)
+        replied = [r for r in rcpts if reply_token.looks_like(_local(r))]
+        if replied and not await asyncio.to_thread(_is_report, raw, envelope):
+            return await self._reply(path, envelope, replied, raw)
         try:
             items, complete = await self._read(path.name, envelope, rcpts, raw)
         except Exception:
@@ -158,6 +170,30 @@ class InboxProcessor:
             log.warning("inbox %s: unsubscribe failed (%s), trying again", path.name, exc)
             return "retry"
         return await self._move(path, "done", f"mailto: unsubscribe of {len(found)}")
+
+    async def _reply(self, path: Path, envelope: dict, rcpts: list[str], raw: bytes) -> str:
+        if self.replies is None:
+            return await self._move(path, "undetermined", "a reply, and no reply service")
+        tenant = self.replies.tenant_of_domain(rcpts[0].strip().strip("<>").rpartition("@")[2])
+        if tenant is None:
+            return await self._move(path, "undetermined", "a reply to no configured domain")
+        at = envelope.get("received_at")
+        at = float(at) if isinstance(at, int | float) else self.clock()
+        try:
+            outcome = await self.replies.handle(
+                tenant.name, raw, key=f"inbox:{path.name}", source="smtp", rcpts=rcpts, at=at
+            )
+        except Exception as exc:
+            tries = self.attempts.get(path.name, 0) + 1
+            self.attempts[path.name] = tries
+            if tries < MAX_ATTEMPTS:
+                log.warning("inbox %s: reply failed (%s), try %d", path.name, exc, tries)
+                return "retry"
+            log.exception("inbox %s: reply failed %d times", path.name, tries)
+            return await self._move(path, "failed", str(exc)[:200])
+        self.attempts.pop(path.name, None)
+        where = "undetermined" if outcome == "unmatched" else "done"
+        return await self._move(path, where, f"reply {outcome}")
 
     async def _read(
         self, name: str, envelope: dict, rcpts: list[str], raw: bytes
@@ -218,6 +254,11 @@ class InboxProcessor:
         await asyncio.to_thread(self.inbox.move, path, where)
         log.info("inbox %s -> %s (%s)", path.name, where, why)
         return where
+
+
+def _is_report(raw: bytes, envelope: dict) -> bool:
+    mail_from = str(envelope.get("mail_from") or "")
+    return reply_rules.is_report(reply_message.read(raw), mail_from)
 
 
 def _loop_key(fb: Feedback) -> tuple[str, str, str]:

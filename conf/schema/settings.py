@@ -14,6 +14,7 @@ from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
 from conf.schema.providers import ProviderSettings
+from conf.schema.replies import ReplySettings
 from conf.schema.reputation import ReputationSettings
 from conf.schema.rules import DatabaseUrl, PositiveFloat, RedisUrl
 from conf.schema.scenarios import ScenarioSettings
@@ -61,6 +62,8 @@ class Settings(Section):
     providers: ProviderSettings = ProviderSettings()
     # AI-written first lines (scheduler/personalization.py); no key: fallback lines.
     ai: AiSettings = AiSettings()
+    # Replies to scenario mail: classification and IMAP mailboxes (scheduler/replies.py).
+    replies: ReplySettings = ReplySettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property
@@ -72,6 +75,7 @@ class Settings(Section):
 
     def problems(self) -> Problems:
         out = _tenant_problems(self) + _pool_problems(self) + _shared_pool_problems(self)
+        out += _reply_problems(self)
         if self.smtp.workers > 1 and self.redis is None:
             out.append(("smtp.workers", "more than one worker needs shared counters: set redis"))
         if self.mailwizz is not None:
@@ -102,6 +106,23 @@ def _tenant_problems(settings: Settings) -> Problems:
                 where = f"tenants[{i}].credentials[{j}].username"
                 out.append((where, f"username {cred.username!r} is used twice"))
             users.add(cred.username)
+    return out
+
+
+def _reply_problems(settings: Settings) -> Problems:
+    out = []
+    names = {t.name for t in settings.tenants}
+    for k, box in enumerate(settings.replies.mailboxes):
+        if box.tenant not in names:
+            out.append((f"replies.mailboxes[{k}].tenant", f"no tenant named {box.tenant!r}"))
+    domains: dict[str, int] = {}
+    for i, tenant in enumerate(settings.tenants):
+        if tenant.reply_domain is None:
+            continue
+        key = tenant.reply_domain.lower().rstrip(".")
+        if (other := domains.setdefault(key, i)) != i:
+            where = f"tenants[{i}].reply_domain"
+            out.append((where, f"{key!r} is already the reply domain of tenants[{other}]"))
     return out
 
 

@@ -15,6 +15,7 @@ from conf.schema.rules import (
     Domains,
     FeedbackField,
     HeaderName,
+    HostName,
     Hours,
     MailwizzUid,
     Networks,
@@ -117,7 +118,8 @@ class WebhookSettings(Section):
     url: WebUrl
     # Signs each batch: X-Sluice-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">.
     secret: WebhookSecret
-    events: tuple[Literal["bounced", "complained", "auto_replied", "delayed"], ...] = (
+    # "replied": an interested or meeting-request reply to scenario mail (scheduler/replies.py).
+    events: tuple[Literal["bounced", "complained", "auto_replied", "delayed", "replied"], ...] = (
         "bounced",
         "complained",
     )
@@ -145,6 +147,9 @@ class TenantSettings(Section):
     # The domain of VERP envelope senders and mailto: unsubscribes, answered by
     # the inbound listener (e.g. bounce.acme-mail.com); absent: neither is used.
     bounce_domain: str | None = None
+    # The domain of reply addresses (reply+<token>@reply.acme-mail.com) put in the
+    # Reply-To of scenario mail and answered by the inbound listener; absent: none.
+    reply_domain: HostName | None = None
     # Click and open tracking; its base_url and secrets also sign unsubscribe links.
     tracking: TrackingSettings | None = None
     # List-Unsubscribe headers; absent: the sender's are left as they are.
@@ -168,4 +173,6 @@ class TenantSettings(Section):
         if self.unsubscribe is not None and self.unsubscribe.headers != "keep":
             if self.tracking is None:
                 out.append(("unsubscribe", "needs a tracking block: its base_url and secrets"))
+        if self.reply_domain is not None and self.tracking is None:
+            out.append(("reply_domain", "needs a tracking block: its secrets sign reply tokens"))
         return out

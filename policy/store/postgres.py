@@ -24,6 +24,7 @@ from policy.store import sql
 from policy.store.contacts_pg import PgContacts
 from policy.store.personalization_pg import PersonalizationPg
 from policy.store.provider_pg import ProviderFeedbackPg
+from policy.store.replies_pg import PgReplies
 from policy.store.rotation_store import RotationPg
 from policy.store.scenarios_pg import PgScenarios
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
@@ -51,7 +52,9 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
-class PostgresStore(PgScenarios, PgContacts, ProviderFeedbackPg, PersonalizationPg, RotationPg):
+class PostgresStore(
+    PgScenarios, PgReplies, PgContacts, ProviderFeedbackPg, PersonalizationPg, RotationPg
+):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10):
         self.dsn = dsn
         self.min_size = min_size

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy.store.contact_store import ContactStore, TemplateStore
 from policy.store.personalization_store import PersonalizationStore
+from policy.store.replies_store import ReplyStore
 from policy.store.rotation_store import RotationStore
 from policy.store.scenario_store import ScenarioStore
 
@@ -217,6 +218,7 @@ class Store(
     TemplateStore,
     ProviderFeedbackStore,
     PersonalizationStore,
+    ReplyStore,
     RotationStore,
     Protocol,
 ):

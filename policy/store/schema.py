@@ -246,7 +246,27 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             tenant TEXT NOT NULL, day TEXT NOT NULL, tokens BIGINT NOT NULL,
             PRIMARY KEY (tenant, day))""",
     ),
-    # 44 and 45 are taken by the enrollment and replies branches.
+    # 44 is reserved for the enrollment branch.
+    # Replies to scenario mail (scheduler/replies.py): one row per reply with its class
+    # and its original bytes (kept: the inbox's copy is pruned); the archive's sends
+    # found by the 32-hex digest their Message-ID starts with (a reply token's id).
+    (
+        45,
+        """CREATE TABLE replies (
+            id {id_column}, key TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL,
+            email TEXT NOT NULL, scenario TEXT NOT NULL, step TEXT NOT NULL,
+            enrollment TEXT NOT NULL, message_id TEXT NOT NULL,
+            reply_message_id TEXT NOT NULL, source TEXT NOT NULL, sender TEXT NOT NULL,
+            subject TEXT NOT NULL, classification TEXT NOT NULL,
+            confidence DOUBLE PRECISION NOT NULL, decided_by TEXT NOT NULL,
+            review BOOLEAN NOT NULL, return_at DOUBLE PRECISION, detail TEXT NOT NULL,
+            excerpt TEXT NOT NULL, received_at DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL, raw BYTEA NOT NULL);
+        CREATE INDEX replies_tenant ON replies (tenant, id);
+        CREATE INDEX replies_scenario ON replies (tenant, scenario, step);
+        CREATE INDEX scenario_ops_archive_digest
+            ON scenario_ops_archive (tenant, (substr(message_id, 1, 32)))""",
+    ),
     # IP rotation: the re-warm schedule an IP the rotation retired warms on, and each
     # pool's next retirement.
     (

@@ -26,6 +26,7 @@ from policy.store import sql, sqlite_open
 from policy.store.contacts_sqlite import SqliteContacts
 from policy.store.personalization_sqlite import PersonalizationSqlite
 from policy.store.provider_sqlite import ProviderFeedbackSqlite
+from policy.store.replies_sqlite import SqliteReplies
 from policy.store.rotation_store import RotationSqlite
 from policy.store.scenarios_sqlite import SqliteScenarios
 from policy.store.schema import EVENT_COLUMNS
@@ -34,7 +35,12 @@ from policy.switches import Switch
 
 
 class SqliteStore(
-    SqliteScenarios, SqliteContacts, ProviderFeedbackSqlite, PersonalizationSqlite, RotationSqlite
+    SqliteScenarios,
+    SqliteReplies,
+    SqliteContacts,
+    ProviderFeedbackSqlite,
+    PersonalizationSqlite,
+    RotationSqlite,
 ):
     def __init__(self, path: str):
         self.path = path

@@ -14,6 +14,8 @@ from email.utils import formataddr, formatdate, parseaddr
 
 from conf import TenantSettings
 from policy import links, tokens
+from policy.replies import token as reply_token
+from policy.scenarios.definition import Scenario
 from scheduler.scenarios.catalog import Content
 
 _UTF8 = Charset("utf-8")
@@ -28,6 +30,23 @@ def unsubscribe_url(tenant: TenantSettings, job: str, message_id: str, recipient
     ref = links.message_ref(job, f"<{message_id}>")
     token = tokens.issue(keys, "unsubscribe", tenant.name, ref, recipient)
     return f"{tenant.tracking.base_url.rstrip('/')}/t/u/{token}"
+
+
+def reply_to(tenant: TenantSettings, enabled: bool, d: Scenario, message_id: str) -> str | None:
+    """The Reply-To: the tenant's reply address for this message when it has a reply domain.
+
+    The scenario's own ``reply_to`` then keeps only its display name (or the From's):
+    replies must reach the reply address to be read, matched and classified.
+    """
+    if not enabled or tenant.reply_domain is None or tenant.tracking is None:
+        return d.reply_to
+    address = reply_token.address(
+        tenant.tracking.secrets, tenant.name, message_id, tenant.reply_domain.lower()
+    )
+    name = parseaddr(d.reply_to or "")[0] or parseaddr(d.from_)[0]
+    # Quoted, not encoded: build() encodes the name once, as it does for From.
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{quoted}" <{address}>' if name else address
 
 
 def build(

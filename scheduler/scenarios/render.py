@@ -37,7 +37,7 @@ async def compose(
         raise RenderFailed(str(exc)) from exc
     data = message.build(
         sender=d.from_,
-        reply_to=d.reply_to,
+        reply_to=message.reply_to(tenant, engine.settings().replies.enabled, d, mid),
         recipient=op.email,
         message_id=mid,
         content=content,

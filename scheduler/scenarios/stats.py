@@ -35,6 +35,9 @@ async def of(store: Store, row: ScenarioRow) -> dict[str, Any]:
             "open_rate": _rate(opens, sent), "click_rate": _rate(clicks, sent),
         })  # fmt: skip
     enrollments = await store.enrollment_counts(row.tenant, row.name)
+    replies: dict[str, dict[str, int]] = defaultdict(dict)
+    for step, label, n in await store.reply_counts(row.tenant, row.name):
+        replies[step][label] = n
     return {
         "name": row.name,
         "status": row.status,
@@ -46,4 +49,5 @@ async def of(store: Store, row: ScenarioRow) -> dict[str, Any]:
         "failed": enrollments.get("failed", 0),
         "steps": out,
         "winners": json.loads(row.winners),
+        "replies": dict(replies),
     }

@@ -41,6 +41,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR  # the s
 import conf
 from policy.engagement import Engagement
 from policy.events import Event
+from policy.replies.record import ReplyRow
 from policy.scenarios.contacts import Contact
 from policy.scenarios.templates import Template
 from policy.store import open_store
@@ -94,6 +95,7 @@ KNOWN = {
     "action": ["start", "pause", "resume", "cancel"],
     "pool": ["acme"],
     "move": ["skip", "trigger"],
+    "id": ["1"],
 }
 
 
@@ -139,6 +141,13 @@ async def _seed(store: Any) -> None:
         for name in ("intro", "editable"):
             body = scenario_body(name)
             await store.save_scenario(tenant, name, json.dumps(body), None, None, at)
+        # A reply (id 1 for acme) for GET /api/replies and its review.
+        row = ReplyRow(
+            0, f"seed:{tenant}", tenant, "ann@x.example", "intro", "hello", "e-1",
+            "m1@a.example", "r1@x.example", "smtp", "ann@x.example", "Re: Hi", "other", 0.0,
+            "fallback", True, None, "", "Tell me more", at, at,
+        )  # fmt: skip
+        await store.add_reply(row, b"From: ann@x.example\r\n\r\nTell me more\r\n")
 
 
 def scenario_body(name: str) -> dict[str, Any]:

@@ -176,3 +176,24 @@ def error(status: int, retry_after: float | None = None, message: str = "") -> w
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
     body = _error_body(status, message or _ERRORS.get(status, "error"))
     return web.json_response(body, status=status, headers=headers)
+
+
+# Words a reply classifier's test replies carry, and the class the fake model answers.
+REPLY_WORDS = (
+    ("meeting", "meeting_request", 0.95),
+    ("call", "meeting_request", 0.9),
+    ("interested", "interested", 0.93),
+    ("price", "information_request", 0.88),
+    ("colleague", "wrong_person", 0.85),
+    ("no thanks", "not_interested", 0.9),
+    ("maybe", "other", 0.4),
+)
+
+
+def classify_reply(body: dict[str, Any]) -> str:
+    """A ``write`` for reply classification: the JSON the model is asked for, by keyword."""
+    text = str(body["messages"][0]["content"]).lower()
+    for word, label, confidence in REPLY_WORDS:
+        if word in text:
+            return json.dumps({"class": label, "confidence": confidence, "reason": word})
+    return json.dumps({"class": "other", "confidence": 0.5, "reason": "unclear"})

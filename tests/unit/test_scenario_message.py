@@ -51,3 +51,37 @@ def test_a_line_break_in_a_rendered_subject_cannot_add_a_header():
     assert m["Subject"] == "Hi Bcc: evil@x.example" and m["Bcc"] is None
     assert m.get_content_type() == "text/plain" and m.get_content().strip() == "t"
     assert "Reply-To" not in m
+
+
+def test_reply_to_is_the_tenant_reply_address_keeping_the_scenario_name():
+    from conf import TenantSettings
+    from policy.replies import token
+    from policy.scenarios.definition import Scenario
+    from scheduler.scenarios.message import reply_to
+
+    tenant = TenantSettings.model_validate(
+        {
+            "name": "acme", "pool": "p", "sender_domains": ("acme-mail.com",),
+            "trusted_networks": ("127.0.0.1/32",), "reply_domain": "Reply.Acme-Mail.com",
+            "tracking": {"base_url": "https://t.acme-mail.com", "secrets": ("s" * 20,)},
+        }
+    )  # fmt: skip
+    mid = "0123456789abcdef0123456789abcdef@acme-mail.com"
+    d = Scenario.model_construct(
+        from_="Anna <anna@acme-mail.com>", reply_to='"Équipe, Ventes" <t@x>'
+    )
+    value = reply_to(tenant, True, d, mid)
+    raw = build(
+        sender=d.from_, reply_to=value, recipient="bob@example.net", message_id=mid,
+        content=Content("Hi", "", "Hello"), at=1_750_000_000,
+    )  # fmt: skip
+    addr = parsed(raw)["Reply-To"].addresses[0]
+    assert addr.display_name == "Équipe, Ventes" and addr.domain == "reply.acme-mail.com"
+    assert len(addr.username) <= 64
+    assert token.verify(["s" * 20], "acme", addr.username) == mid[:32]
+    # Without a reply domain, or with replies off, the scenario's own Reply-To stays.
+    assert reply_to(tenant, False, d, mid) == d.reply_to
+    plain = tenant.model_copy(update={"reply_domain": None})
+    assert reply_to(plain, True, d, mid) == d.reply_to
+    bare = Scenario.model_construct(from_="anna@acme-mail.com", reply_to=None)
+    assert reply_to(tenant, True, bare, mid).startswith("reply+")
