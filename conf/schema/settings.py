@@ -9,6 +9,7 @@ from pydantic import Field
 from conf.schema.ai import AiSettings
 from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
+from conf.schema.enrollment import EnrollmentTask
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
@@ -58,6 +59,8 @@ class Settings(Section):
     providers: ProviderSettings = ProviderSettings()
     # AI-written first lines (scheduler/personalization.py); no key: fallback lines.
     ai: AiSettings = AiSettings()
+    # Auto-enrollment of posted prospects (scheduler/enrollment.py); per tenant: enrollment.
+    enrollment: EnrollmentTask = EnrollmentTask()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     def problems(self) -> Problems:

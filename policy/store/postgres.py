@@ -23,6 +23,7 @@ from policy.store import reputation_sql as rsql
 from policy.store import sql
 from policy.store.contacts_pg import PgContacts
 from policy.store.personalization_pg import PersonalizationPg
+from policy.store.prospects_pg import ProspectsPg
 from policy.store.provider_pg import ProviderFeedbackPg
 from policy.store.scenarios_pg import PgScenarios
 from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
@@ -50,7 +51,7 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]
         return ""
 
 
-class PostgresStore(PgScenarios, PgContacts, ProviderFeedbackPg, PersonalizationPg):
+class PostgresStore(PgScenarios, PgContacts, ProviderFeedbackPg, PersonalizationPg, ProspectsPg):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10):
         self.dsn = dsn
         self.min_size = min_size

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy.store.contact_store import ContactStore, TemplateStore
 from policy.store.personalization_store import PersonalizationStore
+from policy.store.prospect_store import ProspectStore
 from policy.store.scenario_store import ScenarioStore
 
 if TYPE_CHECKING:
@@ -216,6 +217,7 @@ class Store(
     TemplateStore,
     ProviderFeedbackStore,
     PersonalizationStore,
+    ProspectStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

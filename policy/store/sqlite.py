@@ -25,6 +25,7 @@ from policy.store import reputation_sql as rsql
 from policy.store import sql, sqlite_open
 from policy.store.contacts_sqlite import SqliteContacts
 from policy.store.personalization_sqlite import PersonalizationSqlite
+from policy.store.prospects_sqlite import ProspectsSqlite
 from policy.store.provider_sqlite import ProviderFeedbackSqlite
 from policy.store.scenarios_sqlite import SqliteScenarios
 from policy.store.schema import EVENT_COLUMNS
@@ -32,7 +33,9 @@ from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
 
-class SqliteStore(SqliteScenarios, SqliteContacts, ProviderFeedbackSqlite, PersonalizationSqlite):
+class SqliteStore(
+    SqliteScenarios, SqliteContacts, ProviderFeedbackSqlite, PersonalizationSqlite, ProspectsSqlite
+):
     def __init__(self, path: str):
         self.path = path
         self.db: aiosqlite.Connection | None = None
