@@ -17,7 +17,9 @@ from admin import api, api_control, api_ips, api_lists, api_quotas, api_tenants,
 from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_contacts import add_routes as add_contact_routes
+from admin.api_enrollment import add_routes as add_enrollment_routes
 from admin.api_generate import add_routes as add_generate_routes
+from admin.api_prospects import add_routes as add_prospect_routes
 from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
 from admin.api_reputation import add_routes as add_reputation_routes
 from admin.api_scenarios import add_routes as add_scenario_routes
@@ -148,4 +150,6 @@ API_MODULES: list = [
     add_contact_routes,
     add_template_routes,
     add_provider_feedback_routes,
+    add_prospect_routes,
+    add_enrollment_routes,
 ]
