@@ -31,6 +31,7 @@ is tried again, and after ``MAX_ATTEMPTS`` it is left as failed.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -218,7 +219,7 @@ class Enrollment:
             await self.store.decide_prospects(tenant, r.decisions, r.now)
         events = [
             Event(kind, tenant, ev.CLIENT, "", (email,), job=f"scenario:{name}" if name else "",
-                  detail=detail, at=r.now)
+                  detail=_detail(detail, name), at=r.now)
             for kind, email, name, detail in r.events
         ]  # fmt: skip
         if events:
@@ -227,3 +228,8 @@ class Enrollment:
             await self.store.add_contact_event(tenant, email, kind, detail, r.now)
         if r.decisions:
             log.info("enrollment %s: %s", tenant, dict(r.report.counts))
+
+
+def _detail(text: str, scenario: str) -> str:
+    """An event's detail is JSON (the events API reads it as an object)."""
+    return json.dumps({"reason": text, "scenario": scenario} if scenario else {"reason": text})
