@@ -142,10 +142,13 @@ class Enrollment:
 
     async def _judge(self, r: _Round, batch: Sequence[ProspectRow], room: int) -> None:
         tenant = r.tenant.name
-        suppressed = await self.store.suppression_entries(tenant, [p.email for p in batch])
+        emails = [p.email for p in batch]
+        suppressed = await self.store.suppression_entries(tenant, emails)
+        contacts = await self.store.contacts_of(tenant, emails)
+        enrolled = await self._enrolled_in(r, emails)
         for p in batch:
-            contact = await self.store.contact(tenant, p.email)
-            facts = Facts(p, contact, p.email in suppressed, await self._enrolled_in(r, p.email))
+            contact = contacts.get(p.email)
+            facts = Facts(p, contact, p.email in suppressed, enrolled.get(p.email, ""))
             blocked = eligibility.first_failure(facts, r.cfg, upto="scenario")
             choice = None if blocked or contact is None else choose(contact, r.active, r.now)
             if blocked is None and choice is None:
@@ -164,11 +167,11 @@ class Enrollment:
             room -= 1
             r.chosen.setdefault(choice.name, []).append(contact)
 
-    async def _enrolled_in(self, r: _Round, email: str) -> str:
-        for name in r.auto:
-            if await self.store.enrollment(enrollment_id(r.tenant.name, name, email)):
-                return name
-        return ""
+    async def _enrolled_in(self, r: _Round, emails: Sequence[str]) -> dict[str, str]:
+        """An auto-enrollment scenario each email is enrolled in already, by email."""
+        ids = {enrollment_id(r.tenant.name, n, e): (e, n) for e in emails for n in r.auto}
+        found = await self.store.existing_enrollments(list(ids))
+        return {ids[i][0]: ids[i][1] for i in sorted(found)}
 
     def _definition(self, r: _Round, name: str) -> Scenario:
         return next(c.definition for c in r.active if c.name == name)
@@ -224,8 +227,10 @@ class Enrollment:
         ]  # fmt: skip
         if events:
             await self.store.record(events)
-        for kind, email, _, detail in r.events:
-            await self.store.add_contact_event(tenant, email, kind, detail, r.now)
+        if r.events:
+            await self.store.add_contact_events(
+                tenant, [(email, kind, detail) for kind, email, _, detail in r.events], r.now
+            )
         if r.decisions:
             log.info("enrollment %s: %s", tenant, dict(r.report.counts))
 

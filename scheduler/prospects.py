@@ -11,13 +11,17 @@ MX lookups go to the configured resolver (``warmup.resolver``, else the
 system's), each domain once per batch, at most ``mx_concurrency`` at once,
 each within ``mx_timeout`` and all within ``mx_budget``: a domain that did not
 answer in time is kept as unverified (``mx: unknown``), not refused, since
-the resolver's slowness says nothing about the prospect.
+the resolver's slowness says nothing about the prospect. Answers are kept in
+this process for a while (an MX an hour, a missing one ten minutes, bounded in
+size), since a scraper's batches share their mail domains (gmail.com...).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +34,11 @@ from conf.schema.enrollment import EnrollmentTask
 from policy.enrollment import prospects as pr
 from policy.enrollment.prospects import MX_NONE, MX_OK, MX_UNKNOWN, ItemResult, Prospect
 from policy.store.prospect_store import ProspectStore
+
+TTL = {MX_OK: 3600.0, MX_NONE: 600.0}  # an unknown answer is not kept
+MAX_CACHED = 100_000
+# (nameservers, port, domain) -> (answer, until): shared by every request of this process.
+_CACHE: OrderedDict[tuple[str, int, str], tuple[str, float]] = OrderedDict()
 
 
 class MxChecker:
@@ -48,6 +57,7 @@ class MxChecker:
         r.timeout = r.lifetime = timeout
         self.resolver = r
         self.timeout = timeout
+        self._where = (",".join(map(str, r.nameservers)), port)
 
     @classmethod
     def of(cls, s: Settings) -> MxChecker:
@@ -58,6 +68,19 @@ class MxChecker:
 
     async def one(self, domain: str) -> str:
         """ok, none (no such domain, no MX, or a null MX) or unknown (no answer in time)."""
+        key = (*self._where, domain)
+        cached = _CACHE.get(key)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        answer = await self._ask(domain)
+        if answer in TTL:
+            _CACHE[key] = (answer, time.monotonic() + TTL[answer])
+            _CACHE.move_to_end(key)
+            while len(_CACHE) > MAX_CACHED:
+                _CACHE.popitem(last=False)
+        return answer
+
+    async def _ask(self, domain: str) -> str:
         try:
             async with asyncio.timeout(self.timeout):
                 answer = await self.resolver.resolve(domain, "MX", search=False)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
+from policy.scenarios.contacts import Contact
 
 
 class ProspectStore(Protocol):
@@ -28,6 +29,14 @@ class ProspectStore(Protocol):
     async def decided_since(self, tenant: str, status: str, since: float) -> int: ...
     # Blocked prospects back to ready (the settings changed: decided again); how many.
     async def requeue_blocked(self, tenant: str, now: float) -> int: ...
+    # The contacts of ``emails`` (those that exist), by email: one round's in one go.
+    async def contacts_of(self, tenant: str, emails: Sequence[str]) -> dict[str, Contact]: ...
+    # Which enrollment ids exist (policy.scenarios.ledger.enrollment_id).
+    async def existing_enrollments(self, ids: Sequence[str]) -> set[str]: ...
+    # Contact events of one round in one transaction: (email, kind, detail) each.
+    async def add_contact_events(
+        self, tenant: str, events: Sequence[tuple[str, str, str]], at: float
+    ) -> None: ...
     # The settings changed at runtime (JSON), None when never changed.
     async def enrollment_settings(self, tenant: str) -> str | None: ...
     async def save_enrollment_settings(

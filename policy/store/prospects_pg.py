@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
+from policy.scenarios.contacts import Contact
 from policy.store import contacts_sql as cq
 from policy.store import prospects_sql as q
+from policy.store import scenarios_sql as sq
 
 
 class ProspectsPg:
@@ -62,6 +64,20 @@ class ProspectsPg:
     async def requeue_blocked(self, tenant: str, now: float) -> int:
         done = await self._pool().execute(q.REQUEUE, tenant, now)
         return int(done.rsplit(" ", 1)[-1])
+
+    async def contacts_of(self, tenant: str, emails: Sequence[str]) -> dict[str, Contact]:
+        rows = await self._pool().fetch(cq.EXISTING_PG, tenant, list(emails))
+        return {r[1]: cq.contact(r) for r in rows}
+
+    async def existing_enrollments(self, ids: Sequence[str]) -> set[str]:
+        return {r[0] for r in await self._pool().fetch(q.ENROLLMENTS_PG, list(ids))}
+
+    async def add_contact_events(
+        self, tenant: str, events: Sequence[tuple[str, str, str]], at: float
+    ) -> None:
+        rows = [(tenant, email, kind, detail, at) for email, kind, detail in events]
+        async with self._pool().acquire() as conn, conn.transaction():
+            await conn.executemany(sq.ADD_CONTACT_EVENT, rows)
 
     async def enrollment_settings(self, tenant: str) -> str | None:
         value = await self._pool().fetchval(q.SETTINGS, tenant)

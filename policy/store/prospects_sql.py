@@ -34,6 +34,7 @@ DECIDED_SINCE = """SELECT count(*) FROM prospects
     WHERE tenant = $1 AND status = $2 AND decided >= $3"""
 REQUEUE = """UPDATE prospects SET status = 'ready', reason = '', updated = $2
     WHERE tenant = $1 AND status = 'blocked'"""
+ENROLLMENTS_PG = "SELECT id FROM enrollments WHERE id = ANY($1::text[])"
 SETTINGS = "SELECT settings FROM enrollment_settings WHERE tenant = $1"
 SAVE_SETTINGS = """INSERT INTO enrollment_settings (tenant, settings, actor, updated)
     VALUES ($1, $2, $3, $4) ON CONFLICT (tenant) DO UPDATE SET settings = excluded.settings,
@@ -52,6 +53,12 @@ def ready(count: int) -> str:
 def existing_sqlite(count: int) -> str:
     marks = ", ".join(f"${i + 2}" for i in range(count))
     return f"SELECT {COLUMNS} FROM prospects WHERE tenant = $1 AND email IN ({marks})"
+
+
+def enrollments_sqlite(count: int) -> str:
+    return (
+        f"SELECT id FROM enrollments WHERE id IN ({', '.join(f'${i + 1}' for i in range(count))})"
+    )
 
 
 def row(p: ProspectRow) -> tuple[Any, ...]:

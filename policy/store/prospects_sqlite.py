@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
+from policy.scenarios.contacts import Contact
 from policy.store import contacts_sql as cq
 from policy.store import prospects_sql as q
+from policy.store import scenarios_sql as sq
 from policy.store.scenarios_sqlite import marks
 
 CHUNK = 500  # addresses per IN (...): well under SQLite's variable limit
@@ -68,6 +70,30 @@ class ProspectsSqlite:
         async with self._write() as db:
             cur = await db.execute(marks(q.REQUEUE), (tenant, now))
             return int(cur.rowcount)
+
+    async def contacts_of(self, tenant: str, emails: Sequence[str]) -> dict[str, Contact]:
+        out: dict[str, Contact] = {}
+        unique = list(dict.fromkeys(emails))
+        for i in range(0, len(unique), CHUNK):
+            chunk = unique[i : i + CHUNK]
+            rows = await self._rows(marks(cq.existing_sqlite(len(chunk))), tenant, *chunk)
+            out.update({r[1]: cq.contact(r) for r in rows})
+        return out
+
+    async def existing_enrollments(self, ids: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), CHUNK):
+            chunk = unique[i : i + CHUNK]
+            out |= {r[0] for r in await self._rows(marks(q.enrollments_sqlite(len(chunk))), *chunk)}
+        return out
+
+    async def add_contact_events(
+        self, tenant: str, events: Sequence[tuple[str, str, str]], at: float
+    ) -> None:
+        rows = [(tenant, email, kind, detail, at) for email, kind, detail in events]
+        async with self._write() as db:
+            await db.executemany(marks(sq.ADD_CONTACT_EVENT), rows)
 
     async def enrollment_settings(self, tenant: str) -> str | None:
         rows = await self._rows(marks(q.SETTINGS), tenant)
