@@ -5,11 +5,12 @@ HTTP in batches of 500 (one after the other, as a scraper would), each batch's
 MX lookups (one per distinct domain, 1,000 domains in all) answered by a loopback
 DNS server (tests/support/dns_server.py, in a process of its own); then the same
 10,000 again (every item unchanged). Enrollment: the enrollment task's rounds
-(``Enrollment.tenant_round``, ``enrollment.batch`` = 500) until every prospect is decided, against three active
-auto-enrollment scenarios, once in dry run (decisions recorded, nothing enrolled)
-and once for real (``lifecycle.enroll`` plans each first send). No first lines:
-those are the Personalizer's own cost. A fresh SQLite file and a throwaway schema
-of the PostgreSQL at ``SLUICE_TEST_PG`` per run.
+(``Enrollment.tenant_round``, ``enrollment.batch`` = 500) until every prospect
+is decided, against three active auto-enrollment scenarios, once in dry run
+(decisions recorded, nothing enrolled) and once for real (``lifecycle.enroll``
+plans each first send). No first lines: those are the Personalizer's own cost.
+A fresh SQLite file and a throwaway schema of the PostgreSQL at
+``SLUICE_TEST_PG`` per run.
 """
 
 from __future__ import annotations
