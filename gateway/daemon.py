@@ -146,7 +146,7 @@ class Daemon:
         # Scenarios (scheduler/scenarios), through the pipeline in-process: one engine per host.
         parts.scenario_tasks(tasks, self.current, self.relay, store)
         # Posted prospects into scenarios, first lines written then (scheduler/enrollment).
-        parts.enrollment_tasks(stack, tasks, self.current, store)
+        parts.enrollment_tasks(tasks, self.current, store)
         if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)

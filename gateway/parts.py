@@ -204,16 +204,19 @@ def scenario_tasks(
 
 
 def enrollment_tasks(
-    stack: AsyncExitStack, tasks: Supervisor, settings: Callable[[], Settings], store: Store
+    tasks: Supervisor, settings: Callable[[], Settings], store: Store
 ) -> Enrollment | None:
     """Auto-enrollment of posted prospects (``enrollment`` task), with first lines written
-    through the Personalizer (the ``ai:`` section as it was at start)."""
+    through the Personalizer (the ``ai:`` section as it was at start; its client is
+    closed once the task has stopped)."""
     if not settings().enrollment.enabled:
         return None
     personalizer = Personalizer(settings().ai, store)
-    stack.push_async_callback(personalizer.aclose)
     task = Enrollment(store, settings, store_catalog.build(store), personalizer)
-    tasks.every("enrollment", lambda: settings().enrollment.interval, task.round)
+    tasks.every(
+        "enrollment", lambda: settings().enrollment.interval, task.round,
+        on_stop=personalizer.aclose,
+    )  # fmt: skip
     return task
 
 
