@@ -25,6 +25,7 @@ from admin.api_models import Blank, MaybeTime, Out, Query, Text
 from admin.openapi import route
 from policy.bots import HUMAN, MACHINE
 from policy.engagement import KINDS as ENGAGEMENT_KINDS
+from policy.enrollment.events import EVENT_KINDS as ENROLLMENT_KINDS
 from policy.feedback import stats as feedback_stats
 from policy.feedback.decision import FEEDBACK_KINDS
 from policy.scenarios.ledger import EVENT_KINDS as SCENARIO_KINDS
@@ -33,7 +34,7 @@ from policy.store.admin_sql import EngagementFilter, EventFilter
 
 # refused: a recipient refused before DATA (its step and reply say why).
 RELAY_KINDS = ("relayed", "deferred", "rejected", "possible_duplicate", "spooled", "refused")
-EVENT_KINDS = RELAY_KINDS + FEEDBACK_KINDS + SCENARIO_KINDS
+EVENT_KINDS = RELAY_KINDS + FEEDBACK_KINDS + SCENARIO_KINDS + ENROLLMENT_KINDS
 DEFAULT_WINDOW = 86400.0  # statistics: the last 24 hours unless told otherwise
 TAG = "events"
 

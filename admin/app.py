@@ -18,7 +18,9 @@ from admin import metrics as scrape_metrics
 from admin import openapi as description
 from admin.api_contacts import add_routes as add_contact_routes
 from admin.api_dns_check import add_routes as add_dns_check_routes
+from admin.api_enrollment import add_routes as add_enrollment_routes
 from admin.api_generate import add_routes as add_generate_routes
+from admin.api_prospects import add_routes as add_prospect_routes
 from admin.api_provider_feedback import add_routes as add_provider_feedback_routes
 from admin.api_replies import add_routes as add_reply_routes
 from admin.api_reputation import add_routes as add_reputation_routes
@@ -154,4 +156,6 @@ API_MODULES: list = [
     add_provider_feedback_routes,
     add_rotation_routes,
     add_dns_check_routes,
+    add_prospect_routes,
+    add_enrollment_routes,
 ]

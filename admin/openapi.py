@@ -59,6 +59,7 @@ class Operation:
     query: type[Query] | None = None
     body_required: bool = True
     lists: frozenset[str] = field(default_factory=frozenset)
+    security: str | None = None  # a scheme of SCHEMES the route checks itself (role None)
 
 
 @dataclass
@@ -70,6 +71,10 @@ class Description:
 
 
 DESCRIPTION = web.AppKey("openapi_description", Description)
+# Schemes of routes that authenticate themselves, beside the admin's bearer tokens.
+SCHEMES: dict[str, dict[str, str]] = {
+    "ingestKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+}
 _PATTERN = re.compile(r"\{(\w+):[^{}]+\}")
 
 
@@ -86,6 +91,7 @@ def route(
     body: type[Body] | Raw | None = None,
     query: type[Query] | None = None,
     body_required: bool = True,
+    security: str | None = None,
 ) -> None:
     """Add a route, its checks and its description.
 
@@ -98,8 +104,9 @@ def route(
     # that it does not also match a fixed sibling; the template everywhere else is plain.
     plain = _PATTERN.sub(r"{\1}", path)
     op = Operation(
-        method, plain, role, summary, tag, responses, body, query, body_required, _lists(query)
-    )
+        method, plain, role, summary, tag, responses, body, query, body_required, _lists(query),
+        security,
+    )  # fmt: skip
     app.router.add_route(method, path, _endpoint(op, handler))
     if role is None:
         app[OPEN_PATHS].add((method, plain))
@@ -157,7 +164,7 @@ def openapi(operations: list[Operation]) -> dict[str, Any]:
         },
         "paths": paths,
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}, **SCHEMES},
             "schemas": defs.get("$defs", {}),
         },
     }
@@ -197,6 +204,8 @@ def _operation(op: Operation, refs: Refs) -> dict[str, Any]:
     if op.role is not None:
         operation["security"] = [{"bearer": []}]
         operation["description"] = f"Needs the {op.role} role."
+    elif op.security is not None:
+        operation["security"] = [{op.security: []}]
     for status, shape in op.responses.items():
         operation["responses"][str(status)] = _content(status, shape, refs, "serialization")
     # A body past the listener's client_max_size is refused with 413 before the handler.

@@ -160,6 +160,8 @@ class Daemon:
             reputation.schedule(tasks, self.current, store)
         # Scenarios (scheduler/scenarios), through the pipeline in-process: one engine per host.
         parts.scenario_tasks(tasks, self.current, self.relay, store)
+        # Posted prospects into scenarios, first lines written then (scheduler/enrollment).
+        parts.enrollment_tasks(tasks, self.current, store)
         if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)

@@ -45,8 +45,10 @@ from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
 from scheduler import spool_delivery
+from scheduler.enrollment import Enrollment
 from scheduler.feedback_service import FeedbackService
 from scheduler.mailwizz_sync import MailwizzSync
+from scheduler.personalization import Personalizer
 from scheduler.reputation.dnsauth import DnsCheck
 from scheduler.scenarios import store_catalog
 from scheduler.scenarios.engine import Engine, EngineSettings
@@ -200,6 +202,23 @@ def scenario_tasks(
     )
     tasks.every("scenarios", lambda: settings().scenarios.interval, engine.burst)
     return engine
+
+
+def enrollment_tasks(
+    tasks: Supervisor, settings: Callable[[], Settings], store: Store
+) -> Enrollment | None:
+    """Auto-enrollment of posted prospects (``enrollment`` task), with first lines written
+    through the Personalizer (the ``ai:`` section as it was at start; its client is
+    closed once the task has stopped)."""
+    if not settings().enrollment.enabled:
+        return None
+    personalizer = Personalizer(settings().ai, store)
+    task = Enrollment(store, settings, store_catalog.build(store), personalizer)
+    tasks.every(
+        "enrollment", lambda: settings().enrollment.interval, task.round,
+        on_stop=personalizer.aclose,
+    )  # fmt: skip
+    return task
 
 
 def spool_tasks(

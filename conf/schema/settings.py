@@ -10,6 +10,7 @@ from conf.schema.ai import AiSettings
 from conf.schema.alerts import AlertSettings
 from conf.schema.base import Section
 from conf.schema.dns_check import LOCAL_RESOLVER, DnsCheckSettings
+from conf.schema.enrollment import EnrollmentTask
 from conf.schema.feedback import FeedbackSettings, PowerMtaSettings
 from conf.schema.mailwizz import MailwizzSyncSettings
 from conf.schema.mailwizz import problems as mailwizz_problems
@@ -64,6 +65,8 @@ class Settings(Section):
     ai: AiSettings = AiSettings()
     # Replies to scenario mail: classification and IMAP mailboxes (scheduler/replies.py).
     replies: ReplySettings = ReplySettings()
+    # Auto-enrollment of posted prospects (scheduler/enrollment.py); per tenant: enrollment.
+    enrollment: EnrollmentTask = EnrollmentTask()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @property

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from conf.schema.base import Section
+from conf.schema.enrollment import IngestKey, TenantEnrollment
 from conf.schema.rules import (
     DOMAIN,
     ApiUrl,
@@ -161,6 +162,10 @@ class TenantSettings(Section):
     mailwizz_dswh: WebUrl | None = None
     # Outbound webhooks: batched JSON of this tenant's feedback events, HMAC-signed.
     webhooks: tuple[WebhookSettings, ...] = ()
+    # Keys of POST /api/prospects/<tenant> (X-Api-Key), as SHA-256 digests; several rotate.
+    ingest_keys: tuple[IngestKey, ...] = ()
+    # Auto-enrollment's initial settings (the API's changes are stored and win).
+    enrollment: TenantEnrollment = TenantEnrollment()
 
     def problems(self) -> list[tuple[str, str]]:
         out = []
@@ -170,6 +175,9 @@ class TenantSettings(Section):
             out.append(("sender_domains", "at least one domain is required"))
         if not self.credentials and not self.trusted_networks:
             out.append(("credentials", "a tenant needs credentials or trusted_networks"))
+        names = [k.name for k in self.ingest_keys]
+        if len(set(names)) != len(names):
+            out.append(("ingest_keys", "a key name is listed twice"))
         if self.unsubscribe is not None and self.unsubscribe.headers != "keep":
             if self.tracking is None:
                 out.append(("unsubscribe", "needs a tracking block: its base_url and secrets"))

@@ -177,6 +177,21 @@ class AutoWinner(_Model):
     metric: Literal["opened", "clicked"] = "opened"
 
 
+class FirstLineBrief(_Model):
+    """What Claude is asked for the first line of this scenario's entry templates."""
+
+    instruction: str = Field(min_length=1, max_length=1000)
+    # The line used when no line can be written (no key, budget spent, a refused line).
+    fallback: str = Field(min_length=1, max_length=300)
+
+
+class AutoEnroll(_Model):
+    """The scenario takes prospects from auto-enrollment (``scheduler/enrollment.py``)."""
+
+    tiers: tuple[int, ...] = ()  # the prospect tiers it is meant for; empty: any
+    first_line: FirstLineBrief | None = None  # absent: no first line is written
+
+
 class Scenario(_Model):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     from_: str = Field(alias="from", min_length=3)
@@ -197,6 +212,8 @@ class Scenario(_Model):
     pauses_while_filtered: bool = False
     # Runs beside the tenant's default scenario without holding it.
     side_by_side: bool = False
+    # Absent: auto-enrollment never chooses this scenario.
+    auto_enroll: AutoEnroll | None = None
     steps: tuple[Step, ...] = Field(min_length=1)
 
     @field_validator("cooldown", "pacing")

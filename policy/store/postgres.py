@@ -23,6 +23,7 @@ from policy.store import reputation_sql as rsql
 from policy.store import sql
 from policy.store.contacts_pg import PgContacts
 from policy.store.personalization_pg import PersonalizationPg
+from policy.store.prospects_pg import ProspectsPg
 from policy.store.provider_pg import ProviderFeedbackPg
 from policy.store.replies_pg import PgReplies
 from policy.store.rotation_store import RotationPg
@@ -53,7 +54,13 @@ class _Connection(asyncpg.Connection):  # type: ignore[misc]
 
 
 class PostgresStore(
-    PgScenarios, PgReplies, PgContacts, ProviderFeedbackPg, PersonalizationPg, RotationPg
+    PgScenarios,
+    PgReplies,
+    PgContacts,
+    ProviderFeedbackPg,
+    PersonalizationPg,
+    RotationPg,
+    ProspectsPg,
 ):
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10):
         self.dsn = dsn

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from policy.store.contact_store import ContactStore, TemplateStore
 from policy.store.personalization_store import PersonalizationStore
+from policy.store.prospect_store import ProspectStore
 from policy.store.replies_store import ReplyStore
 from policy.store.rotation_store import RotationStore
 from policy.store.scenario_store import ScenarioStore
@@ -220,6 +221,7 @@ class Store(
     PersonalizationStore,
     ReplyStore,
     RotationStore,
+    ProspectStore,
     Protocol,
 ):
     """Everything the daemon's one store does."""

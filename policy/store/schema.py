@@ -246,7 +246,25 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             tenant TEXT NOT NULL, day TEXT NOT NULL, tokens BIGINT NOT NULL,
             PRIMARY KEY (tenant, day))""",
     ),
-    # 44 is reserved for the enrollment branch.
+    # Prospects posted to POST /api/prospects/<tenant> (policy.enrollment.prospects), one per
+    # (tenant, email) beside its contact, with where auto-enrollment has it; and the
+    # enrollment settings changed at runtime (JSON of the fields changed), which win
+    # over the configuration's.
+    (
+        44,
+        """CREATE TABLE prospects (
+            tenant TEXT NOT NULL, email TEXT NOT NULL, site TEXT NOT NULL, source TEXT NOT NULL,
+            fingerprint TEXT NOT NULL, mx TEXT NOT NULL, role BOOLEAN NOT NULL,
+            disposable BOOLEAN NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL,
+            scenario TEXT NOT NULL, attempts INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL,
+            updated DOUBLE PRECISION NOT NULL, decided DOUBLE PRECISION,
+            PRIMARY KEY (tenant, email));
+        CREATE INDEX prospects_status ON prospects (tenant, status, created, email);
+        CREATE INDEX prospects_decided ON prospects (tenant, status, decided);
+        CREATE TABLE enrollment_settings (
+            tenant TEXT PRIMARY KEY, settings TEXT NOT NULL, actor TEXT NOT NULL,
+            updated DOUBLE PRECISION NOT NULL)""",
+    ),
     # Replies to scenario mail (scheduler/replies.py): one row per reply with its class
     # and its original bytes (kept: the inbox's copy is pruned); the archive's sends
     # found by the 32-hex digest their Message-ID starts with (a reply token's id).

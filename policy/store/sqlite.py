@@ -25,6 +25,7 @@ from policy.store import reputation_sql as rsql
 from policy.store import sql, sqlite_open
 from policy.store.contacts_sqlite import SqliteContacts
 from policy.store.personalization_sqlite import PersonalizationSqlite
+from policy.store.prospects_sqlite import ProspectsSqlite
 from policy.store.provider_sqlite import ProviderFeedbackSqlite
 from policy.store.replies_sqlite import SqliteReplies
 from policy.store.rotation_store import RotationSqlite
@@ -41,6 +42,7 @@ class SqliteStore(
     ProviderFeedbackSqlite,
     PersonalizationSqlite,
     RotationSqlite,
+    ProspectsSqlite,
 ):
     def __init__(self, path: str):
         self.path = path

@@ -12,6 +12,7 @@ refused. The generation is derandomized: every run sends the same requests.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -51,6 +52,7 @@ from tests.support.admin_api import TOKENS, AdminServer, serve_admin
 NOW = datetime(2026, 11, 21, 17, 30, tzinfo=UTC)
 WARM, WARMING, OTHER = "192.0.2.10", "192.0.2.12", "198.51.100.5"
 SUPPRESSED = "gone@x.example"
+INGEST_KEY = "ingest-key-of-acme-0123"
 EXAMPLES = 25  # per operation and generation mode: about 900 requests in all
 CHECKS = [
     not_a_server_error,
@@ -60,7 +62,9 @@ CHECKS = [
 ]
 
 CONFIG = """
+enrollment: {mx_timeout: 0.2, mx_budget: 0.5}
 warmup:
+  resolver: "127.0.0.1:9"
   schedules:
     short: {default: [100, 200, 400], google: [20, 40, 80]}
   rotation:
@@ -72,6 +76,7 @@ tenants:
     credentials: [{username: acme, password_hash: "scrypt$16384$8$1$c2FsdA==$aGFzaA=="}]
     sender_domains: [a.example]
     dkim: [{domain: a.example, selector: s1, key_file: KEYS/ed.pem}]
+    ingest_keys: [{name: scraper, key_sha256: "INGEST_SHA"}]
   - {name: beta, pool: beta, trusted_networks: [127.0.0.2/32], sender_domains: [b.example]}
 pools:
   acme:
@@ -105,6 +110,7 @@ def settings_for(tmp_path: Path) -> conf.Settings:
     )
     (tmp_path / "ed.pem").write_bytes(key)
     text = CONFIG.replace("KEYS", str(tmp_path)).replace("WARMING", WARMING)
+    text = text.replace("INGEST_SHA", hashlib.sha256(INGEST_KEY.encode()).hexdigest())
     return conf.parse(text.replace("WARM", WARM).replace("OTHER", OTHER), environ={})
 
 
@@ -347,6 +353,13 @@ def _with_real_values(drawn: tuple[Any, str, bool]) -> Any:
             if case.method == "PUT":
                 case.path_parameters["name"] = name
             case.body = {"name": name, "subject": "Hi {{ first_name }}", "text": "Hello"}
+        case.media_type = "application/json"
+        return case
+    if case.path == "/api/prospects/{tenant}":  # its own key, not the bearer token
+        case.path_parameters["tenant"] = "acme"
+        case.headers = {**(case.headers or {}), "X-Api-Key": INGEST_KEY}
+        if not isinstance(case.body, dict) or not isinstance(case.body.get("prospects"), list):
+            case.body = {"prospects": [{"email": "new@x.example", "score": 70}]}
         case.media_type = "application/json"
         return case
     if case.path == "/api/contacts/{tenant}/import":

@@ -1,0 +1,1 @@
+"""Prospects and auto-enrollment: the pure rules (README: prospects)."""
