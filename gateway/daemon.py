@@ -35,6 +35,7 @@ from gateway import (
     metrics,
     metrics_dir,
     parts,
+    parts_sequences,
     runtime,
     sdnotify,
     startup,
@@ -159,9 +160,9 @@ class Daemon:
         if s.reputation is not None:  # DNS blocklist polling (scheduler/reputation)
             reputation.schedule(tasks, self.current, store)
         # Scenarios (scheduler/scenarios), through the pipeline in-process: one engine per host.
-        parts.scenario_tasks(tasks, self.current, self.relay, store)
+        parts_sequences.scenario_tasks(tasks, self.current, self.relay, store)
         # Posted prospects into scenarios, first lines written then (scheduler/enrollment).
-        parts.enrollment_tasks(tasks, self.current, store)
+        parts_sequences.enrollment_tasks(tasks, self.current, store)
         if s.providers.snds is not None:  # Microsoft SNDS, daily (scheduler/reputation/snds)
             snds_task.schedule(tasks, self.current, store, Alerter(self.current))
         if s.providers.postmaster is not None:  # Gmail Postmaster Tools (scheduler/reputation)

@@ -27,7 +27,7 @@ from admin.tracking import Unsubscribe, make_public_app
 from conf import Settings, split_hostport
 from conf.schema.spool import SpoolSettings
 from gateway import downstream as downstream_mod
-from gateway import journal, outbox, runtime, sdnotify, submit
+from gateway import journal, outbox, runtime, sdnotify
 from gateway import spool as spool_mod
 from gateway.inbound import InboundListener
 from gateway.runtime import Runtime
@@ -45,13 +45,9 @@ from policy.store import Store, open_store
 from policy.store.inbox import Inbox
 from policy.view import PolicyView
 from scheduler import spool_delivery
-from scheduler.enrollment import Enrollment
 from scheduler.feedback_service import FeedbackService
 from scheduler.mailwizz_sync import MailwizzSync
-from scheduler.personalization import Personalizer
 from scheduler.reputation.dnsauth import DnsCheck
-from scheduler.scenarios import store_catalog
-from scheduler.scenarios.engine import Engine, EngineSettings
 from scheduler.spool_delivery import SpoolDelivery
 from scheduler.supervisor import STEADY, Stage, Supervisor
 
@@ -181,44 +177,6 @@ def relay_tasks(
         backoff=STEADY,
         immediately=False,
     )
-
-
-def scenario_tasks(
-    tasks: Supervisor, settings: Callable[[], Settings], relay: Relay, store: Store
-) -> Engine | None:
-    """The scenario engine (``scenarios`` task), sending through the in-process Submit."""
-    s = settings().scenarios
-    if not s.enabled:
-        return None
-    catalog = store_catalog.build(store)
-    recorder = relay().recorder
-    engine = Engine(
-        store,
-        submit.build(relay),
-        catalog,
-        settings,
-        config=EngineSettings.of(s),
-        record=recorder.add if recorder is not None else None,
-    )
-    tasks.every("scenarios", lambda: settings().scenarios.interval, engine.burst)
-    return engine
-
-
-def enrollment_tasks(
-    tasks: Supervisor, settings: Callable[[], Settings], store: Store
-) -> Enrollment | None:
-    """Auto-enrollment of posted prospects (``enrollment`` task), with first lines written
-    through the Personalizer (the ``ai:`` section as it was at start; its client is
-    closed once the task has stopped)."""
-    if not settings().enrollment.enabled:
-        return None
-    personalizer = Personalizer(settings().ai, store)
-    task = Enrollment(store, settings, store_catalog.build(store), personalizer)
-    tasks.every(
-        "enrollment", lambda: settings().enrollment.interval, task.round,
-        on_stop=personalizer.aclose,
-    )  # fmt: skip
-    return task
 
 
 def spool_tasks(
