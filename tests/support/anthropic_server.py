@@ -47,6 +47,7 @@ class FakeAnthropic:
     fail_in_batch: Callable[[dict[str, Any]], bool] = lambda params: False
     input_tokens: int = 40
     output_tokens: int = 20
+    latency: float = 0.0  # seconds each message takes, as a model's would (benchmarks)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_url: str = ""
@@ -112,6 +113,8 @@ class FakeAnthropic:
                 )
             else:
                 return error(kind, retry_after=arg)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         return web.json_response(self.message(body))
 
     async def _create_batch(self, request: web.Request) -> web.Response:
