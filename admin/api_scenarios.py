@@ -53,6 +53,18 @@ class EnrollOut(Out):
     skipped: list[Skipped]
 
 
+class MigrateBody(Body):
+    emails: list[str] | None = Field(
+        None, max_length=MAX_ENROLL, description="only these contacts (absent: every one)"
+    )
+
+
+class MigrateOut(Out):
+    version: int = Field(description="the current version, where the moved ones now are")
+    moved: list[str]
+    skipped: list[Skipped]
+
+
 class StepStats(Out):
     step: str
     variant: int
@@ -219,6 +231,25 @@ async def enroll(request: web.Request, body: EnrollBody) -> dict[str, Any]:
     }
 
 
+async def migrate(request: web.Request, body: MigrateBody | None) -> dict[str, Any]:
+    tenant = _tenant(request)
+    row = await _row(request, tenant)
+    emails = body.emails if body is not None else None
+    try:
+        done = await lifecycle.migrate(context(request).store, tenant, row.name, emails)
+    except lifecycle.LifecycleError as exc:
+        raise ApiError(409, "invalid_state", str(exc)) from None
+    await audit(
+        request, "scenario.migrate", f"{tenant}/{row.name}", None,
+        {"version": done.version, "moved": len(done.moved)},
+    )  # fmt: skip
+    return {
+        "version": done.version,
+        "moved": done.moved,
+        "skipped": [{"email": e, "reason": r} for e, r in done.skipped],
+    }
+
+
 async def _matching(catalog: Catalog, tenant: str, f: Filters) -> list[str]:
     out: list[str] = []
     after = None
@@ -276,6 +307,9 @@ def add_routes(app: web.Application) -> None:
          SCENARIO_BODY, {200: ScenarioOut, **conflict}),
         ("POST", one + "/enroll", enroll, "operator", "Enroll contacts by address or filter",
          EnrollBody, {200: EnrollOut, **conflict}),
+        ("POST", one + "/migrate", migrate, "operator",
+         "Move enrollments of older versions to the current one", MigrateBody,
+         {200: MigrateOut, **conflict}),
         ("GET", one + "/stats", scenario_stats, "viewer", "Per step and variant figures", None,
          {200: ScenarioStats}),
         ("POST", one + "/{action:start|pause|resume|cancel}", act, "operator",
@@ -287,5 +321,5 @@ def add_routes(app: web.Application) -> None:
     for method, path, handler, role, summary, body, responses in table:
         route(
             app, method, path, handler, role=role, summary=summary, tag=TAG, body=body,
-            responses=responses, body_required=handler is not act,
+            responses=responses, body_required=handler not in (act, migrate),
         )  # fmt: skip

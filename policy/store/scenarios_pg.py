@@ -91,6 +91,21 @@ class PgScenarios:
         row = await self._pool().fetchrow(q.ENROLLMENT, enrollment_id)
         return q.enrollment(row) if row is not None else None
 
+    async def older_enrollments(
+        self, tenant: str, scenario: str, version: int
+    ) -> list[tuple[Enrollment, str, str]]:
+        rows = await self._pool().fetch(q.OLDER_ENROLLMENTS, tenant, scenario, version)
+        return [(q.enrollment(r[:-2]), r[-2], r[-1]) for r in rows]
+
+    async def migrate_enrollments(self, ids: Sequence[str], version: int, now: float) -> int:
+        moved = 0
+        async with self._pool().acquire() as conn, conn.transaction():
+            for eid in ids:
+                if await conn.execute(q.MIGRATE_ENROLLMENT, eid, version, now) == "UPDATE 1":
+                    await conn.execute(q.MIGRATE_OPS, eid, version, now)
+                    moved += 1
+        return moved
+
     async def enrollment_counts(self, tenant: str, scenario: str) -> dict[str, int]:
         rows = await self._pool().fetch(q.ENROLLMENT_COUNTS, tenant, scenario)
         return {r[0]: r[1] for r in rows}

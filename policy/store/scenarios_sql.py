@@ -49,6 +49,20 @@ INSERT_ENROLLMENT = f"""INSERT INTO enrollments ({ENROLLMENT_COLUMNS})
     VALUES ($1, $2, $3, $4, $5, 'active', '', 0, '', '{{}}', '', $6, $6)
     ON CONFLICT (id) DO NOTHING"""
 ENROLLMENT = f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = $1"
+# Active enrollments on an older version, each with its open operation's step and status.
+OLDER_ENROLLMENTS = (
+    "SELECT "
+    + ", ".join(f"e.{c.strip()}" for c in ENROLLMENT_COLUMNS.split(","))
+    + """, coalesce(o.step, ''), coalesce(o.status, '')
+    FROM enrollments e LEFT JOIN scenario_ops o ON o.enrollment = e.id
+    AND o.status IN ('pending', 'claimed', 'sending', 'deferred')
+    WHERE e.tenant = $1 AND e.scenario = $2 AND e.status = 'active' AND e.version <> $3
+    ORDER BY e.email"""
+)
+MIGRATE_ENROLLMENT = """UPDATE enrollments SET version = $2, updated = $3
+    WHERE id = $1 AND status = 'active'"""
+MIGRATE_OPS = """UPDATE scenario_ops SET version = $2, updated = $3
+    WHERE enrollment = $1 AND status IN ('pending', 'deferred')"""
 ENROLLMENT_SENT = """UPDATE enrollments SET step = $2, sent_at = $3, message_id = $4,
     variants = $5, updated = $3 WHERE id = $1"""
 ENROLLMENT_END = """UPDATE enrollments SET status = $2, reason = $3, updated = $4

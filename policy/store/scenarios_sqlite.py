@@ -108,6 +108,21 @@ class SqliteScenarios:
         rows = await self._rows(marks(q.ENROLLMENT), enrollment_id)
         return q.enrollment(rows[0]) if rows else None
 
+    async def older_enrollments(
+        self, tenant: str, scenario: str, version: int
+    ) -> list[tuple[Enrollment, str, str]]:
+        rows = await self._rows(marks(q.OLDER_ENROLLMENTS), tenant, scenario, version)
+        return [(q.enrollment(r[:-2]), r[-2], r[-1]) for r in rows]
+
+    async def migrate_enrollments(self, ids: Sequence[str], version: int, now: float) -> int:
+        moved = 0
+        async with self._write() as db:
+            for eid in ids:
+                if await _count(db, q.MIGRATE_ENROLLMENT, eid, version, now) == 1:
+                    await _count(db, q.MIGRATE_OPS, eid, version, now)
+                    moved += 1
+        return moved
+
     async def enrollment_counts(self, tenant: str, scenario: str) -> dict[str, int]:
         rows = await self._rows(marks(q.ENROLLMENT_COUNTS), tenant, scenario)
         return {r[0]: r[1] for r in rows}

@@ -150,6 +150,54 @@ async def enroll(
     return out
 
 
+@dataclass
+class Migrated:
+    version: int
+    moved: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
+
+
+async def migrate(
+    store: Store, tenant: str, name: str, emails: Sequence[str] | None = None,
+    now: float | None = None,
+) -> Migrated:  # fmt: skip
+    """Move active enrollments of older versions (all, or ``emails``) to the current one.
+
+    An enrollment moves only when the steps it stands on (the last one sent and the one
+    waiting) exist in the current version; one whose send is under way waits for it.
+    LookupError for an unknown scenario, LifecycleError for an ended one.
+    """
+    now = time.time() if now is None else now
+    row = await store.scenario(tenant, name)
+    if row is None:
+        raise LookupError(f"no scenario {name!r} for tenant {tenant!r}")
+    if row.status in ENDED:
+        raise LifecycleError(f"cannot migrate enrollments of a scenario that is {row.status}")
+    steps = {s.id for s in parse_json(row.definition).steps}
+    wanted = None if emails is None else {e.strip().lower() for e in emails}
+    out, ids = Migrated(row.version), []
+    for e, op_step, op_status in await store.older_enrollments(tenant, name, row.version):
+        if wanted is not None and e.email not in wanted:
+            continue
+        reason = _unmovable(steps, e.step, op_step.removeprefix("decide:"), op_status)
+        if reason:
+            out.skipped.append((e.email, reason))
+        else:
+            ids.append(e.id)
+            out.moved.append(e.email)
+    await store.migrate_enrollments(ids, row.version, now)
+    return out
+
+
+def _unmovable(steps: set[str], sent: str, waiting: str, status: str) -> str:
+    if status in ("claimed", "sending"):
+        return "a send is under way: try again"
+    for step in (sent, waiting):
+        if step and step not in steps:
+            return f"step {step!r} is not in the current version"
+    return ""
+
+
 def _room(d: Scenario, enrolled: int) -> int:
     return 1 << 62 if d.max_contacts is None else max(0, d.max_contacts - enrolled)
 

@@ -96,3 +96,21 @@ async def test_a_tenant_has_one_default_scenario(store):
             assert (await admin.put("/api/scenarios/acme/nurture", json=default)).status == 200
             plain = {**BODY, "name": "plain", "side_by_side": True}
             assert (await admin.post("/api/scenarios/acme", json=plain)).status == 201
+
+
+async def test_migrate_over_http(store):
+    await store.upsert_contacts("acme", [Contact("acme", "a@x.net")])
+    async with serve_admin(settings(), store) as server:
+        async with server.session("admin") as admin, server.session("viewer") as viewer:
+            assert (await admin.post("/api/scenarios/acme", json=BODY)).status == 201
+            await admin.post("/api/scenarios/acme/intro/start")
+            await admin.post("/api/scenarios/acme/intro/enroll", json={"emails": ["a@x.net"]})
+            await admin.put("/api/scenarios/acme/intro", json={**BODY, "daily_cap": 5})
+            assert (await viewer.post("/api/scenarios/acme/intro/migrate")).status == 403
+            r = await admin.post("/api/scenarios/acme/intro/migrate")
+            assert await r.json() == {"version": 2, "moved": ["a@x.net"], "skipped": []}
+            r = await admin.post("/api/scenarios/acme/intro/migrate", json={"emails": ["a@x.net"]})
+            assert (await r.json())["moved"] == []
+            assert (await admin.post("/api/scenarios/acme/nope/migrate")).status == 404
+            entries = await store.audit_entries(5)
+            assert entries[0].action == "scenario.migrate"
