@@ -34,7 +34,11 @@ REVIEW = """UPDATE replies SET classification = $3, decided_by = 'operator', rev
 COUNTS = """SELECT step, classification, count(*) FROM replies
     WHERE tenant = $1 AND scenario = $2 GROUP BY step, classification ORDER BY step"""
 # Waiting operations only: one claimed or sending is already under way.
-POSTPONE = """UPDATE scenario_ops SET due = $2, updated = $3
+# A paused scenario's waiting operation keeps the delay it had left (its remaining) and
+# resume adds it to the time of resuming: that delay is stretched to reach the return too.
+POSTPONE = """UPDATE scenario_ops SET due = $2, updated = $3,
+    remaining = CASE WHEN remaining IS NULL THEN NULL
+        WHEN remaining < $2 - $3 THEN $2 - $3 ELSE remaining END
     WHERE enrollment = $1 AND status IN ('pending', 'deferred') AND due < $2"""
 
 

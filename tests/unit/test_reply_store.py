@@ -76,3 +76,15 @@ async def test_postponing_an_enrollment_moves_only_its_waiting_operations(store)
     assert await store.claim_ops("w1", 4999.0, 30.0, 10) == []
     [op] = await store.claim_ops("w1", 5000.0, 30.0, 10)
     assert op.step == decide_step("intro")
+
+
+async def test_a_postponement_while_paused_outlasts_the_resume(store):
+    enrollment = await sent_once(store)  # its decision waits until 900
+    assert await store.set_scenario_status("acme", "intro", "paused", "active", 500.0)
+    assert await store.postpone_enrollment(enrollment, 5000.0, 600.0) == 1
+    assert await store.set_scenario_status("acme", "intro", "active", "paused", 700.0)
+    # Resumed at 700: the 4,400 s left from the postponement at 600, not the 400 s
+    # the decision had left when the scenario paused.
+    assert await store.claim_ops("w1", 5099.0, 30.0, 10) == []
+    [op] = await store.claim_ops("w1", 5100.0, 30.0, 10)
+    assert op.step == decide_step("intro")
