@@ -7,11 +7,12 @@ several (receivers use none of them) moves the walk up. A record found
 above the domain is its organizational domain's, whose ``sp=`` (else
 ``p=``) applies to the subdomain.
 
-Alignment is judged against that organizational domain: relaxed alignment
-holds when both names are it or under it. RFC 9989 finds the organizational
-domain by walking on to the topmost record (or the one below a ``psd=y``);
-for the domains an operator sends from, the record that applies is that
-record, so we keep the first one found and say so here.
+Alignment is judged against the organizational domain, which the same walk
+finds by going on past the record that applies (RFC 9989 §4.10.2): a record
+with ``psd=n`` names its own domain, one with ``psd=y`` the name one label
+below it on the path (a public suffix's registrant), and otherwise the record
+with the fewest labels wins; with no record at all, the domain is its own.
+Relaxed alignment holds when both names are it or under it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class DmarcFinding:
     tags: dict[str, str]
     problems: tuple[str, ...] = ()  # records receivers ignore, bad tags
     queries: int = 0
+    org: str | None = None  # the organizational domain the walk found (§4.10.2)
 
     @property
     def inherited(self) -> bool:
@@ -55,7 +57,7 @@ class DmarcFinding:
 
     @property
     def organizational(self) -> str:
-        return self.found_at or self.domain
+        return self.org or self.found_at or self.domain
 
 
 def walk_names(domain: str) -> list[str]:
@@ -83,20 +85,36 @@ def parse(text: str) -> dict[str, str] | None:
 
 
 async def discover(domain: str, lookup: Lookup) -> DmarcFinding:
-    """The record that applies to ``domain``; raises DnsFailure when the resolver fails."""
+    """The record that applies to ``domain`` and its organizational domain; raises
+    DnsFailure when the resolver fails."""
     domain = host(domain)
     problems: list[str] = []
+    applies: tuple[str, dict[str, str]] | None = None
+    org: str | None = None
+    names = walk_names(domain)
     queries = 0
-    for name in walk_names(domain):
+    for i, name in enumerate(names):
         queries += 1
         found = [t for t in map(parse, await lookup(f"_dmarc.{name}", "TXT")) if t is not None]
         if len(found) > 1:
             problems.append(f"{len(found)} records at _dmarc.{name}; receivers ignore them all")
-        if len(found) == 1:
-            tags = found[0]
+        if len(found) != 1:
+            continue
+        tags = found[0]
+        if applies is None:
+            applies = (name, tags)
             problems += _tag_problems(name, tags)
-            return DmarcFinding(domain, name, tags, tuple(problems), queries)
-    return DmarcFinding(domain, None, {}, tuple(problems), queries)
+        psd = tags.get("psd", "").lower()
+        if psd == "n":
+            org = name
+            break
+        if psd == "y":
+            org = names[i - 1] if i > 0 else name
+            break
+        org = name  # no psd tag: the fewest labels so far; the walk goes on
+    if applies is None:
+        return DmarcFinding(domain, None, {}, tuple(problems), queries)
+    return DmarcFinding(domain, applies[0], applies[1], tuple(problems), queries, org)
 
 
 def _tag_problems(name: str, tags: dict[str, str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conf import load
+from policy.reputation import dmarc, dnsauth
 from scheduler.reputation.dnsauth import DnsCheck, run_check
 from tests.support import dnsauth_zones as z
 from tests.support.dns_server import DnsServer
@@ -122,7 +123,6 @@ async def test_each_target_alerts_once_and_resolves_when_fixed(tmp_path, keys) -
 
 async def test_published_keys_of_the_wrong_type_or_revoked(keys) -> None:
     from policy import dkim_dns
-    from policy.reputation import dnsauth
 
     ed = dkim_dns.parse_private_key(keys.ed_pem)
     rsa = dkim_dns.parse_private_key(keys.rsa_pem)
@@ -138,8 +138,6 @@ async def test_published_keys_of_the_wrong_type_or_revoked(keys) -> None:
 
 
 async def test_ptr_confirmed_under_another_name_and_mx_fallback_to_the_address() -> None:
-    from policy.reputation import dnsauth
-
     forward = {"other.test": ["192.0.2.5"]}
     assert dnsauth.ptr_problems("192.0.2.5", "mta.test", ["other.test"], forward) == [
         "PTR of 192.0.2.5 is other.test, not the configured mta.test"
@@ -155,8 +153,6 @@ async def test_ptr_confirmed_under_another_name_and_mx_fallback_to_the_address()
 
 
 async def test_dmarc_tree_walk_is_bounded_and_skips_a_doubled_record() -> None:
-    from policy.reputation import dmarc
-
     names = dmarc.walk_names("a.b.c.d.e.f.g.h.example.com")
     assert names == [
         "a.b.c.d.e.f.g.h.example.com",
@@ -177,11 +173,38 @@ async def test_dmarc_tree_walk_is_bounded_and_skips_a_doubled_record() -> None:
         return zone.get(name, []) if rdtype == "TXT" else []
 
     found = await dmarc.discover("mail.shop.test", lookup)
-    assert (found.found_at, found.policy, found.queries) == ("shop.test", "quarantine", 2)
+    assert (found.found_at, found.policy, found.queries) == ("shop.test", "quarantine", 3)
     assert found.problems == ("2 records at _dmarc.mail.shop.test; receivers ignore them all",)
     assert dmarc.aligned("bounce.shop.test", "mail.shop.test", "r", found.organizational)
     assert not dmarc.aligned("bounce.shop.test", "mail.shop.test", "s", found.organizational)
     assert not dmarc.aligned("other.test", "mail.shop.test", "r", found.organizational)
+
+
+async def test_dmarc_organizational_domain_follows_psd_and_the_topmost_record():
+    zone = {
+        "_dmarc.co.test": ["v=DMARC1; p=reject; psd=y"],  # a public suffix's own record
+        "_dmarc.shop.test": ["v=DMARC1; p=none; psd=n"],
+        "_dmarc.test": ["v=DMARC1; p=reject"],
+        "_dmarc.sub.brand.example": ["v=DMARC1; p=quarantine"],
+        "_dmarc.brand.example": ["v=DMARC1; p=reject"],
+    }
+
+    async def lookup(name: str, rdtype: str) -> list[str]:
+        return zone.get(name, []) if rdtype == "TXT" else []
+
+    under_psd = await dmarc.discover("mail.acme.co.test", lookup)
+    assert (under_psd.found_at, under_psd.organizational) == ("co.test", "acme.co.test")
+    assert dmarc.aligned("bounce.acme.co.test", "mail.acme.co.test", "r", "acme.co.test")
+    # The registrant below the suffix, not the suffix: another registrant never aligns.
+    assert not dmarc.aligned("x.other.co.test", "mail.acme.co.test", "r", "acme.co.test")
+    stop = await dmarc.discover("mail.shop.test", lookup)
+    assert (stop.found_at, stop.organizational, stop.queries) == ("shop.test", "shop.test", 2)
+    top = await dmarc.discover("sub.brand.example", lookup)
+    assert (top.found_at, top.policy, top.organizational) == (
+        "sub.brand.example", "quarantine", "brand.example",
+    )  # fmt: skip
+    none = await dmarc.discover("lonely.example", lookup)
+    assert (none.found_at, none.organizational) == (None, "lonely.example")
 
 
 async def test_each_run_sets_the_problem_gauge_per_target(tmp_path, keys) -> None:
