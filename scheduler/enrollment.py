@@ -105,6 +105,9 @@ class Enrollment:
         self.catalog = catalog
         self.personalizer = personalizer
         self.clock = clock
+        # Per tenant, the auto-enrollment scenarios seen active last round: when they
+        # change, prospects blocked for want of a scenario are decided again.
+        self._active: dict[str, frozenset[tuple[str, int]]] = {}
 
     async def round(self) -> list[Report]:
         """One round for every tenant (the supervisor's ``every``)."""
@@ -116,6 +119,7 @@ class Enrollment:
         report = Report(tenant.name, st.holding)
         if st.holding:
             return report
+        await self._scenarios_changed(tenant.name, now)
         statuses = ["ready"] if st.dry_run else ["ready", "dry_run"]
         batch = await self.store.ready_prospects(tenant.name, statuses, s.enrollment.batch)
         if not batch:
@@ -128,6 +132,19 @@ class Enrollment:
             await self._enroll(r, name, contacts)
         await self._record(r)
         return report
+
+    async def _scenarios_changed(self, tenant: str, now: float) -> None:
+        """A scenario that starts (or a new version) may take prospects blocked before it:
+        they are decided again. Not on the first look (a restart is no change)."""
+        active = frozenset(
+            (row.name, row.version)
+            for row in await self.store.scenarios(tenant)
+            if row.status == "active" and parse_json(row.definition).auto_enroll is not None
+        )
+        before = self._active.get(tenant)
+        self._active[tenant] = active
+        if before is not None and active - before:
+            await self.store.requeue_blocked(tenant, now)
 
     async def _candidates(self, r: _Round) -> None:
         for row in await self.store.scenarios(r.tenant.name):

@@ -197,3 +197,18 @@ async def test_a_failure_is_enrollment_failed_then_tried_again_then_failed(store
     assert p.status == "failed" and report.counts == {"failed": 1}
     assert [k for k, _ in await kinds(store)] == [ev.ENROLLMENT_FAILED] * 3
     assert (await acme(t)).counts == {}
+
+
+async def test_prospects_blocked_for_want_of_a_scenario_enroll_once_one_starts(store):
+    await add_scenario(store, start=False)  # a draft: nothing takes prospects yet
+    await add_prospects(store, [prospect("p@blog.example")])
+    clock = Clock(T0)
+    t = task(store, ON, clock)
+    report = await acme(t)
+    assert report.counts["blocked"] == 1 and (await statuses(store))["blocked"] == 1
+    clock.t += 60
+    assert (await acme(t)).counts["enrolled"] == 0  # nothing changed: it stays blocked
+    await lifecycle.act(store, "acme", SCENARIO["name"], "start", clock())
+    clock.t += 60
+    report = await acme(t)
+    assert report.counts["enrolled"] == 1 and (await statuses(store)).get("blocked", 0) == 0
