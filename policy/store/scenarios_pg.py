@@ -91,6 +91,16 @@ class PgScenarios:
         row = await self._pool().fetchrow(q.ENROLLMENT, enrollment_id)
         return q.enrollment(row) if row is not None else None
 
+    async def enrollments(self, ids: Sequence[str]) -> dict[str, Enrollment]:
+        rows = await self._pool().fetch(q.ENROLLMENTS_PG, list(dict.fromkeys(ids)))
+        return {r[0]: q.enrollment(r) for r in rows}
+
+    async def stop_facts(
+        self, tenant: str, emails: Sequence[str], since: float
+    ) -> list[tuple[str, int, float, str]]:
+        rows = await self._pool().fetch(q.STOP_FACTS_PG, tenant, since, list(set(emails)))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     async def older_enrollments(
         self, tenant: str, scenario: str, version: int
     ) -> list[tuple[Enrollment, str, str]]:

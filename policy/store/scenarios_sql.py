@@ -59,6 +59,28 @@ OLDER_ENROLLMENTS = (
     WHERE e.tenant = $1 AND e.scenario = $2 AND e.status = 'active' AND e.version <> $3
     ORDER BY e.email"""
 )
+ENROLLMENTS_PG = f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id = ANY($1::text[])"
+# Every stop fact of a batch's contacts since the oldest enrollment, ranked as
+# STOP_REASON ranks them; each operation keeps those since its own enrollment.
+_STOP_FACTS = """SELECT address, 1, created_at, reason FROM suppression
+    WHERE tenant IN ($1, '') AND address {any} AND NOT removed
+    AND reason IN ('unsubscribe', 'hard_bounce', 'complaint') AND created_at >= $2
+    UNION ALL SELECT recipient, 2, at, 'unsubscribe' FROM engagement
+    WHERE tenant = $1 AND recipient {any} AND kind = 'unsubscribe' AND at >= $2
+    UNION ALL SELECT email, 3, at, 'reply' FROM contact_events
+    WHERE tenant = $1 AND email {any} AND kind = 'replied' AND at >= $2"""
+STOP_FACTS_PG = _STOP_FACTS.format(any="= ANY($3::text[])")
+
+
+def enrollments_sqlite(count: int) -> str:
+    marks = ", ".join(f"${i + 1}" for i in range(count))
+    return f"SELECT {ENROLLMENT_COLUMNS} FROM enrollments WHERE id IN ({marks})"
+
+
+def stop_facts_sqlite(count: int) -> str:
+    return _STOP_FACTS.format(any="IN (" + ", ".join(f"${i + 3}" for i in range(count)) + ")")
+
+
 MIGRATE_ENROLLMENT = """UPDATE enrollments SET version = $2, updated = $3
     WHERE id = $1 AND status = 'active'"""
 MIGRATE_OPS = """UPDATE scenario_ops SET version = $2, updated = $3

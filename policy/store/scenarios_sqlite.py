@@ -11,6 +11,7 @@ from policy.scenarios.ledger import Enrollment, Op, Plan, ScenarioRow
 from policy.store import scenarios_sql as q
 
 _MARK = re.compile(r"\$(\d+)")
+CHUNK = 500  # addresses per IN (...): numbered marks, so three lists use 502 variables
 
 
 def marks(statement: str) -> str:
@@ -107,6 +108,28 @@ class SqliteScenarios:
     async def enrollment(self, enrollment_id: str) -> Enrollment | None:
         rows = await self._rows(marks(q.ENROLLMENT), enrollment_id)
         return q.enrollment(rows[0]) if rows else None
+
+    async def enrollments(self, ids: Sequence[str]) -> dict[str, Enrollment]:
+        out: dict[str, Enrollment] = {}
+        unique = list(dict.fromkeys(ids))
+        for i in range(0, len(unique), CHUNK):
+            chunk = unique[i : i + CHUNK]
+            rows = await self._rows(marks(q.enrollments_sqlite(len(chunk))), *chunk)
+            out.update({r[0]: q.enrollment(r) for r in rows})
+        return out
+
+    async def stop_facts(
+        self, tenant: str, emails: Sequence[str], since: float
+    ) -> list[tuple[str, int, float, str]]:
+        out: list[tuple[str, int, float, str]] = []
+        unique = sorted(set(emails))
+        for i in range(0, len(unique), CHUNK):
+            chunk = unique[i : i + CHUNK]
+            statement = marks(q.stop_facts_sqlite(len(chunk)))
+            out += [
+                (r[0], r[1], r[2], r[3]) for r in await self._rows(statement, tenant, since, *chunk)
+            ]
+        return out
 
     async def older_enrollments(
         self, tenant: str, scenario: str, version: int

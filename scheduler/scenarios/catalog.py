@@ -38,6 +38,8 @@ class RenderError(ValueError):
 class Catalog(Protocol):
     async def recipient(self, tenant: str, email: str) -> Recipient | None: ...
 
+    async def recipients(self, tenant: str, emails: Sequence[str]) -> dict[str, Recipient]: ...
+
     async def render(
         self, tenant: str, template: str, who: Recipient, extra: Mapping[str, Any]
     ) -> Content: ...  # raises RenderError

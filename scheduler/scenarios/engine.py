@@ -27,8 +27,10 @@ from policy.scenarios.ledger import Op
 from policy.store import Store
 from policy.submission import Submit
 from scheduler.scenarios import crash, lifecycle, metrics, operations
+from scheduler.scenarios import facts as facts_mod
 from scheduler.scenarios.catalog import Catalog
 from scheduler.scenarios.definitions import Definitions
+from scheduler.scenarios.facts import Facts
 
 log = logging.getLogger("sluice.scenarios")
 
@@ -62,6 +64,7 @@ class Engine:
     record: Callable[[Event], None] | None = None  # the relay's event recorder
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{secrets.token_hex(4)}")
     definitions: Definitions = field(init=False)
+    facts: Facts | None = field(default=None, init=False)  # the running batch's reads
 
     def __post_init__(self) -> None:
         self.definitions = Definitions(self.store)
@@ -102,6 +105,11 @@ class Engine:
 
     async def _run(self, ops: list[Op]) -> None:
         gate = asyncio.Semaphore(self.config.concurrency)
+        try:
+            self.facts = await facts_mod.load(self.store, self.catalog, ops)
+        except Exception:
+            # Each operation then reads its own, as the reads would have failed anyway.
+            log.exception("scenario batch: reading its facts failed")
         beat = asyncio.create_task(self._heartbeat())
 
         async def one(op: Op) -> None:
@@ -115,6 +123,7 @@ class Engine:
         try:
             await asyncio.gather(*(one(op) for op in ops))
         finally:
+            self.facts = None
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat

@@ -31,11 +31,18 @@ ACCEPTED = ("relayed", "spooled", "possible_duplicate")
 
 async def run(engine: Engine, op: Op) -> None:
     d = await engine.definitions.get(op.tenant, op.scenario, op.version)
-    e = await engine.store.enrollment(op.enrollment)
+    facts = engine.facts
+    if facts is not None and op.enrollment in facts.enrollments:
+        e: Enrollment | None = facts.enrollments[op.enrollment]
+    else:
+        e = await engine.store.enrollment(op.enrollment)
     if e is None or e.status != "active":
         await _complete(engine, Completion(op, engine.name, "cancelled", "enrollment ended"))
         return
-    rule = await engine.store.stop_reason(op.tenant, op.email, e.created)
+    if facts is not None and (op.tenant, op.email) in facts.stops:
+        rule = facts.stop_reason(op.tenant, op.email, e.created)
+    else:
+        rule = await engine.store.stop_reason(op.tenant, op.email, e.created)
     if rule is not None and rule in d.stop_on:
         reason = f"stop rule: {rule}"
         await _complete(
@@ -85,7 +92,11 @@ async def decide(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
 
 
 async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
-    who = await engine.catalog.recipient(op.tenant, op.email)
+    facts = engine.facts
+    if facts is not None and (op.tenant, op.email) in facts.recipients:
+        who = facts.recipients[(op.tenant, op.email)]
+    else:
+        who = await engine.catalog.recipient(op.tenant, op.email)
     if who is None or who.status != "active":
         why = "not a contact" if who is None else who.status
         await _complete(engine, Completion(op, engine.name, "cancelled", why, end=("stopped", why)))

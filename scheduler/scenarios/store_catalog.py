@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from policy.scenarios import templates
-from policy.scenarios.contacts import ContactFilter, matches
+from policy.scenarios.contacts import Contact, ContactFilter, matches
 from policy.scenarios.definition import Filters
+from policy.scenarios.templates import Template
 from policy.store import Store
 from scheduler.scenarios.catalog import Catalog, Content, Recipient, RenderError
 
@@ -18,25 +20,47 @@ def build(store: Store) -> Catalog:
     return StoreCatalog(store)
 
 
+def _recipient(c: Contact) -> Recipient:
+    return Recipient(c.email, c.status, c.timezone, c.language, c.category, values={"contact": c})
+
+
+# Seconds a template's variants are kept between sends: a batch renders one template
+# hundreds of times, and an edit is in use within this long.
+TEMPLATE_TTL = 2.0
+
+
 class StoreCatalog:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic):
         self.store = store
+        self.clock = clock
+        self._variants: dict[tuple[str, str], tuple[float, list[Template]]] = {}
+
+    async def _variants_of(self, tenant: str, name: str) -> list[Template]:
+        now = self.clock()
+        kept = self._variants.get((tenant, name))
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        found = await self.store.template_variants(tenant, name)
+        if len(self._variants) > 1000:  # bounded: many tenants' templates come and go
+            self._variants.clear()
+        self._variants[(tenant, name)] = (now + TEMPLATE_TTL, found)
+        return found
 
     def _filter(self, f: Filters) -> ContactFilter:
         return ContactFilter(**f.model_dump())
 
     async def recipient(self, tenant: str, email: str) -> Recipient | None:
         c = await self.store.contact(tenant, email)
-        if c is None:
-            return None
-        return Recipient(
-            c.email, c.status, c.timezone, c.language, c.category, values={"contact": c}
-        )
+        return _recipient(c) if c is not None else None
+
+    async def recipients(self, tenant: str, emails: Sequence[str]) -> dict[str, Recipient]:
+        found = await self.store.contacts_of(tenant, emails)
+        return {email: _recipient(c) for email, c in found.items()}
 
     async def render(
         self, tenant: str, template: str, who: Recipient, extra: Mapping[str, Any]
     ) -> Content:
-        variants = await self.store.template_variants(tenant, template)
+        variants = await self._variants_of(tenant, template)
         chosen = templates.choose(variants, who.language, who.category, "")
         if chosen is None:
             raise RenderError(f"no template {template!r} for this contact's language")

@@ -38,6 +38,9 @@ class MemoryCatalog:
     async def recipient(self, tenant: str, email: str) -> Recipient | None:
         return self.contacts.get((tenant, email))
 
+    async def recipients(self, tenant: str, emails: Sequence[str]) -> dict[str, Recipient]:
+        return {e: r for e in emails if (r := self.contacts.get((tenant, e))) is not None}
+
     async def render(
         self, tenant: str, template: str, who: Recipient, extra: Mapping[str, Any]
     ) -> Content:

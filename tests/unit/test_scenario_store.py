@@ -8,6 +8,7 @@ from policy.engagement import Engagement
 from policy.scenarios.ledger import SEND, Plan, decide_step
 from policy.store.scenario_store import Completion
 from policy.suppression import Suppression
+from scheduler.scenarios.facts import Facts
 
 
 def entry(email: str, due: float = 100.0) -> Plan:
@@ -111,6 +112,23 @@ async def test_stop_facts_come_from_the_store(store):
     await store.record_engagement([click])
     assert await store.stop_reason("acme", "u@x.net", 60.0) == "unsubscribe"
     assert await store.stop_reason("other", "u@x.net", 60.0) is None
+    # The batch read ranks the same facts the same way, for every start.
+    rows = await store.stop_facts("acme", ["r@x.net", "u@x.net", "none@x.net"], 0.0)
+    facts = Facts(stops={("acme", e): [] for e in ("r@x.net", "u@x.net", "none@x.net")})
+    for email, rank, at, rule in rows:
+        facts.stops[("acme", email)].append((rank, at, rule))
+    for email in ("r@x.net", "u@x.net", "none@x.net"):
+        for since in (0.0, 10.0, 45.0, 51.0, 56.0, 60.0, 71.0):
+            expected = await store.stop_reason("acme", email, since)
+            assert facts.stop_reason("acme", email, since) == expected, (email, since)
+
+
+async def test_enrollments_read_by_batch(store):
+    await started(store)
+    await store.enroll([entry(f"b{i}@x.net") for i in range(3)], 5.0)
+    got = await store.enrollments(["e-b0@x.net", "e-b2@x.net", "e-b2@x.net", "e-none"])
+    assert sorted(got) == ["e-b0@x.net", "e-b2@x.net"]
+    assert got["e-b2@x.net"].email == "b2@x.net" and got["e-b2@x.net"].status == "active"
 
 
 async def test_concurrent_claims_never_share_an_operation(store):
