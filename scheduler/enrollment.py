@@ -115,6 +115,12 @@ class Enrollment:
         return [await self.tenant_round(s, t, self.clock()) for t in s.tenants]
 
     async def tenant_round(self, s: Settings, tenant: TenantSettings, now: float) -> Report:
+        async with self.store.enrollment_turn(tenant.name) as mine:
+            if not mine:
+                return Report(tenant.name, "another process is deciding these prospects")
+            return await self._tenant_round(s, tenant, now)
+
+    async def _tenant_round(self, s: Settings, tenant: TenantSettings, now: float) -> Report:
         st = await enrollment_state.state(self.store, s, tenant, now)
         report = Report(tenant.name, st.holding)
         if st.holding:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
@@ -10,6 +11,9 @@ from policy.scenarios.contacts import Contact
 
 
 class ProspectStore(Protocol):
+    # Whether this process may decide the tenant's prospects now (one host at a time, so
+    # the hourly and daily caps hold across hosts); held until the block ends.
+    def enrollment_turn(self, tenant: str) -> AbstractAsyncContextManager[bool]: ...
     # One transaction: the prospects' contacts (as upsert_contacts: fields given, custom
     # merged, do_not_contact kept) and their rows. Per prospect "created", "updated" or
     # "unchanged" (the same fingerprint: nothing written).

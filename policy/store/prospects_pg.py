@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
@@ -17,6 +19,25 @@ class ProspectsPg:
     if TYPE_CHECKING:  # PostgresStore's own, as for the other mixins
 
         def _pool(self) -> Any: ...
+
+    @contextlib.asynccontextmanager
+    async def enrollment_turn(self, tenant: str) -> AsyncIterator[bool]:
+        # A session advisory lock on a connection of its own, released before the
+        # connection goes back (the pool runs no reset query); a connection that cannot
+        # say it released it is closed, which releases it.
+        key = int.from_bytes(hashlib.sha256(f"enrollment|{tenant}".encode()).digest()[:8], "big")
+        key -= 1 << 63
+        async with self._pool().acquire() as conn:
+            mine = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+            try:
+                yield mine
+            finally:
+                if mine:
+                    try:
+                        await conn.execute("SELECT pg_advisory_unlock($1)", key)
+                    except BaseException:
+                        conn.terminate()
+                        raise
 
     async def ingest_prospects(
         self, tenant: str, prospects: Sequence[Prospect], rows: Sequence[ProspectRow]

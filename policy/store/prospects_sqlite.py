@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from policy.enrollment.prospects import Decision, Prospect, ProspectRow
@@ -22,6 +24,17 @@ class ProspectsSqlite:
         def _write(self) -> Any: ...
 
         async def _rows(self, statement: str, *args: object) -> list[tuple[Any, ...]]: ...
+
+    @contextlib.asynccontextmanager
+    async def enrollment_turn(self, tenant: str) -> AsyncIterator[bool]:
+        # One process writes a SQLite file: its own rounds are the only ones to order.
+        turns: dict[str, asyncio.Lock] = self.__dict__.setdefault("_enrollment_turns", {})
+        lock = turns.setdefault(tenant, asyncio.Lock())
+        if lock.locked():
+            yield False
+            return
+        async with lock:
+            yield True
 
     async def ingest_prospects(
         self, tenant: str, prospects: Sequence[Prospect], rows: Sequence[ProspectRow]

@@ -212,3 +212,15 @@ async def test_prospects_blocked_for_want_of_a_scenario_enroll_once_one_starts(s
     clock.t += 60
     report = await acme(t)
     assert report.counts["enrolled"] == 1 and (await statuses(store)).get("blocked", 0) == 0
+
+
+async def test_a_round_waits_while_another_process_has_the_tenants_turn(store):
+    await add_scenario(store)
+    await add_prospects(store, [prospect("p@blog.example")])
+    t = task(store, ON, Clock(T0))
+    async with store.enrollment_turn("acme") as mine:
+        assert mine
+        report = await acme(t)
+        assert report.holding == "another process is deciding these prospects"
+        assert (await statuses(store)) == {"ready": 1}
+    assert (await acme(t)).counts["enrolled"] == 1

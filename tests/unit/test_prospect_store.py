@@ -105,3 +105,11 @@ async def test_many_prospects_in_one_batch(store):
     assert set(await ingest(store, items)) == {"created"}
     assert set(await ingest(store, items)) == {"unchanged"}
     assert (await store.prospect_counts("acme"))["ready"] == 1200
+
+
+async def test_one_enrollment_turn_per_tenant_at_a_time(store):
+    async with store.enrollment_turn("acme") as first:
+        async with store.enrollment_turn("acme") as second, store.enrollment_turn("beta") as other:
+            assert (first, second, other) == (True, False, True)
+    async with store.enrollment_turn("acme") as again:
+        assert again  # released when the first block ended
