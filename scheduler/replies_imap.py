@@ -8,8 +8,10 @@ UID, fetches each whole (RFC822) and hands it to ``scheduler/replies.py``
 against the scenario Message-IDs). A message is flagged ``\\Seen`` only once
 handled, in a second session: a crash in between reads it again, and the
 store's key (mailbox, UIDVALIDITY, UID) keeps it from counting twice. A
-delivery report in the folder is flagged and left alone: bounces have their
-own path through the bounce domain.
+delivery report or complaint in the folder (a receiver that answered the From
+instead of the VERP return path) is written to the feedback inbox, whose
+processor reads it as the inbound listener's: matched by the VERP token it
+quotes, or kept whole in ``undetermined/`` for a person.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ import imaplib
 import logging
 import re
 import ssl
+import time
 from collections.abc import Callable
 
 from conf import Settings
 from conf.schema.replies import ImapMailbox
 from policy.replies import rules
 from policy.replies.message import read
+from policy.store.inbox import Inbox
 from scheduler.replies import ReplyService
 from scheduler.supervisor import Supervisor
 
@@ -34,9 +38,10 @@ _UIDVALIDITY = re.compile(rb"UIDVALIDITY (\d+)")
 
 
 class MailboxPoller:
-    def __init__(self, box: ImapMailbox, service: ReplyService) -> None:
+    def __init__(self, box: ImapMailbox, service: ReplyService, inbox: Inbox | None = None) -> None:
         self.box = box
         self.service = service
+        self.inbox = inbox  # where a report found here goes (the bounce path)
         self.outcomes: dict[str, int] = {}
 
     def _connect(self) -> imaplib.IMAP4:
@@ -92,6 +97,10 @@ class MailboxPoller:
             key = f"imap:{b.username}@{b.host}/{b.folder}:{validity}:{uid}"
             if rules.is_report(await asyncio.to_thread(read, raw), ""):
                 outcome = "report"
+                if self.inbox is not None:
+                    envelope = {"mail_from": "", "rcpt_tos": [], "received_at": time.time(),
+                                "source": key}  # fmt: skip
+                    await asyncio.to_thread(self.inbox.write, envelope, raw)
             else:
                 outcome = await self.service.handle(b.tenant, raw, key=key, source="imap")
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
@@ -117,8 +126,11 @@ def schedule(
 ) -> list[MailboxPoller]:
     """One ``replies-imap:<tenant>:<n>`` task per configured mailbox (a restart adds new ones)."""
     pollers = []
+    inbox = Inbox(settings().feedback.inbox)
+    if settings().replies.mailboxes:
+        inbox.ensure()
     for n, box in enumerate(settings().replies.mailboxes):
-        poller = MailboxPoller(box, service)
+        poller = MailboxPoller(box, service, inbox)
         tasks.every(f"replies-imap:{box.tenant}:{n}", box.interval, poller.poll)
         pollers.append(poller)
     return pollers

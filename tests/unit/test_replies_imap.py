@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from conf.schema.replies import ImapMailbox
+from policy.store.inbox import Inbox
 from scheduler.replies_imap import MailboxPoller
 from tests.support.anthropic_server import FakeAnthropic, classify_reply
 from tests.support.imap_server import FakeImap
@@ -40,7 +41,7 @@ def mailbox(imap: FakeImap, password: str = "imap-secret") -> ImapMailbox:
     )  # fmt: skip
 
 
-async def test_unseen_replies_are_matched_classified_and_flagged_seen(store, api, imap):
+async def test_unseen_replies_are_matched_classified_and_flagged_seen(store, api, imap, tmp_path):
     await sent_once(store)
     svc = service(store, config(api.base_url), [])
     by_token = imap.add(reply("We are interested!", to=f"Anna <{REPLY_TO}>"))
@@ -52,10 +53,16 @@ async def test_unseen_replies_are_matched_classified_and_flagged_seen(store, api
         b"From: MAILER-DAEMON@x\r\nSubject: failed\r\nContent-Type: multipart/report;"
         b' report-type=delivery-status; boundary="b"\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n'
     )
-    poller = MailboxPoller(mailbox(imap), svc)
+    inbox = Inbox(tmp_path / "inbox")
+    inbox.ensure()
+    poller = MailboxPoller(mailbox(imap), svc, inbox)
     assert await poller.poll() == 4
     assert poller.outcomes == {"stored": 2, "unmatched": 1, "report": 1}
     assert sorted(imap.seen()) == sorted([by_token, by_reference, stranger, report])
+    # The report takes the bounce path: written whole to the feedback inbox.
+    [written] = inbox.pending()
+    envelope, data = Inbox.read(written)
+    assert envelope["rcpt_tos"] == [] and b"report-type=delivery-status" in data
     rows = {r.key.rsplit(":", 1)[1]: r for r in await store.replies("acme", 10)}
     assert rows[str(by_token)].classification == "interested"
     assert rows[str(by_reference)].classification == "meeting_request"
