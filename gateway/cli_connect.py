@@ -17,12 +17,17 @@ from gateway.startup import one_line, redact
 TIMEOUT = 10.0  # seconds per service: a firewall that drops packets is an answer too
 
 
-async def _database(s: Settings) -> None:
-    from policy.store import open_store
+async def _database(s: Settings) -> str:
+    """Connects and reads the schema version, changing nothing: a check before an
+    upgrade must not run the new code's migrations under the old daemon."""
+    from policy.store import versions
 
-    store = open_store(s.database)
-    await store.open()
-    await store.close()
+    state = await versions.state(s.database)
+    if state.current == 0:
+        return "no schema yet: created at the first start"
+    if state.pending:
+        return f"schema {state.current}, {state.pending} migration(s) pending: sluice migrate"
+    return f"schema {state.current}, up to date"
 
 
 async def _redis(s: Settings) -> None:
@@ -62,7 +67,7 @@ async def _mailwizz(s: Settings) -> None:
     conn.close()
 
 
-Check = Callable[[Settings], Awaitable[None]]
+Check = Callable[[Settings], Awaitable[str | None]]  # a note for the "ok" line, or None
 
 
 def checks(s: Settings) -> list[tuple[str, str, Check]]:
@@ -80,11 +85,11 @@ def checks(s: Settings) -> list[tuple[str, str, Check]]:
 async def _one(name: str, where: str, check: Check, s: Settings) -> bool:
     try:
         async with asyncio.timeout(TIMEOUT):
-            await check(s)
+            note = await check(s)
     except Exception as exc:  # every failure is a report line, whatever the driver raises
         print(f"{name}: FAILED ({where}): {one_line(exc)}")
         return False
-    print(f"{name}: ok ({where})")
+    print(f"{name}: ok ({where})" + (f": {note}" if note else ""))
     return True
 
 

@@ -169,3 +169,16 @@ async def test_check_config_connect_names_a_refused_database(tmp_path: Path) -> 
     assert code == 1
     assert "database: FAILED (postgresql://no_such_role@127.0.0.1:5432/test): role" in out
     assert "Traceback" not in err
+
+
+async def test_check_config_connect_reads_the_schema_and_migrates_nothing(tmp_path: Path) -> None:
+    path = config(tmp_path)
+    (tmp_path / "var").mkdir()
+    code, out, _ = await sluice("check-config", "--connect", "-c", str(path), cwd=tmp_path)
+    assert code == 0, out
+    assert "database: ok (sqlite:///var/sluice.db): no schema yet" in out
+    assert not (tmp_path / "var" / "sluice.db").exists()  # a check creates nothing
+    code, out, _ = await sluice("migrate", "-c", str(path), cwd=tmp_path)
+    assert code == 0, out
+    code, out, _ = await sluice("check-config", "--connect", "-c", str(path), cwd=tmp_path)
+    assert "database: ok (sqlite:///var/sluice.db): schema " in out and "up to date" in out
