@@ -27,6 +27,16 @@ if ! command -v promtool >/dev/null 2>&1 && [ ! -x "$PROMTOOL_DIR/usr/bin/promto
     echo "sluice: promtool unavailable: the rules are still parsed and checked by the tests" >&2
 fi
 if [ -x "$PROMTOOL_DIR/usr/bin/promtool" ]; then export PROMTOOL="$PWD/$PROMTOOL_DIR/usr/bin/promtool"; fi
+# On CI (root, a throwaway machine's services): the README's Install and Upgrade
+# sections, run as written in a private mount namespace (scripts/check-install.sh).
+if [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+  if ! bash scripts/check-install.sh > .venv/check-install.log 2>&1; then
+    tail -40 .venv/check-install.log
+    echo "sluice: the README's install or upgrade steps failed (.venv/check-install.log)" >&2
+    exit 1
+  fi
+  tail -1 .venv/check-install.log
+fi
 .venv/bin/ruff check .
 .venv/bin/lint-imports
 # Types: strict for conf and policy, checked bodies elsewhere ([tool.mypy]); cached in .mypy_cache.
