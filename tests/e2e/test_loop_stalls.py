@@ -110,8 +110,9 @@ async def test_failed_logins_are_checked_off_the_loop(tmp_path, sink):
         replies = await asyncio.gather(*(fail_once() for _ in range(40)))
         on_loop = time.thread_time() - on_loop
         assert all(r.startswith("535") for r in replies), replies
-        # Inline, the loop's thread did all 40 checks.
-        assert on_loop < 10 * one_check, (on_loop, one_check)
+        # Inline, the loop's thread would have done all 40 checks (40 times one); the 40
+        # sessions' own SMTP work on both ends, a collection or two, stay well under 20.
+        assert on_loop < 20 * one_check, (on_loop, one_check)
         # The right password still works.
         assert (await send(gw.port))[0] == 250
     finally:
