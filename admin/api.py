@@ -130,15 +130,23 @@ def _code(status: int) -> str:
     return {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(status, "error")
 
 
-def _authorize(request: web.Request, role: str | None) -> Principal:
+def unbraked_client(request: web.Request, what: str) -> str:
+    """The client's address, or 429 while it is braked for failed ``what`` (logins, keys)."""
     ctx = context(request)
     assert ctx.limiter is not None
     client = client_address(request, ctx.settings().http.trusted_proxies)
     wait = ctx.limiter.retry_after(client)
     if wait > 0:
         raise ApiError(
-            429, "too_many_failures", f"too many failed logins: retry in {wait:.0f}s", f"{wait:.0f}"
+            429, "too_many_failures", f"too many failed {what}: retry in {wait:.0f}s", f"{wait:.0f}"
         )
+    return client
+
+
+def _authorize(request: web.Request, role: str | None) -> Principal:
+    ctx = context(request)
+    assert ctx.limiter is not None
+    client = unbraked_client(request, "logins")
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>")

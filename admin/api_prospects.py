@@ -17,9 +17,8 @@ from typing import Any, ClassVar
 from aiohttp import web
 from pydantic import Field
 
-from admin.api import ApiError, context
+from admin.api import ApiError, context, unbraked_client
 from admin.api_models import Body, Error, Out, Raw, read_body
-from admin.clients import client_address
 from admin.openapi import route
 from conf.schema.tenant import TenantSettings
 from policy.enrollment.prospects import MAX_BATCH
@@ -63,12 +62,7 @@ def _key_name(request: web.Request, tenant: TenantSettings | None) -> str:
     """The name of the ingest key presented, or 401 naming the header (429 when braked)."""
     ctx = context(request)
     assert ctx.limiter is not None
-    client = client_address(request, ctx.settings().http.trusted_proxies)
-    wait = ctx.limiter.retry_after(client)
-    if wait > 0:
-        raise ApiError(
-            429, "too_many_failures", f"too many failed keys: retry in {wait:.0f}s", f"{wait:.0f}"
-        )
+    client = unbraked_client(request, "keys")
     presented = request.headers.get(HEADER, "").strip()
     if not presented:
         raise ApiError(401, "unauthorized", f"send the tenant's ingest key in {HEADER}", HEADER)

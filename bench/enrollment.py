@@ -20,14 +20,16 @@ import asyncio
 import hashlib
 import json
 import os
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from contacts_import import drop_schema, fresh_pg_url
 
 import conf
 from policy.store import open_store
@@ -159,31 +161,6 @@ async def one_run(url: str, count: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def pg_url(dsn: str) -> tuple[str, str] | None:
-    import asyncpg
-
-    try:
-        conn = await asyncpg.connect(dsn)
-    except (OSError, asyncpg.PostgresError) as exc:
-        print(f"postgresql: skipped ({exc})")
-        return None
-    schema = f"sluice_bench_{secrets.token_hex(3)}"
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    sep = "&" if "?" in dsn else "?"
-    return f"{dsn}{sep}options=-csearch_path%3D{schema}", schema
-
-
-async def drop(dsn: str, schema: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    finally:
-        await conn.close()
-
-
 async def run(args: argparse.Namespace) -> None:
     dsn = os.environ.get("SLUICE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
     print(f"{args.prospects:,} prospects in batches of {BATCH}, {DOMAINS:,} mail domains\n")
@@ -195,13 +172,13 @@ async def run(args: argparse.Namespace) -> None:
             with tempfile.TemporaryDirectory() as folder:
                 r = await one_run(f"sqlite:///{folder}/bench.db", args.prospects)
         else:
-            made = await pg_url(dsn)
+            made = await fresh_pg_url(dsn)
             if made is None:
                 continue
             try:
                 r = await one_run(made[0], args.prospects)
             finally:
-                await drop(dsn, made[1])
+                await drop_schema(dsn, made[1])
         print(f"| {backend} | {r['ingest_per_s']:,.0f} | {r['again_per_s']:,.0f} |"
               f" {r['dry_per_s']:,.0f} | {r['real_per_s']:,.0f} |")  # fmt: skip
         print(f"<!-- {backend}: dry {r['dry']} real {r['real']} -->")
