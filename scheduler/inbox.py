@@ -136,13 +136,7 @@ class InboxProcessor:
         try:
             await self.effects.apply(items)
         except Exception as exc:
-            tries = self.attempts.get(path.name, 0) + 1
-            self.attempts[path.name] = tries
-            if tries < MAX_ATTEMPTS:
-                log.warning("inbox %s: effects failed (%s), try %d", path.name, exc, tries)
-                return "retry"
-            log.exception("inbox %s: effects failed %d times", path.name, tries)
-            return await self._move(path, "failed", str(exc)[:200])
+            return await self._retry_or_fail(path, "effects", exc)
         self.attempts.pop(path.name, None)
         self._remember(items)
         where = "done" if complete else "undetermined"
@@ -184,13 +178,7 @@ class InboxProcessor:
                 tenant.name, raw, key=f"inbox:{path.name}", source="smtp", rcpts=rcpts, at=at
             )
         except Exception as exc:
-            tries = self.attempts.get(path.name, 0) + 1
-            self.attempts[path.name] = tries
-            if tries < MAX_ATTEMPTS:
-                log.warning("inbox %s: reply failed (%s), try %d", path.name, exc, tries)
-                return "retry"
-            log.exception("inbox %s: reply failed %d times", path.name, tries)
-            return await self._move(path, "failed", str(exc)[:200])
+            return await self._retry_or_fail(path, "reply", exc)
         self.attempts.pop(path.name, None)
         where = "undetermined" if outcome == "unmatched" else "done"
         return await self._move(path, where, f"reply {outcome}")
@@ -249,6 +237,16 @@ class InboxProcessor:
             self._seen.move_to_end(key)
         while len(self._seen) > LOOP_MEMORY:
             self._seen.popitem(last=False)
+
+    async def _retry_or_fail(self, path: Path, what: str, exc: Exception) -> str:
+        """Left in ``new/`` for the next round, until MAX_ATTEMPTS: then ``failed/``."""
+        tries = self.attempts.get(path.name, 0) + 1
+        self.attempts[path.name] = tries
+        if tries < MAX_ATTEMPTS:
+            log.warning("inbox %s: %s failed (%s), try %d", path.name, what, exc, tries)
+            return "retry"
+        log.exception("inbox %s: %s failed %d times", path.name, what, tries)
+        return await self._move(path, "failed", str(exc)[:200])
 
     async def _move(self, path: Path, where: str, why: str) -> str:
         await asyncio.to_thread(self.inbox.move, path, where)
