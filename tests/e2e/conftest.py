@@ -11,7 +11,7 @@ from tests.support.sink import Sink
 async def sink() -> AsyncIterator[Sink]:
     s = await Sink().start()
     yield s
-    await s.stop()
+    await s.stop(hold=False)
 
 
 @pytest.fixture

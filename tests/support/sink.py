@@ -10,6 +10,7 @@ attempt and watch the retry succeed.
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -34,14 +35,25 @@ class Sink:
     server: asyncio.Server | None = None
     port: int = 0
     smtputf8: bool = True  # whether its EHLO offers SMTPUTF8 (PowerMTA's may not)
+    # A stopped sink keeps its port bound but not listening: a connection is refused
+    # (PowerMTA down), and no listener started meanwhile (the gateway under test asks
+    # for port 0) can be handed the port and answer in PowerMTA's place.
+    _held: socket.socket | None = None
 
     async def start(self, port: int = 0) -> Sink:
         loop = asyncio.get_running_loop()
-        self.server = await loop.create_server(self._factory, "127.0.0.1", port)
+        held, self._held = self._held, None
+        if held is not None and port == held.getsockname()[1]:
+            held.listen(100)
+            self.server = await loop.create_server(self._factory, sock=held)
+        else:
+            if held is not None:
+                held.close()
+            self.server = await loop.create_server(self._factory, "127.0.0.1", port)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
-    async def stop(self) -> None:
+    async def stop(self, hold: bool = True) -> None:
         if self.server is not None:
             self.server.close()
             if hasattr(self.server, "close_clients"):
@@ -50,6 +62,11 @@ class Sink:
                 if proto.transport is not None:
                     proto.transport.close()
             self.server = None
+            if hold:
+                self._held = _bound(self.port)
+        elif not hold and self._held is not None:
+            self._held.close()
+            self._held = None
 
     def _factory(self) -> SMTP:
         self.connections += 1
@@ -68,6 +85,16 @@ class Sink:
 
 
 _OPEN: dict[int, set] = {}
+
+
+def _bound(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # SO_REUSEADDR to bind past the closed sessions' TIME_WAIT; the kernel still
+    # never picks a port bound this way for another socket's port 0.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setblocking(False)
+    sock.bind(("127.0.0.1", port))
+    return sock
 
 
 class _SinkSMTP(SMTP):
