@@ -12,7 +12,8 @@ class ScenarioSettings(Section):
     enabled: bool = True
     # Seconds between rounds that claim due operations.
     interval: float = Field(default=1.0, gt=0)
-    # Operations claimed per round, and run at once.
+    # Operations claimed per round, all run at once (their ledger writes share commits),
+    # and of those, the sends in the pipeline at once.
     batch: int = Field(default=200, gt=0, le=10_000)
     concurrency: int = Field(default=16, gt=0, le=1000)
     # Seconds a claim holds before another daemon may take it back; a heartbeat renews it.

@@ -1,4 +1,10 @@
-"""The scenario store's protocol and the one value a completed operation writes at once."""
+"""The scenario store's protocol and the values the engine's ledger writes carry.
+
+The three ledger writes (``mark_sending``, ``set_ops``, ``complete_ops``) take
+many operations at once: concurrent operations' writes go to the store
+together, each in one statement or one transaction, and each operation is
+answered whether its row was still its claimer's.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,25 @@ class Completion:
     sent: tuple[str, float, str, str] | None = None
     plans: Sequence[Plan] = ()
     end: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A claimed operation about to be handed to the pipeline, with its Message-ID."""
+
+    op_id: int
+    message_id: str
+    variant: int
+
+
+@dataclass(frozen=True)
+class Release:
+    """A claimed operation back to waiting: ``pending`` (a gate's wait) or ``deferred``."""
+
+    op_id: int
+    status: str
+    due: float
+    reason: str
 
 
 class ScenarioStore(Protocol):
@@ -63,13 +88,12 @@ class ScenarioStore(Protocol):
     async def reap_ops(self, now: float) -> int: ...
     async def heartbeat_ops(self, claimer: str, until: float) -> None: ...
     async def mark_sending(
-        self, op_id: int, claimer: str, message_id: str, variant: int, lease_until: float,
-        now: float,
-    ) -> bool: ...  # fmt: skip
-    async def set_op(
-        self, op_id: int, claimer: str, status: str, due: float, reason: str, now: float
-    ) -> bool: ...
-    async def complete_op(self, c: Completion, now: float) -> bool: ...
+        self, claimer: str, marks: Sequence[Mark], lease_until: float, now: float
+    ) -> list[bool]: ...
+    async def set_ops(
+        self, claimer: str, releases: Sequence[Release], now: float
+    ) -> list[bool]: ...
+    async def complete_ops(self, cs: Sequence[Completion], now: float) -> list[bool]: ...
     async def open_ops(self, tenant: str, scenario: str) -> int: ...
     async def op_counts(self, tenant: str, scenario: str) -> list[tuple[str, int, str, int]]: ...
     async def due_stats(self, now: float) -> tuple[int, float | None]: ...

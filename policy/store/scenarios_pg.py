@@ -11,7 +11,7 @@ from policy.store import scenarios_sql as q
 if TYPE_CHECKING:
     import asyncpg
 
-    from policy.store.scenario_store import Completion
+    from policy.store.scenario_store import Completion, Mark, Release
 
 
 class PgScenarios:
@@ -141,39 +141,37 @@ class PgScenarios:
         await self._pool().execute(q.HEARTBEAT, claimer, until)
 
     async def mark_sending(
-        self, op_id: int, claimer: str, message_id: str, variant: int, lease_until: float,
-        now: float,
-    ) -> bool:  # fmt: skip
-        status = await self._pool().execute(
-            q.MARK_SENDING, op_id, claimer, message_id, variant, lease_until, now
-        )
-        return bool(status == "UPDATE 1")
+        self, claimer: str, marks: Sequence[Mark], lease_until: float, now: float
+    ) -> list[bool]:
+        ids = [m.op_id for m in marks]
+        rows = await self._pool().fetch(
+            q.MARK_SENDING_PG, ids, [m.message_id for m in marks], [m.variant for m in marks],
+            lease_until, now, claimer,
+        )  # fmt: skip
+        done = {r[0] for r in rows}
+        return [i in done for i in ids]
 
-    async def set_op(
-        self, op_id: int, claimer: str, status: str, due: float, reason: str, now: float
-    ) -> bool:
-        done = await self._pool().execute(q.SET_OP, op_id, claimer, status, due, reason, now)
-        return bool(done == "UPDATE 1")
+    async def set_ops(self, claimer: str, releases: Sequence[Release], now: float) -> list[bool]:
+        ids = [r.op_id for r in releases]
+        rows = await self._pool().fetch(
+            q.SET_OPS_PG, ids, [r.status for r in releases], [r.due for r in releases],
+            [r.reason for r in releases], now, claimer,
+        )  # fmt: skip
+        done = {r[0] for r in rows}
+        return [i in done for i in ids]
 
-    async def complete_op(self, c: Completion, now: float) -> bool:
+    async def complete_ops(self, cs: Sequence[Completion], now: float) -> list[bool]:
+        """One transaction for all, each of its statements set-based over the batch."""
         async with self._pool().acquire() as conn, conn.transaction():
-            mine = await conn.fetchval(
-                "SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2"
-                " AND status IN ('claimed', 'sending') FOR UPDATE",
-                c.op.id, c.claimer,
-            )  # fmt: skip
-            if mine is None:
-                return False
-            await conn.execute(q.ARCHIVE_OP, c.op.id, c.status, c.reason, now)
-            await conn.execute(q.DELETE_OP, c.op.id)
-            if c.sent is not None:
-                await conn.execute(q.ENROLLMENT_SENT, c.op.enrollment, *c.sent)
-            for p in c.plans:
-                await conn.execute(q.ADD_OP, *q.plan_row(p, now))
-            if c.end is not None:
-                await conn.execute(q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
-                await conn.execute(q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
-            return True
+            mine: set[int] = set()
+            for claimer in {c.claimer for c in cs}:
+                ids = [c.op.id for c in cs if c.claimer == claimer]
+                mine.update(r[0] for r in await conn.fetch(q.MINE_PG, ids, claimer))
+            ours = [c for c in cs if c.op.id in mine]
+            if ours:
+                for statement, *args in _ends(ours, now):
+                    await conn.execute(statement, *args)
+            return [c.op.id in mine for c in cs]
 
     async def open_ops(self, tenant: str, scenario: str) -> int:
         return int(await self._pool().fetchval(q.OPEN_OPS, tenant, scenario))
@@ -223,3 +221,21 @@ class PgScenarios:
     async def stop_reason(self, tenant: str, email: str, since: float) -> str | None:
         found: Any = await self._pool().fetchval(q.STOP_REASON, tenant, email, since)
         return str(found) if found is not None else None
+
+
+def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
+    """The set-based statements (with their arrays) that write ``cs``'s ends."""
+    ids = [c.op.id for c in cs]
+    out: list[tuple[Any, ...]] = [
+        (q.ARCHIVE_OPS_PG, ids, [c.status for c in cs], [c.reason for c in cs], now),
+        (q.DELETE_OPS_PG, ids),
+    ]
+    if sent := [(c.op.enrollment, *c.sent) for c in cs if c.sent is not None]:
+        out.append((q.ENROLLMENTS_SENT_PG, *map(list, zip(*sent, strict=True))))
+    if plans := [q.plan_row(p, now)[:-1] for c in cs for p in c.plans]:
+        out.append((q.ADD_OPS_PG, *map(list, zip(*plans, strict=True)), now))
+    if ends := [(c.op.enrollment, *c.end) for c in cs if c.end is not None]:
+        columns = list(map(list, zip(*ends, strict=True)))
+        out.append((q.ENROLLMENTS_END_PG, *columns, now))
+        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, columns[0], columns[2], now))
+    return out

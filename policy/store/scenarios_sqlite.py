@@ -22,7 +22,7 @@ def marks(statement: str) -> str:
 if TYPE_CHECKING:
     import aiosqlite
 
-    from policy.store.scenario_store import Completion
+    from policy.store.scenario_store import Completion, Mark, Release
 
 
 async def _all(db: aiosqlite.Connection, statement: str, *args: Any) -> list[Any]:
@@ -34,6 +34,21 @@ async def _count(db: aiosqlite.Connection, statement: str, *args: Any) -> int:
     async with db.execute(marks(statement), args) as cur:
         await cur.fetchall()  # a RETURNING statement's rows
         return cur.rowcount
+
+
+async def _complete(db: aiosqlite.Connection, c: Completion, now: float) -> bool:
+    if not await _all(db, q.MINE, c.op.id, c.claimer):
+        return False
+    await _count(db, q.ARCHIVE_OP, c.op.id, c.status, c.reason, now)
+    await _count(db, q.DELETE_OP, c.op.id)
+    if c.sent is not None:
+        await _count(db, q.ENROLLMENT_SENT, c.op.enrollment, *c.sent)
+    for p in c.plans:
+        await _count(db, q.ADD_OP, *q.plan_row(p, now))
+    if c.end is not None:
+        await _count(db, q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
+        await _count(db, q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
+    return True
 
 
 class SqliteScenarios:
@@ -175,39 +190,27 @@ class SqliteScenarios:
             await _count(db, q.HEARTBEAT, claimer, until)
 
     async def mark_sending(
-        self, op_id: int, claimer: str, message_id: str, variant: int, lease_until: float,
-        now: float,
-    ) -> bool:  # fmt: skip
-        args = (op_id, claimer, message_id, variant, lease_until, now)
+        self, claimer: str, marks: Sequence[Mark], lease_until: float, now: float
+    ) -> list[bool]:
         async with self._write() as db:
-            return await _count(db, q.MARK_SENDING, *args) == 1
+            return [
+                await _count(
+                    db, q.MARK_SENDING, m.op_id, claimer, m.message_id, m.variant, lease_until,
+                    now,
+                ) == 1
+                for m in marks
+            ]  # fmt: skip
 
-    async def set_op(
-        self, op_id: int, claimer: str, status: str, due: float, reason: str, now: float
-    ) -> bool:
+    async def set_ops(self, claimer: str, releases: Sequence[Release], now: float) -> list[bool]:
         async with self._write() as db:
-            return await _count(db, q.SET_OP, op_id, claimer, status, due, reason, now) == 1
+            return [
+                await _count(db, q.SET_OP, r.op_id, claimer, r.status, r.due, r.reason, now) == 1
+                for r in releases
+            ]
 
-    async def complete_op(self, c: Completion, now: float) -> bool:
+    async def complete_ops(self, cs: Sequence[Completion], now: float) -> list[bool]:
         async with self._write() as db:
-            mine = await _all(
-                db,
-                "SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2"
-                " AND status IN ('claimed', 'sending')",
-                c.op.id, c.claimer,
-            )  # fmt: skip
-            if not mine:
-                return False
-            await _count(db, q.ARCHIVE_OP, c.op.id, c.status, c.reason, now)
-            await _count(db, q.DELETE_OP, c.op.id)
-            if c.sent is not None:
-                await _count(db, q.ENROLLMENT_SENT, c.op.enrollment, *c.sent)
-            for p in c.plans:
-                await _count(db, q.ADD_OP, *q.plan_row(p, now))
-            if c.end is not None:
-                await _count(db, q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
-                await _count(db, q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
-            return True
+            return [await _complete(db, c, now) for c in cs]
 
     async def open_ops(self, tenant: str, scenario: str) -> int:
         return int(await self._one(q.OPEN_OPS, tenant, scenario))

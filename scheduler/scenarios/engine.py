@@ -3,7 +3,9 @@
 A round reaps expired claims, moves scenarios through their lifecycle
 (scheduled start, queue-behind, auto-complete), resolves sends orphaned by
 a dead process, then claims a batch of due operations in one statement and
-runs them with bounded concurrency while a heartbeat keeps their lease.
+runs them while a heartbeat keeps their lease: all at once, their ledger
+writes grouped into a few commits (``writes``), their sends into the
+pipeline bounded by ``concurrency``.
 Several daemons sharing one PostgreSQL run rounds side by side: the claim
 skips rows another holds. The clock is injectable: tests drive days in
 seconds.
@@ -31,6 +33,7 @@ from scheduler.scenarios import facts as facts_mod
 from scheduler.scenarios.catalog import Catalog
 from scheduler.scenarios.definitions import Definitions
 from scheduler.scenarios.facts import Facts
+from scheduler.scenarios.writes import Writes
 
 log = logging.getLogger("sluice.scenarios")
 
@@ -38,7 +41,7 @@ log = logging.getLogger("sluice.scenarios")
 @dataclass(frozen=True)
 class EngineSettings:
     batch: int = 200  # operations claimed per round
-    concurrency: int = 16  # operations run at once
+    concurrency: int = 16  # sends in the pipeline at once
     lease: float = 120.0  # a claim's lease; the heartbeat renews it every third
     retry_base: float = 300.0  # a 4xx's first backoff, doubling per attempt
     retry_max: float = 6 * 3600.0
@@ -64,11 +67,14 @@ class Engine:
     record: Callable[[Event], None] | None = None  # the relay's event recorder
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{secrets.token_hex(4)}")
     definitions: Definitions = field(init=False)
+    writes: Writes = field(init=False)  # the ledger's group commits
     facts: Facts | None = field(default=None, init=False)  # the running batch's reads
+    sending: asyncio.Semaphore = field(init=False)  # the running batch's sends in flight
 
     def __post_init__(self) -> None:
         self.definitions = Definitions(self.store)
         self.gates = operations.Gates()
+        self.writes = Writes(self.store, self.name, self.clock, self.config.lease)
 
     async def round(self) -> int:
         """One pass: what was due is run. The number of operations handled."""
@@ -104,7 +110,9 @@ class Engine:
         raise RuntimeError(f"still busy after {limit} rounds")
 
     async def _run(self, ops: list[Op]) -> None:
-        gate = asyncio.Semaphore(self.config.concurrency)
+        # The batch's reads, renders and ledger writes all run at once (the writes share
+        # flushes: see writes.py); only the pipeline's sends are bounded.
+        self.sending = asyncio.Semaphore(self.config.concurrency)
         try:
             self.facts = await facts_mod.load(self.store, self.catalog, ops)
         except Exception:
@@ -113,12 +121,11 @@ class Engine:
         beat = asyncio.create_task(self._heartbeat())
 
         async def one(op: Op) -> None:
-            async with gate:
-                try:
-                    await operations.run(self, op)
-                except Exception:
-                    # The claim lapses and the reaper hands the operation back.
-                    log.exception("scenario operation %s (%s) failed", op.id, op.step)
+            try:
+                await operations.run(self, op)
+            except Exception:
+                # The claim lapses and the reaper hands the operation back.
+                log.exception("scenario operation %s (%s) failed", op.id, op.step)
 
         try:
             await asyncio.gather(*(one(op) for op in ops))

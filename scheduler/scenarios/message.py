@@ -7,7 +7,9 @@ whose header parsing cost milliseconds per message, more than the rest of a send
 
 from __future__ import annotations
 
+import functools
 import itertools
+import re
 from email.charset import QP, Charset
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -20,6 +22,8 @@ from scheduler.scenarios.catalog import Content
 
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
+# A bare ASCII address with no character a header would need to quote: written as it is.
+_PLAIN = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
 def unsubscribe_url(tenant: TenantSettings, job: str, message_id: str, recipient: str) -> str:
@@ -101,6 +105,13 @@ def _text(name: str, value: str) -> str:
 
 
 def _address(value: str) -> str:
+    if _PLAIN.fullmatch(value):  # a contact's address: the common case, once per send
+        return value
+    return _named_address(value)
+
+
+@functools.lru_cache(maxsize=1024)  # a scenario's From and Reply-To, at every send
+def _named_address(value: str) -> str:
     name, addr = parseaddr(" ".join(value.split()))
     return formataddr((name, addr), charset="utf-8")
 

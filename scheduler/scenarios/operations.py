@@ -16,7 +16,7 @@ from policy.scenarios import branch, ledger
 from policy.scenarios.branch import Seen
 from policy.scenarios.definition import POSITIVE, Scenario, Step
 from policy.scenarios.ledger import DECIDE, SEND, Enrollment, Op, Plan
-from policy.store.scenario_store import Completion
+from policy.store.scenario_store import Completion, Mark, Release
 from policy.submission import Outcome, Submission
 from scheduler.scenarios import crash, metrics
 from scheduler.scenarios.gates import Gates, earliest, variant_of
@@ -57,14 +57,12 @@ async def run(engine: Engine, op: Op) -> None:
 
 
 async def _complete(engine: Engine, c: Completion) -> bool:
-    return await engine.store.complete_op(c, engine.clock())
+    return await engine.writes.completions(c)
 
 
 async def _release(engine: Engine, op: Op, due: float, reason: str = "") -> None:
     """Back to pending until ``due`` (a window, cooldown, cap or pacing wait; not a deferral)."""
-    await engine.store.set_op(
-        op.id, engine.name, "pending", due, reason or op.reason, engine.clock()
-    )
+    await engine.writes.releases(Release(op.id, "pending", due, reason or op.reason))
 
 
 async def decide(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
@@ -117,13 +115,13 @@ async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
             )
             engine.event(ledger.FAILED, op, reason)
             return
-        now = engine.clock()
-        if not await engine.store.mark_sending(
-            op.id, engine.name, mid, variant, now + engine.config.lease, now
-        ):
-            return  # the claim was lost (lease past): another process has it
-        job = f"scenario:{op.scenario}"
-        outcome = await engine.submit(Submission(op.tenant, d.sender, op.email, data, mid, job))
+        # A slot first, then ``sending``: a row waiting for a slot is still ``claimed``,
+        # so a crash leaves in doubt only the sends that were really under way.
+        async with engine.sending:
+            if not await engine.writes.marks(Mark(op.id, mid, variant)):
+                return  # the claim was lost (lease past): another process has it
+            job = f"scenario:{op.scenario}"
+            outcome = await engine.submit(Submission(op.tenant, d.sender, op.email, data, mid, job))
         if outcome.ok:
             crash.point("after_250")
         await settle(engine, op, d, e, step, variant, mid, outcome)
@@ -146,7 +144,7 @@ async def settle(
         backoff = min(engine.config.retry_base * 2**op.attempts, engine.config.retry_max)
         who = await engine.catalog.recipient(op.tenant, op.email)
         due = await earliest(engine, op, d, who, at=now + backoff)
-        await engine.store.set_op(op.id, engine.name, "deferred", due, str(outcome), now)
+        await engine.writes.releases(Release(op.id, "deferred", due, str(outcome)))
         metrics.count(*label, "deferred")
         engine.event(ledger.DEFERRED, op, str(outcome), f"<{mid}>")
     else:
@@ -191,9 +189,7 @@ async def resolve_orphan(engine: Engine, op: Op) -> None:
         return
     if kind == "deferred":
         due = engine.clock() + engine.config.retry_base
-        await engine.store.set_op(
-            op.id, engine.name, "deferred", due, "deferred before a restart", engine.clock()
-        )
+        await engine.writes.releases(Release(op.id, "deferred", due, "deferred before a restart"))
         return
     reason = (
         f"{kind} before a restart" if kind else

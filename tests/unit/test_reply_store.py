@@ -6,7 +6,7 @@ import dataclasses
 
 from policy.replies.record import ReplyRow
 from policy.scenarios.ledger import SEND, Plan, decide_step
-from policy.store.scenario_store import Completion
+from policy.store.scenario_store import Completion, Mark
 
 MID = "0123456789abcdef0123456789abcdef@acme-mail.com"
 
@@ -17,10 +17,10 @@ async def sent_once(store) -> str:
     await store.set_scenario_status("acme", "intro", "active", "draft", 2.0)
     await store.enroll([Plan("acme", "intro", 1, "e-1", "a@x.net", "intro", SEND, 100.0)], 3.0)
     [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
-    await store.mark_sending(op.id, "w1", MID, 0, 130.0, 100.0)
+    await store.mark_sending("w1", [Mark(op.id, MID, 0)], 130.0, 100.0)
     nxt = Plan("acme", "intro", 1, "e-1", "a@x.net", decide_step("intro"), "decide", 900.0)
     sent = ("intro", 100.0, MID, "{}")
-    await store.complete_op(Completion(op, "w1", "executed", sent=sent, plans=[nxt]), 101.0)
+    await store.complete_ops([Completion(op, "w1", "executed", sent=sent, plans=[nxt])], 101.0)
     return op.enrollment
 
 

@@ -6,7 +6,7 @@ import asyncio
 
 from policy.engagement import Engagement
 from policy.scenarios.ledger import SEND, Plan, decide_step
-from policy.store.scenario_store import Completion
+from policy.store.scenario_store import Completion, Mark, Release
 from policy.suppression import Suppression
 from scheduler.scenarios.facts import Facts
 
@@ -40,12 +40,12 @@ async def test_claim_send_complete_archive_and_never_plan_twice(store):
     assert await store.claim_ops("w1", 50.0, 30.0, 10) == []  # not due yet
     [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
     assert await store.claim_ops("w2", 100.0, 30.0, 10) == []  # held by w1
-    assert not await store.mark_sending(op.id, "w2", "m@x", 0, 130.0, 100.0)
-    assert await store.mark_sending(op.id, "w1", "m@x", 0, 130.0, 100.0)
+    assert await store.mark_sending("w2", [Mark(op.id, "m@x", 0)], 130.0, 100.0) == [False]
+    assert await store.mark_sending("w1", [Mark(op.id, "m@x", 0)], 130.0, 100.0) == [True]
     nxt = Plan("acme", "intro", 1, op.enrollment, op.email, decide_step("intro"), "decide", 900.0)
     done = Completion(op, "w1", "executed", sent=("intro", 100.0, "m@x", "{}"), plans=[nxt])
-    assert await store.complete_op(done, 101.0)
-    assert not await store.complete_op(done, 102.0)  # a second completion changes nothing
+    assert await store.complete_ops([done], 101.0) == [True]
+    assert await store.complete_ops([done], 102.0) == [False]  # a second changes nothing
     e = await store.enrollment(op.enrollment)
     assert (e.step, e.message_id, e.status) == ("intro", "m@x", "active")
     # The archived send is never planned again (a decision replayed after a crash).
@@ -64,17 +64,40 @@ async def test_reaper_orphans_and_deferral(store):
     await started(store)
     await store.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
     first, second = await store.claim_ops("dead", 100.0, 30.0, 10)
-    assert await store.mark_sending(second.id, "dead", "m2@x", 0, 130.0, 100.0)
+    assert await store.mark_sending("dead", [Mark(second.id, "m2@x", 0)], 130.0, 100.0) == [True]
     assert await store.reap_ops(120.0) == 0  # the lease holds
     assert await store.reap_ops(131.0) == 1  # the claimed one goes back; sending stays
     [orphan] = await store.take_orphans("w2", 131.0, 30.0, 10)
     assert (orphan.id, orphan.status, orphan.message_id) == (second.id, "sending", "m2@x")
     [again] = await store.claim_ops("w2", 131.0, 30.0, 10)
     assert again.id == first.id
-    assert await store.set_op(again.id, "w2", "deferred", 400.0, "451 4.7.1 quota", 131.0)
+    deferred = Release(again.id, "deferred", 400.0, "451 4.7.1 quota")
+    assert await store.set_ops("w2", [deferred], 131.0) == [True]
     assert await store.claim_ops("w2", 399.0, 30.0, 10) == []
     [back] = await store.claim_ops("w2", 400.0, 30.0, 10)
     assert (back.status, back.reason) == ("claimed", "451 4.7.1 quota")
+
+
+async def test_many_operations_written_at_once_each_answered_for_its_own_row(store):
+    await started(store)
+    await store.enroll([entry(f"{n}@x.net") for n in range(6)], 5.0)
+    assert len(await store.claim_ops("w1", 100.0, 30.0, 10)) == 6
+    assert await store.reap_ops(131.0) == 6  # w1's lease lapsed: w2 takes one, w1 the rest
+    [theirs] = await store.claim_ops("w2", 131.0, 30.0, 1)
+    mine = await store.claim_ops("w1", 131.0, 30.0, 10)
+    ops = [theirs, *mine]
+    marks = [Mark(o.id, f"m{o.id}@x", 0) for o in ops]
+    assert await store.mark_sending("w1", marks, 160.0, 132.0) == [False] + [True] * 5
+    sent = ("intro", 132.0, "m@x", "{}")
+    ends = [Completion(o, "w1", "executed", sent=sent, end=("done", "last step")) for o in ops]
+    assert await store.complete_ops(ends, 133.0) == [False] + [True] * 5
+    assert await store.enrollment_counts("acme", "intro") == {"active": 1, "done": 5}
+    assert await store.open_ops("acme", "intro") == 1  # w2's, untouched
+    release = [Release(theirs.id, "deferred", 900.0, "451 4.7.1 quota")]
+    assert await store.set_ops("w1", release, 134.0) == [False]
+    assert await store.set_ops("w2", release, 134.0) == [True]
+    [back] = await store.claim_ops("w3", 900.0, 30.0, 10)
+    assert (back.id, back.status, back.reason) == (theirs.id, "claimed", "451 4.7.1 quota")
 
 
 async def test_pause_freezes_and_resume_restores_the_remaining_delay(store):
