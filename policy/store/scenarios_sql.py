@@ -124,17 +124,20 @@ MARK_SENDING = """UPDATE scenario_ops SET status = 'sending', message_id = $3, v
 MARK_SENDING_PG = """UPDATE scenario_ops o SET status = 'sending', message_id = m.message_id,
     variant = m.variant, attempts = o.attempts + 1, lease_until = $4, updated = $5
     FROM unnest($1::bigint[], $2::text[], $3::int[]) AS m(id, message_id, variant)
-    WHERE o.id = m.id AND o.claimed_by = $6 AND o.status = 'claimed' RETURNING o.id"""
+    WHERE o.id = ANY($1::bigint[]) AND o.id = m.id AND o.claimed_by = $6
+    AND o.status = 'claimed' RETURNING o.id"""
 SET_OPS_PG = """UPDATE scenario_ops o SET status = r.status, due = r.due, reason = r.reason,
     claimed_by = '', updated = $5
     FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS r(id, status, due, reason)
-    WHERE o.id = r.id AND o.claimed_by = $6 AND o.status IN ('claimed', 'sending')
-    RETURNING o.id"""
+    WHERE o.id = ANY($1::bigint[]) AND o.id = r.id AND o.claimed_by = $6
+    AND o.status IN ('claimed', 'sending') RETURNING o.id"""
 MINE_PG = """SELECT id FROM scenario_ops WHERE id = ANY($1::bigint[]) AND claimed_by = $2
     AND status IN ('claimed', 'sending') FOR UPDATE"""
 MINE = """SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2
     AND status IN ('claimed', 'sending')"""
-# A batch's ends, set-based: one statement each for all the batch's operations.
+# A batch's writes, set-based: one statement each for all the batch's operations. Each
+# joins its arrays and also says "= ANY" of the ids: the planner then reads the index,
+# where the join alone had it scan the whole table once per batch.
 _ARCHIVED_PG = (
     ", ".join(f"o.{c}" for c in OP_COLUMNS.split(", "))
     .replace("o.status", "c.status").replace("o.reason", "c.reason").replace("o.updated", "$4")
@@ -142,13 +145,13 @@ _ARCHIVED_PG = (
 ARCHIVE_OPS_PG = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
     SELECT {_ARCHIVED_PG} FROM scenario_ops o
     JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS c(id, status, reason) ON o.id = c.id
-    ON CONFLICT (key) DO NOTHING"""
+    WHERE o.id = ANY($1::bigint[]) ON CONFLICT (key) DO NOTHING"""
 DELETE_OPS_PG = "DELETE FROM scenario_ops WHERE id = ANY($1::bigint[])"
 ENROLLMENTS_SENT_PG = """UPDATE enrollments e SET step = s.step, sent_at = s.sent_at,
     message_id = s.message_id, variants = s.variants, updated = s.sent_at
     FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[])
         AS s(id, step, sent_at, message_id, variants)
-    WHERE e.id = s.id"""
+    WHERE e.id = ANY($1::text[]) AND e.id = s.id"""
 ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
         'pending', p.due, 0, 0, '', '', p.variant, '', $11, $11
@@ -159,10 +162,11 @@ ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     ON CONFLICT (key) DO NOTHING"""
 ENROLLMENTS_END_PG = """UPDATE enrollments e SET status = x.status, reason = x.reason,
     updated = $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, status, reason)
-    WHERE e.id = x.id AND e.status = 'active'"""
+    WHERE e.id = ANY($1::text[]) AND e.id = x.id AND e.status = 'active'"""
 CANCEL_ENROLLMENTS_OPS_PG = """UPDATE scenario_ops o SET status = 'cancelled',
     reason = x.reason, updated = $3 FROM unnest($1::text[], $2::text[]) AS x(enrollment, reason)
-    WHERE o.enrollment = x.enrollment AND o.status IN ('pending', 'deferred', 'claimed')"""
+    WHERE o.enrollment = ANY($1::text[]) AND o.enrollment = x.enrollment
+    AND o.status IN ('pending', 'deferred', 'claimed')"""
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
 OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"

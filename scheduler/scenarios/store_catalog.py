@@ -14,6 +14,7 @@ from policy.scenarios.definition import Filters
 from policy.scenarios.templates import Template
 from policy.store import Store
 from scheduler.scenarios.catalog import Catalog, Content, Recipient, RenderError
+from scheduler.scenarios.shared_reads import SharedReads
 
 
 def build(store: Store) -> Catalog:
@@ -32,19 +33,15 @@ TEMPLATE_TTL = 2.0
 class StoreCatalog:
     def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic):
         self.store = store
-        self.clock = clock
-        self._variants: dict[tuple[str, str], tuple[float, list[Template]]] = {}
+        self._variants: SharedReads[tuple[str, str], list[Template]] = SharedReads(
+            self._read_variants, TEMPLATE_TTL, clock
+        )
 
     async def _variants_of(self, tenant: str, name: str) -> list[Template]:
-        now = self.clock()
-        kept = self._variants.get((tenant, name))
-        if kept is not None and kept[0] > now:
-            return kept[1]
-        found = await self.store.template_variants(tenant, name)
-        if len(self._variants) > 1000:  # bounded: many tenants' templates come and go
-            self._variants.clear()
-        self._variants[(tenant, name)] = (now + TEMPLATE_TTL, found)
-        return found
+        return await self._variants.get((tenant, name))
+
+    async def _read_variants(self, key: tuple[str, str]) -> list[Template]:
+        return await self.store.template_variants(*key)
 
     def _filter(self, f: Filters) -> ContactFilter:
         return ContactFilter(**f.model_dump())

@@ -1,4 +1,4 @@
-"""Shared reads: waiting requests share a computation, never one that began before them."""
+"""Kept reads: concurrent misses share one read; a failed read is not kept; the TTL holds."""
 
 from __future__ import annotations
 
@@ -6,45 +6,61 @@ import asyncio
 
 import pytest
 
-from admin.shared_reads import SharedReads
+from scheduler.scenarios.shared_reads import SharedReads
 
 
-async def test_requests_share_only_computations_that_started_after_they_arrived():
-    shared: SharedReads[int] = SharedReads()
-    state = {"value": 0, "computed": 0}
-    gate = asyncio.Event()
+class Reader:
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+        self.fail = False
 
-    async def compute() -> int:
-        state["computed"] += 1
-        seen = state["value"]
-        await gate.wait()
-        return seen
-
-    first = asyncio.create_task(shared.get("k", compute))
-    await asyncio.sleep(0)  # the first computation has read value 0 and waits
-    state["value"] = 1  # a change made before the next requests ask
-    later = [asyncio.create_task(shared.get("k", compute)) for _ in range(10)]
-    await asyncio.sleep(0)  # the ten have asked while the first computation still waits
-    gate.set()
-    answers = await asyncio.wait_for(asyncio.gather(first, *later), 5)
-    # The ten asked after the change: none gets the first answer, all share one more.
-    assert answers == [0] + [1] * 10
-    assert state["computed"] == 2
-    other = await asyncio.wait_for(shared.get("other", compute), 5)
-    assert (other, state["computed"]) == (1, 3)  # another key computes for itself
+    async def __call__(self, key: str) -> str:
+        self.reads.append(key)
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise LookupError(key)
+        return key.upper()
 
 
-async def test_a_failure_is_not_handed_to_the_next_request():
-    shared: SharedReads[str] = SharedReads()
-    calls = []
+async def test_concurrent_misses_share_one_read() -> None:
+    read = Reader()
+    kept: SharedReads[str, str] = SharedReads(read)
+    got = await asyncio.gather(*(kept.get("a") for _ in range(50)), kept.get("b"))
+    assert got == ["A"] * 50 + ["B"]
+    assert sorted(read.reads) == ["a", "b"]
+    assert await kept.get("a") == "A" and len(read.reads) == 2  # kept for good
 
-    async def compute() -> str:
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("store down")
-        return "ok"
 
-    with pytest.raises(RuntimeError, match="store down"):
-        await shared.get("k", compute)
-    assert await asyncio.wait_for(shared.get("k", compute), 5) == "ok"
-    assert len(calls) == 2
+async def test_a_failed_read_fails_its_callers_and_is_read_again() -> None:
+    read = Reader()
+    kept: SharedReads[str, str] = SharedReads(read)
+    read.fail = True
+    results = await asyncio.gather(kept.get("a"), kept.get("a"), return_exceptions=True)
+    assert [type(r) for r in results] == [LookupError, LookupError] and read.reads == ["a"]
+    read.fail = False
+    assert await kept.get("a") == "A" and read.reads == ["a", "a"]
+
+
+async def test_kept_for_the_ttl_then_read_again() -> None:
+    now = [0.0]
+    read = Reader()
+    kept: SharedReads[str, str] = SharedReads(read, ttl=2.0, clock=lambda: now[0])
+    await kept.get("a")
+    now[0] = 1.9
+    await kept.get("a")
+    assert read.reads == ["a"]
+    now[0] = 2.0
+    await kept.get("a")
+    assert read.reads == ["a", "a"]
+
+
+async def test_one_cancelled_caller_does_not_cancel_the_read_others_await() -> None:
+    read = Reader()
+    kept: SharedReads[str, str] = SharedReads(read)
+    first = asyncio.ensure_future(kept.get("a"))
+    second = asyncio.ensure_future(kept.get("a"))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second == "A"
+    with pytest.raises(asyncio.CancelledError):
+        await first
