@@ -16,6 +16,8 @@ class ScenarioSettings(Section):
     # and of those, the sends in the pipeline at once.
     batch: int = Field(default=200, gt=0, le=10_000)
     concurrency: int = Field(default=16, gt=0, le=1000)
+    # Rounds one daemon runs side by side: while one waits on the database, another renders.
+    lanes: int = Field(default=2, ge=1, le=8)
     # Seconds a claim holds before another daemon may take it back; a heartbeat renews it.
     lease: float = Field(default=120.0, ge=5)
     # Backoff after a 4xx (seconds, doubling per attempt up to retry_max), and the

@@ -42,6 +42,7 @@ log = logging.getLogger("sluice.scenarios")
 class EngineSettings:
     batch: int = 200  # operations claimed per round
     concurrency: int = 16  # sends in the pipeline at once
+    lanes: int = 2  # rounds run side by side by burst()
     lease: float = 120.0  # a claim's lease; the heartbeat renews it every third
     retry_base: float = 300.0  # a 4xx's first backoff, doubling per attempt
     retry_max: float = 6 * 3600.0
@@ -51,8 +52,9 @@ class EngineSettings:
     @classmethod
     def of(cls, s: ScenarioSettings) -> EngineSettings:
         return cls(
-            batch=s.batch, concurrency=s.concurrency, lease=s.lease, retry_base=s.retry_base,
-            retry_max=s.retry_max, max_attempts=s.max_attempts, decide_poll=s.decide_poll,
+            batch=s.batch, concurrency=s.concurrency, lanes=s.lanes, lease=s.lease,
+            retry_base=s.retry_base, retry_max=s.retry_max, max_attempts=s.max_attempts,
+            decide_poll=s.decide_poll,
         )  # fmt: skip
 
 
@@ -68,13 +70,13 @@ class Engine:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{secrets.token_hex(4)}")
     definitions: Definitions = field(init=False)
     writes: Writes = field(init=False)  # the ledger's group commits
-    facts: Facts | None = field(default=None, init=False)  # the running batch's reads
-    sending: asyncio.Semaphore = field(init=False)  # the running batch's sends in flight
+    sending: asyncio.Semaphore = field(init=False)  # sends in the pipeline, all rounds
 
     def __post_init__(self) -> None:
         self.definitions = Definitions(self.store)
         self.gates = operations.Gates()
         self.writes = Writes(self.store, self.name, self.clock, self.config.lease)
+        self.sending = asyncio.Semaphore(self.config.concurrency)
 
     async def round(self) -> int:
         """One pass: what was due is run. The number of operations handled."""
@@ -94,10 +96,18 @@ class Engine:
         return len(ops) + len(orphans)
 
     async def burst(self, limit: int = 50) -> None:
-        """The daemon's round: rounds while each finds a full batch (bounded), then rest."""
-        for _ in range(limit):
-            if await self.round() < self.config.batch:
-                return
+        """The daemon's turn: rounds while each finds a full batch (bounded), then rest.
+
+        ``lanes`` rounds run side by side: while one waits on the database (its claim,
+        its writes), another renders, so neither the process nor the database idles.
+        """
+
+        async def lane() -> None:
+            for _ in range(limit):
+                if await self.round() < self.config.batch:
+                    return
+
+        await asyncio.gather(*(lane() for _ in range(self.config.lanes)))
 
     async def run_until_idle(self, limit: int = 10_000) -> int:
         """Rounds until one finds nothing due (tests drive the clock between calls)."""
@@ -112,9 +122,9 @@ class Engine:
     async def _run(self, ops: list[Op]) -> None:
         # The batch's reads, renders and ledger writes all run at once (the writes share
         # flushes: see writes.py); only the pipeline's sends are bounded.
-        self.sending = asyncio.Semaphore(self.config.concurrency)
+        facts: Facts | None = None
         try:
-            self.facts = await facts_mod.load(self.store, self.catalog, ops)
+            facts = await facts_mod.load(self.store, self.catalog, ops)
         except Exception:
             # Each operation then reads its own, as the reads would have failed anyway.
             log.exception("scenario batch: reading its facts failed")
@@ -122,7 +132,7 @@ class Engine:
 
         async def one(op: Op) -> None:
             try:
-                await operations.run(self, op)
+                await operations.run(self, op, facts)
             except Exception:
                 # The claim lapses and the reaper hands the operation back.
                 log.exception("scenario operation %s (%s) failed", op.id, op.step)
@@ -130,7 +140,6 @@ class Engine:
         try:
             await asyncio.gather(*(one(op) for op in ops))
         finally:
-            self.facts = None
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat

@@ -19,6 +19,7 @@ from policy.scenarios.ledger import DECIDE, SEND, Enrollment, Op, Plan
 from policy.store.scenario_store import Completion, Mark, Release
 from policy.submission import Outcome, Submission
 from scheduler.scenarios import crash, metrics
+from scheduler.scenarios.facts import Facts
 from scheduler.scenarios.gates import Gates, earliest, variant_of
 from scheduler.scenarios.render import RenderFailed, compose
 
@@ -29,9 +30,9 @@ __all__ = ["Gates", "resolve_orphan", "run"]
 ACCEPTED = ("relayed", "spooled", "possible_duplicate")
 
 
-async def run(engine: Engine, op: Op) -> None:
+async def run(engine: Engine, op: Op, facts: Facts | None = None) -> None:
+    """``facts``: the batch's reads (scheduler/scenarios/facts.py); without, its own."""
     d = await engine.definitions.get(op.tenant, op.scenario, op.version)
-    facts = engine.facts
     if facts is not None and op.enrollment in facts.enrollments:
         e: Enrollment | None = facts.enrollments[op.enrollment]
     else:
@@ -53,7 +54,7 @@ async def run(engine: Engine, op: Op) -> None:
     if op.kind == DECIDE:
         await decide(engine, op, d, e)
     else:
-        await send(engine, op, d, e)
+        await send(engine, op, d, e, facts)
 
 
 async def _complete(engine: Engine, c: Completion) -> bool:
@@ -89,8 +90,7 @@ async def decide(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
     engine.event(ledger.DECISION, op, choice.reason, detail=json.dumps({"next": choice.step}))
 
 
-async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment) -> None:
-    facts = engine.facts
+async def send(engine: Engine, op: Op, d: Scenario, e: Enrollment, facts: Facts | None) -> None:
     if facts is not None and (op.tenant, op.email) in facts.recipients:
         who = facts.recipients[(op.tenant, op.email)]
     else:
