@@ -230,12 +230,15 @@ def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
         (q.ARCHIVE_OPS_PG, ids, [c.status for c in cs], [c.reason for c in cs], now),
         (q.DELETE_OPS_PG, ids),
     ]
-    if sent := [(c.op.enrollment, *c.sent) for c in cs if c.sent is not None]:
-        out.append((q.ENROLLMENTS_SENT_PG, *map(list, zip(*sent, strict=True))))
+    none: tuple[None, ...] = (None,) * 4
+    if rows := [
+        (c.op.enrollment, *(c.sent or none), *(c.end or none[:2]))
+        for c in cs
+        if c.sent is not None or c.end is not None
+    ]:
+        out.append((q.ENROLLMENTS_WRITE_PG, *map(list, zip(*rows, strict=True)), now))
     if plans := [q.plan_row(p, now)[:-1] for c in cs for p in c.plans]:
         out.append((q.ADD_OPS_PG, *map(list, zip(*plans, strict=True)), now))
-    if ends := [(c.op.enrollment, *c.end) for c in cs if c.end is not None]:
-        columns = list(map(list, zip(*ends, strict=True)))
-        out.append((q.ENROLLMENTS_END_PG, *columns, now))
-        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, columns[0], columns[2], now))
+    if ends := [(c.op.enrollment, c.end[1]) for c in cs if c.end is not None]:
+        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, *map(list, zip(*ends, strict=True)), now))
     return out

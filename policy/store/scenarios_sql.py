@@ -147,11 +147,20 @@ ARCHIVE_OPS_PG = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
     JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS c(id, status, reason) ON o.id = c.id
     WHERE o.id = ANY($1::bigint[]) ON CONFLICT (key) DO NOTHING"""
 DELETE_OPS_PG = "DELETE FROM scenario_ops WHERE id = ANY($1::bigint[])"
-ENROLLMENTS_SENT_PG = """UPDATE enrollments e SET step = s.step, sent_at = s.sent_at,
-    message_id = s.message_id, variants = s.variants, updated = s.sent_at
-    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[])
-        AS s(id, step, sent_at, message_id, variants)
-    WHERE e.id = ANY($1::text[]) AND e.id = s.id"""
+# An enrollment's send and its end in one row version: the end applies only to an
+# active enrollment, and then stamps ``updated`` with the time of the write.
+ENROLLMENTS_WRITE_PG = """UPDATE enrollments e SET step = coalesce(x.step, e.step),
+    sent_at = coalesce(x.sent_at, e.sent_at), message_id = coalesce(x.message_id, e.message_id),
+    variants = coalesce(x.variants, e.variants),
+    status = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.status
+        ELSE e.status END,
+    reason = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.reason
+        ELSE e.reason END,
+    updated = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN $8
+        ELSE coalesce(x.sent_at, e.updated) END
+    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[],
+        $7::text[]) AS x(id, step, sent_at, message_id, variants, status, reason)
+    WHERE e.id = ANY($1::text[]) AND e.id = x.id"""
 ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
         'pending', p.due, 0, 0, '', '', p.variant, '', $11, $11
@@ -160,9 +169,6 @@ ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
         AS p(key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
     WHERE NOT EXISTS (SELECT 1 FROM scenario_ops_archive a WHERE a.key = p.key)
     ON CONFLICT (key) DO NOTHING"""
-ENROLLMENTS_END_PG = """UPDATE enrollments e SET status = x.status, reason = x.reason,
-    updated = $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS x(id, status, reason)
-    WHERE e.id = ANY($1::text[]) AND e.id = x.id AND e.status = 'active'"""
 CANCEL_ENROLLMENTS_OPS_PG = """UPDATE scenario_ops o SET status = 'cancelled',
     reason = x.reason, updated = $3 FROM unnest($1::text[], $2::text[]) AS x(enrollment, reason)
     WHERE o.enrollment = ANY($1::text[]) AND o.enrollment = x.enrollment
