@@ -38,8 +38,11 @@ class SharedReads(Generic[K, V]):
             future = asyncio.ensure_future(self.read(key))
             future.add_done_callback(lambda f: self._forget_failed(key, f))
             kept = self._kept[key] = (until, future)
+        future = kept[1]
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()  # the common case: kept, no await needed
         # Shielded: one caller cancelled does not cancel the read the others await.
-        return await asyncio.shield(kept[1])
+        return await asyncio.shield(future)
 
     def _forget_failed(self, key: K, future: asyncio.Future[V]) -> None:
         if future.cancelled() or future.exception() is not None:
