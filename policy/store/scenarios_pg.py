@@ -64,7 +64,9 @@ class PgScenarios:
             elif expect in q.FROZEN and to == "active":
                 await conn.execute(q.THAW, tenant, name, now)
             elif to == "cancelled":
-                await conn.execute(q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)
+                archive, delete = q.CANCEL_SCENARIO_OPS
+                await conn.execute(archive, tenant, name, "scenario cancelled", now)
+                await conn.execute(delete, tenant, name)
                 await conn.execute(
                     q.END_ENROLLMENTS, tenant, name, "cancelled", "scenario cancelled", now
                 )
@@ -240,5 +242,7 @@ def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
     if plans := [q.plan_row(p, now)[:-1] for c in cs for p in c.plans]:
         out.append((q.ADD_OPS_PG, *map(list, zip(*plans, strict=True)), now))
     if ends := [(c.op.enrollment, c.end[1]) for c in cs if c.end is not None]:
-        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, *map(list, zip(*ends, strict=True)), now))
+        enrollments, reasons = map(list, zip(*ends, strict=True))
+        archive, delete = q.CANCEL_ENROLLMENTS_OPS_PG
+        out += [(archive, enrollments, reasons, now), (delete, enrollments)]
     return out

@@ -169,10 +169,17 @@ ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
         AS p(key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
     WHERE NOT EXISTS (SELECT 1 FROM scenario_ops_archive a WHERE a.key = p.key)
     ON CONFLICT (key) DO NOTHING"""
-CANCEL_ENROLLMENTS_OPS_PG = """UPDATE scenario_ops o SET status = 'cancelled',
-    reason = x.reason, updated = $3 FROM unnest($1::text[], $2::text[]) AS x(enrollment, reason)
-    WHERE o.enrollment = ANY($1::text[]) AND o.enrollment = x.enrollment
-    AND o.status IN ('pending', 'deferred', 'claimed')"""
+_OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
+# The ended enrollments' other operations, archived as cancelled (each its reason).
+CANCEL_ENROLLMENTS_OPS_PG = (
+    f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
+    SELECT {_ARCHIVED_PG.replace("c.status", "'cancelled'").replace("c.reason", "x.reason")
+        .replace("$4", "$3")}
+    FROM scenario_ops o JOIN unnest($1::text[], $2::text[]) AS x(enrollment, reason)
+        ON o.enrollment = x.enrollment
+    WHERE o.enrollment = ANY($1::text[]) AND o.{_OPEN_OPS} ON CONFLICT (key) DO NOTHING""",
+    f"DELETE FROM scenario_ops WHERE enrollment = ANY($1::text[]) AND {_OPEN_OPS}",
+)  # fmt: skip
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
 OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"
@@ -182,10 +189,24 @@ _ARCHIVED = (
 ARCHIVE_OP = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
     SELECT {_ARCHIVED} FROM scenario_ops WHERE id = $1 ON CONFLICT (key) DO NOTHING"""
 DELETE_OP = "DELETE FROM scenario_ops WHERE id = $1"
-CANCEL_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $2, updated = $3
-    WHERE enrollment = $1 AND status IN ('pending', 'deferred', 'claimed')"""
-CANCEL_SCENARIO_OPS = """UPDATE scenario_ops SET status = 'cancelled', reason = $3, updated = $4
-    WHERE tenant = $1 AND scenario = $2 AND status IN ('pending', 'deferred', 'claimed')"""
+
+
+def _cancelled(where: str, reason: str, updated: str) -> tuple[str, str]:
+    """Open operations matching ``where`` moved to the archive as cancelled: a cancelled
+    scenario's hundred thousand rows do not stay in the table every claim reads."""
+    ended = (
+        OP_COLUMNS.replace("status", "'cancelled'").replace("reason", reason)
+        .replace("updated", updated)
+    )  # fmt: skip
+    return (
+        f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS}) SELECT {ended} FROM scenario_ops
+        WHERE {where} AND {_OPEN_OPS} ON CONFLICT (key) DO NOTHING""",
+        f"DELETE FROM scenario_ops WHERE {where} AND {_OPEN_OPS}",
+    )
+
+
+CANCEL_OPS = _cancelled("enrollment = $1", "$2", "$3")
+CANCEL_SCENARIO_OPS = _cancelled("tenant = $1 AND scenario = $2", "$3", "$4")
 # Pause freezes each waiting operation's remaining delay; resume restores it. Held (a
 # default scenario while another runs) is a pause the engine makes and ends itself.
 FROZEN = ("paused", "held")

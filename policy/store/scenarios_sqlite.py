@@ -47,7 +47,9 @@ async def _complete(db: aiosqlite.Connection, c: Completion, now: float) -> bool
         await _count(db, q.ADD_OP, *q.plan_row(p, now))
     if c.end is not None:
         await _count(db, q.ENROLLMENT_END, c.op.enrollment, c.end[0], c.end[1], now)
-        await _count(db, q.CANCEL_OPS, c.op.enrollment, c.end[1], now)
+        archive, delete = q.CANCEL_OPS
+        await _count(db, archive, c.op.enrollment, c.end[1], now)
+        await _count(db, delete, c.op.enrollment)
     return True
 
 
@@ -99,7 +101,9 @@ class SqliteScenarios:
             elif expect in q.FROZEN and to == "active":
                 await _count(db, q.THAW, tenant, name, now)
             elif to == "cancelled":
-                await _count(db, q.CANCEL_SCENARIO_OPS, tenant, name, "scenario cancelled", now)
+                archive, delete = q.CANCEL_SCENARIO_OPS
+                await _count(db, archive, tenant, name, "scenario cancelled", now)
+                await _count(db, delete, tenant, name)
                 await _count(
                     db, q.END_ENROLLMENTS, tenant, name, "cancelled", "scenario cancelled", now
                 )

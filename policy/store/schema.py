@@ -297,4 +297,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     # The stop rules read a contact's unsubscribe clicks before each of its sends: by
     # recipient, not by scanning the tenant's engagement since the enrollment.
     (47, "CREATE INDEX engagement_recipient ON engagement (tenant, recipient, kind, at)"),
+    # Cancelled operations are archived when cancelled now; the ones left in the hot
+    # table by earlier versions follow them.
+    (
+        48,
+        """INSERT INTO scenario_ops_archive (id, key, tenant, scenario, version, enrollment,
+            email, step, kind, status, due, attempts, lease_until, claimed_by, message_id,
+            variant, reason, created, updated)
+        SELECT id, key, tenant, scenario, version, enrollment, email, step, kind, status, due,
+            attempts, lease_until, claimed_by, message_id, variant, reason, created, updated
+        FROM scenario_ops WHERE status = 'cancelled' ON CONFLICT (key) DO NOTHING;
+        DELETE FROM scenario_ops WHERE status = 'cancelled'""",
+    ),
 )

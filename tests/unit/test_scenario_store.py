@@ -170,3 +170,49 @@ async def test_concurrent_claims_never_share_an_operation(store):
     results = await asyncio.gather(*(claimer(f"w{i}") for i in range(4)))
     ids = [i for r in results for i in r]
     assert len(ids) == len(set(ids)) == 200
+
+
+async def _hot_rows(store) -> int:
+    """Rows in the hot table, which every claim reads (a private look: no API counts them)."""
+    sql = "SELECT count(*) FROM scenario_ops"
+    if hasattr(store, "_pool"):
+        return int(await store._pool().fetchval(sql))
+    return int((await store._rows(sql))[0][0])
+
+
+async def test_cancelled_operations_leave_the_hot_table_and_still_count(store):
+    await started(store)
+    await store.enroll([entry(f"{n}@x.net") for n in range(4)], 5.0)
+    [op, *_] = await store.claim_ops("w1", 100.0, 30.0, 1)
+    ended = Completion(op, "w1", "cancelled", "stop rule: reply", end=("stopped", "reply"))
+    assert await store.complete_ops([ended], 101.0) == [True]
+    assert await _hot_rows(store) == 3
+    assert await store.set_scenario_status("acme", "intro", "cancelled", "active", 102.0)
+    assert await _hot_rows(store) == 0  # archived, not left behind as 'cancelled'
+    counts = {(s, st): n for s, _, st, n in await store.op_counts("acme", "intro")}
+    assert counts == {("intro", "cancelled"): 4}
+    assert await store.enroll([entry("1@x.net")], 103.0) == [False]  # still never planned twice
+
+
+async def test_an_upgrade_archives_the_cancelled_rows_earlier_versions_left(tmp_path):
+    from policy.store.sqlite import SqliteStore
+
+    path = str(tmp_path / "old.db")
+    old = SqliteStore(path)
+    await old.open()
+    try:
+        await started(old)
+        await old.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
+        async with old._write() as db:  # as version 47 cancelled: the row stayed
+            await db.execute("UPDATE scenario_ops SET status = 'cancelled' WHERE email = 'a@x.net'")
+            await db.execute("DELETE FROM schema_version WHERE version = 48")
+    finally:
+        await old.close()
+    new = SqliteStore(path)
+    await new.open()  # migration 48 runs
+    try:
+        assert await _hot_rows(new) == 1  # b's pending operation stays
+        counts = {(s, st): n for s, _, st, n in await new.op_counts("acme", "intro")}
+        assert counts == {("intro", "cancelled"): 1, ("intro", "pending"): 1}
+    finally:
+        await new.close()
