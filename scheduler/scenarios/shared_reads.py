@@ -35,9 +35,9 @@ class SharedReads(Generic[K, V]):
             if len(self._kept) >= self.limit:
                 self._kept.clear()
             until = now + self.ttl if self.ttl is not None else float("inf")
-            future = asyncio.ensure_future(self.read(key))
-            future.add_done_callback(lambda f: self._forget_failed(key, f))
-            kept = self._kept[key] = (until, future)
+            reading = asyncio.ensure_future(self.read(key))
+            reading.add_done_callback(lambda f: self._forget_failed(key, f))
+            kept = self._kept[key] = (until, reading)
         future = kept[1]
         if future.done() and not future.cancelled() and future.exception() is None:
             return future.result()  # the common case: kept, no await needed
