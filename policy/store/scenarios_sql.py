@@ -26,6 +26,14 @@ OP_FIELDS = (
 )
 OP_COLUMNS = "id, " + OP_FIELDS
 
+
+def _ended(status: str, reason: str, updated: str, table: str = "") -> str:
+    """An operation's columns as its archive row: its final status, reason and time
+    given as SQL expressions, the rest read from ``table`` (an alias, or none)."""
+    given = {"status": status, "reason": reason, "updated": updated}
+    return ", ".join(given.get(c, f"{table}.{c}" if table else c) for c in OP_COLUMNS.split(", "))
+
+
 SCENARIO = f"SELECT {SCENARIO_COLUMNS} FROM scenarios WHERE tenant = $1 AND name = $2"
 SCENARIOS = f"SELECT {SCENARIO_COLUMNS} FROM scenarios WHERE tenant = $1 ORDER BY name"
 ALL_SCENARIOS = f"SELECT {SCENARIO_COLUMNS} FROM scenarios ORDER BY tenant, name"
@@ -138,12 +146,8 @@ MINE = """SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2
 # A batch's writes, set-based: one statement each for all the batch's operations. Each
 # joins its arrays and also says "= ANY" of the ids: the planner then reads the index,
 # where the join alone had it scan the whole table once per batch.
-_ARCHIVED_PG = (
-    ", ".join(f"o.{c}" for c in OP_COLUMNS.split(", "))
-    .replace("o.status", "c.status").replace("o.reason", "c.reason").replace("o.updated", "$4")
-)  # fmt: skip
 ARCHIVE_OPS_PG = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ARCHIVED_PG} FROM scenario_ops o
+    SELECT {_ended("c.status", "c.reason", "$4", "o")} FROM scenario_ops o
     JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS c(id, status, reason) ON o.id = c.id
     WHERE o.id = ANY($1::bigint[]) ON CONFLICT (key) DO NOTHING"""
 DELETE_OPS_PG = "DELETE FROM scenario_ops WHERE id = ANY($1::bigint[])"
@@ -173,8 +177,7 @@ _OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
 # The ended enrollments' other operations, archived as cancelled (each its reason).
 CANCEL_ENROLLMENTS_OPS_PG = (
     f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ARCHIVED_PG.replace("c.status", "'cancelled'").replace("c.reason", "x.reason")
-        .replace("$4", "$3")}
+    SELECT {_ended("'cancelled'", "x.reason", "$3", "o")}
     FROM scenario_ops o JOIN unnest($1::text[], $2::text[]) AS x(enrollment, reason)
         ON o.enrollment = x.enrollment
     WHERE o.enrollment = ANY($1::text[]) AND o.{_OPEN_OPS} ON CONFLICT (key) DO NOTHING""",
@@ -183,21 +186,16 @@ CANCEL_ENROLLMENTS_OPS_PG = (
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
 OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"
-_ARCHIVED = (
-    OP_COLUMNS.replace("status", "$2").replace("reason", "$3").replace("updated", "$4")
-)  # the row as it ends: its final status, reason and time
 ARCHIVE_OP = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ARCHIVED} FROM scenario_ops WHERE id = $1 ON CONFLICT (key) DO NOTHING"""
+    SELECT {_ended("$2", "$3", "$4")} FROM scenario_ops WHERE id = $1
+    ON CONFLICT (key) DO NOTHING"""
 DELETE_OP = "DELETE FROM scenario_ops WHERE id = $1"
 
 
 def _cancelled(where: str, reason: str, updated: str) -> tuple[str, str]:
     """Open operations matching ``where`` moved to the archive as cancelled: a cancelled
     scenario's hundred thousand rows do not stay in the table every claim reads."""
-    ended = (
-        OP_COLUMNS.replace("status", "'cancelled'").replace("reason", reason)
-        .replace("updated", updated)
-    )  # fmt: skip
+    ended = _ended("'cancelled'", reason, updated)
     return (
         f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS}) SELECT {ended} FROM scenario_ops
         WHERE {where} AND {_OPEN_OPS} ON CONFLICT (key) DO NOTHING""",

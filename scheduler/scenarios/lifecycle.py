@@ -117,17 +117,23 @@ class Enrolled:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (email, reason)
 
 
+async def _open_scenario(store: Store, tenant: str, name: str, doing: str) -> ScenarioRow:
+    """The scenario's row; LookupError when there is none, LifecycleError when it ended."""
+    row = await store.scenario(tenant, name)
+    if row is None:
+        raise LookupError(f"no scenario {name!r} for tenant {tenant!r}")
+    if row.status in ENDED:
+        raise LifecycleError(f"cannot {doing} a scenario that is {row.status}")
+    return row
+
+
 async def enroll(
     store: Store, catalog: Catalog, tenant: str, name: str, emails: Sequence[str],
     now: float | None = None,
 ) -> Enrolled:  # fmt: skip
     """Enroll contacts in the scenario's current version; each skip says why."""
     now = time.time() if now is None else now
-    row = await store.scenario(tenant, name)
-    if row is None:
-        raise LookupError(f"no scenario {name!r} for tenant {tenant!r}")
-    if row.status in ENDED:
-        raise LifecycleError(f"cannot enroll in a scenario that is {row.status}")
+    row = await _open_scenario(store, tenant, name, "enroll in")
     d = parse_json(row.definition)
     room = _room(d, sum((await store.enrollment_counts(tenant, name)).values()))
     out, plans = Enrolled(), list[Plan]()
@@ -168,11 +174,7 @@ async def migrate(
     LookupError for an unknown scenario, LifecycleError for an ended one.
     """
     now = time.time() if now is None else now
-    row = await store.scenario(tenant, name)
-    if row is None:
-        raise LookupError(f"no scenario {name!r} for tenant {tenant!r}")
-    if row.status in ENDED:
-        raise LifecycleError(f"cannot migrate enrollments of a scenario that is {row.status}")
+    row = await _open_scenario(store, tenant, name, "migrate enrollments of")
     steps = {s.id for s in parse_json(row.definition).steps}
     wanted = None if emails is None else {e.strip().lower() for e in emails}
     out, ids = Migrated(row.version), []
