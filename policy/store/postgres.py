@@ -28,7 +28,7 @@ from policy.store.provider_pg import ProviderFeedbackPg
 from policy.store.replies_pg import PgReplies
 from policy.store.rotation_store import RotationPg
 from policy.store.scenarios_pg import PgScenarios
-from policy.store.schema import EVENT_COLUMNS, MIGRATIONS
+from policy.store.schema import EVENT_COLUMNS, MIGRATIONS, POSTGRES_ONLY
 from policy.suppression import Removal, Suppression
 from policy.switches import Switch
 
@@ -84,6 +84,8 @@ class PostgresStore(
             for version, statement in MIGRATIONS:
                 if version > current:
                     await conn.execute(statement.format(id_column="BIGSERIAL PRIMARY KEY"))
+                    if version in POSTGRES_ONLY:
+                        await conn.execute(POSTGRES_ONLY[version])
                     await conn.execute("INSERT INTO schema_version VALUES ($1)", version)
 
     async def close(self) -> None:

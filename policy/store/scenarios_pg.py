@@ -142,13 +142,11 @@ class PgScenarios:
     async def heartbeat_ops(self, claimer: str, until: float) -> None:
         await self._pool().execute(q.HEARTBEAT, claimer, until)
 
-    async def mark_sending(
-        self, claimer: str, marks: Sequence[Mark], lease_until: float, now: float
-    ) -> list[bool]:
+    async def mark_sending(self, claimer: str, marks: Sequence[Mark], now: float) -> list[bool]:
         ids = [m.op_id for m in marks]
         rows = await self._pool().fetch(
             q.MARK_SENDING_PG, ids, [m.message_id for m in marks], [m.variant for m in marks],
-            lease_until, now, claimer,
+            now, claimer,
         )  # fmt: skip
         done = {r[0] for r in rows}
         return [i in done for i in ids]
@@ -167,12 +165,14 @@ class PgScenarios:
         async with self._pool().acquire() as conn, conn.transaction():
             mine: set[int] = set()
             for claimer in {c.claimer for c in cs}:
-                ids = [c.op.id for c in cs if c.claimer == claimer]
-                mine.update(r[0] for r in await conn.fetch(q.MINE_PG, ids, claimer))
-            ours = [c for c in cs if c.op.id in mine]
-            if ours:
-                for statement, *args in _ends(ours, now):
-                    await conn.execute(statement, *args)
+                held = [c for c in cs if c.claimer == claimer]
+                rows = await conn.fetch(
+                    q.END_OPS_PG, [c.op.id for c in held], [c.status for c in held],
+                    [c.reason for c in held], now, claimer,
+                )  # fmt: skip
+                mine.update(r[0] for r in rows)
+            for statement, *args in _ends([c for c in cs if c.op.id in mine], now):
+                await conn.execute(statement, *args)
             return [c.op.id in mine for c in cs]
 
     async def open_ops(self, tenant: str, scenario: str) -> int:
@@ -226,12 +226,9 @@ class PgScenarios:
 
 
 def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
-    """The set-based statements (with their arrays) that write ``cs``'s ends."""
-    ids = [c.op.id for c in cs]
-    out: list[tuple[Any, ...]] = [
-        (q.ARCHIVE_OPS_PG, ids, [c.status for c in cs], [c.reason for c in cs], now),
-        (q.DELETE_OPS_PG, ids),
-    ]
+    """The set-based statements (with their arrays) that write what ``cs``'s ends
+    mean for their enrollments (their operations are archived by then)."""
+    out: list[tuple[Any, ...]] = []
     none: tuple[None, ...] = (None,) * 4
     if rows := [
         (c.op.enrollment, *(c.sent or none), *(c.end or none[:2]))
@@ -243,6 +240,5 @@ def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
         out.append((q.ADD_OPS_PG, *map(list, zip(*plans, strict=True)), now))
     if ends := [(c.op.enrollment, c.end[1]) for c in cs if c.end is not None]:
         enrollments, reasons = map(list, zip(*ends, strict=True))
-        archive, delete = q.CANCEL_ENROLLMENTS_OPS_PG
-        out += [(archive, enrollments, reasons, now), (delete, enrollments)]
+        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, enrollments, reasons, now))
     return out

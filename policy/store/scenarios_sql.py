@@ -108,81 +108,115 @@ ADD_OP = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, 0, 0, '', '', $10, '', $11, $11
     WHERE NOT EXISTS (SELECT 1 FROM scenario_ops_archive WHERE key = $1)
     ON CONFLICT (key) DO NOTHING"""
-_CLAIMABLE = """SELECT o.id FROM scenario_ops o JOIN scenarios s
-    ON s.tenant = o.tenant AND s.name = o.scenario AND s.status = 'active'
-    WHERE o.status IN ('pending', 'deferred') AND o.due <= $3 ORDER BY o.due LIMIT $4"""
+# An operation is claimable while nobody holds it (``claimed_by`` empty: pending or
+# deferred) and its scenario is not paused (``remaining`` null): the claim walks that
+# partial index in due order and stops at the batch. Its scenario's status is read per
+# row, not joined: a join let a fresh scenario, unknown to the table's statistics,
+# lead the plan, which then sorted every operation of the scenario at each claim.
+_CLAIMABLE = """SELECT o.id FROM scenario_ops o
+    WHERE o.claimed_by = '' AND o.remaining IS NULL AND o.due <= $3
+    AND (SELECT s.status FROM scenarios s WHERE s.tenant = o.tenant AND s.name = o.scenario)
+        = 'active'
+    ORDER BY o.due LIMIT $4"""
 CLAIM_TAIL = f"""UPDATE scenario_ops SET status = 'claimed', claimed_by = $1,
-    lease_until = $2, updated = $3 WHERE id IN ({{inner}}) RETURNING {OP_COLUMNS}"""
-CLAIM_PG = CLAIM_TAIL.format(inner=_CLAIMABLE + " FOR UPDATE OF o SKIP LOCKED")
-CLAIM_SQLITE = CLAIM_TAIL.format(inner=_CLAIMABLE)
+    lease_until = $2, updated = $3 WHERE {{ids}} RETURNING {OP_COLUMNS}"""
+# ARRAY(): the ids are found once, then each row read by its key (an IN here had
+# PostgreSQL scan the whole table to join it).
+CLAIM_PG = CLAIM_TAIL.format(ids=f"id = ANY(ARRAY({_CLAIMABLE} FOR UPDATE SKIP LOCKED))")
+CLAIM_SQLITE = CLAIM_TAIL.format(ids=f"id IN ({_CLAIMABLE})")
 # Sending rows whose process died (lease past): taken over to be resolved, never resent blind.
 TAKE_ORPHANS_TAIL = f"""UPDATE scenario_ops SET claimed_by = $1, lease_until = $2, updated = $3
-    WHERE id IN ({{inner}}) RETURNING {OP_COLUMNS}"""
-_ORPHANS = """SELECT id FROM scenario_ops WHERE status = 'sending' AND lease_until < $3
-    ORDER BY id LIMIT $4"""
-TAKE_ORPHANS_PG = TAKE_ORPHANS_TAIL.format(inner=_ORPHANS + " FOR UPDATE SKIP LOCKED")
-TAKE_ORPHANS_SQLITE = TAKE_ORPHANS_TAIL.format(inner=_ORPHANS)
+    WHERE {{ids}} RETURNING {OP_COLUMNS}"""
+# Held rows (``claimed_by`` set) are found by their lease in a partial index.
+_ORPHANS = """SELECT id FROM scenario_ops WHERE claimed_by <> '' AND status = 'sending'
+    AND lease_until < $3 ORDER BY id LIMIT $4"""
+TAKE_ORPHANS_PG = TAKE_ORPHANS_TAIL.format(
+    ids=f"id = ANY(ARRAY({_ORPHANS} FOR UPDATE SKIP LOCKED))"
+)
+TAKE_ORPHANS_SQLITE = TAKE_ORPHANS_TAIL.format(ids=f"id IN ({_ORPHANS})")
 REAP = """UPDATE scenario_ops SET status = 'pending', claimed_by = '', updated = $1
-    WHERE status = 'claimed' AND lease_until < $1"""
+    WHERE claimed_by <> '' AND status = 'claimed' AND lease_until < $1"""
 HEARTBEAT = """UPDATE scenario_ops SET lease_until = $2 WHERE claimed_by = $1
-    AND status IN ('claimed', 'sending')"""
+    AND claimed_by <> '' AND status IN ('claimed', 'sending')"""
+# The mark changes no indexed column (the claim's lease stands, the heartbeat renews
+# it): on PostgreSQL the new row version stays on its page, no index entry written.
 MARK_SENDING = """UPDATE scenario_ops SET status = 'sending', message_id = $3, variant = $4,
-    attempts = attempts + 1, lease_until = $5, updated = $6
+    attempts = attempts + 1, updated = $5
     WHERE id = $1 AND claimed_by = $2 AND status = 'claimed'"""
-MARK_SENDING_PG = """UPDATE scenario_ops o SET status = 'sending', message_id = m.message_id,
-    variant = m.variant, attempts = o.attempts + 1, lease_until = $4, updated = $5
-    FROM unnest($1::bigint[], $2::text[], $3::int[]) AS m(id, message_id, variant)
-    WHERE o.id = ANY($1::bigint[]) AND o.id = m.id AND o.claimed_by = $6
-    AND o.status = 'claimed' RETURNING o.id"""
-SET_OPS_PG = """UPDATE scenario_ops o SET status = r.status, due = r.due, reason = r.reason,
-    claimed_by = '', updated = $5
-    FROM unnest($1::bigint[], $2::text[], $3::float8[], $4::text[]) AS r(id, status, due, reason)
-    WHERE o.id = ANY($1::bigint[]) AND o.id = r.id AND o.claimed_by = $6
-    AND o.status IN ('claimed', 'sending') RETURNING o.id"""
-MINE_PG = """SELECT id FROM scenario_ops WHERE id = ANY($1::bigint[]) AND claimed_by = $2
-    AND status IN ('claimed', 'sending') FOR UPDATE"""
 MINE = """SELECT 1 FROM scenario_ops WHERE id = $1 AND claimed_by = $2
     AND status IN ('claimed', 'sending')"""
-# A batch's writes, set-based: one statement each for all the batch's operations. Each
-# joins its arrays and also says "= ANY" of the ids: the planner then reads the index,
-# where the join alone had it scan the whole table once per batch.
-ARCHIVE_OPS_PG = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ended("c.status", "c.reason", "$4", "o")} FROM scenario_ops o
-    JOIN unnest($1::bigint[], $2::text[], $3::text[]) AS c(id, status, reason) ON o.id = c.id
-    WHERE o.id = ANY($1::bigint[]) ON CONFLICT (key) DO NOTHING"""
-DELETE_OPS_PG = "DELETE FROM scenario_ops WHERE id = ANY($1::bigint[])"
+# A batch's writes, set-based: one statement for all the batch's operations, whatever
+# the planner believes of the table. Rows are found by "= ANY" of their keys (an index
+# scan at any size); each row's own values are read from the arrays at its key's
+# position. Joining the arrays instead left the plan to the statistics of a table
+# that changes faster than they do: a fresh scenario's rows looked like one, and the
+# planner rescanned the arrays once per row.
+
+
+def _nth(array: str, keys: str, key: str) -> str:
+    """The element of ``array`` at the position of ``key`` in ``keys``."""
+    return f"({array})[array_position({keys}, {key})]"
+
+
+def _op(array: str, key: str = "id") -> str:
+    return _nth(array, "$1::bigint[]", key)
+
+
+MARK_SENDING_PG = f"""UPDATE scenario_ops SET status = 'sending',
+    message_id = {_op("$2::text[]")}, variant = {_op("$3::int[]")},
+    attempts = attempts + 1, updated = $4
+    WHERE id = ANY($1::bigint[]) AND claimed_by = $5 AND status = 'claimed' RETURNING id"""
+SET_OPS_PG = f"""UPDATE scenario_ops SET status = {_op("$2::text[]")},
+    due = {_op("$3::float8[]")}, reason = {_op("$4::text[]")}, claimed_by = '', updated = $5
+    WHERE id = ANY($1::bigint[]) AND claimed_by = $6 AND status IN ('claimed', 'sending')
+    RETURNING id"""
+# The operations this claimer still holds leave the hot table for the archive, each
+# with its end; the ids answer which were still held (the rest are another's now).
+END_OPS_PG = f"""WITH gone AS (
+        DELETE FROM scenario_ops WHERE id = ANY($1::bigint[]) AND claimed_by = $5
+            AND status IN ('claimed', 'sending') RETURNING *),
+    kept AS (INSERT INTO scenario_ops_archive ({OP_COLUMNS})
+        SELECT {_ended(_op("$2::text[]", "g.id"), _op("$3::text[]", "g.id"), "$4", "g")}
+        FROM gone g ON CONFLICT (key) DO NOTHING)
+    SELECT id FROM gone"""
+
+
+def _enrollment(array: str) -> str:
+    return _nth(array, "$1::text[]", "e.id")
+
+
 # An enrollment's send and its end in one row version: the end applies only to an
-# active enrollment, and then stamps ``updated`` with the time of the write.
-ENROLLMENTS_WRITE_PG = """UPDATE enrollments e SET step = coalesce(x.step, e.step),
-    sent_at = coalesce(x.sent_at, e.sent_at), message_id = coalesce(x.message_id, e.message_id),
-    variants = coalesce(x.variants, e.variants),
-    status = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.status
-        ELSE e.status END,
-    reason = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.reason
-        ELSE e.reason END,
-    updated = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN $8
-        ELSE coalesce(x.sent_at, e.updated) END
-    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[],
-        $7::text[]) AS x(id, step, sent_at, message_id, variants, status, reason)
-    WHERE e.id = ANY($1::text[]) AND e.id = x.id"""
+# active enrollment, and then stamps ``updated`` with the time of the write. A null
+# element leaves its column as it is.
+_ENDS = f"{_enrollment('$6::text[]')} IS NOT NULL AND e.status = 'active'"
+ENROLLMENTS_WRITE_PG = f"""UPDATE enrollments e SET
+    step = coalesce({_enrollment("$2::text[]")}, e.step),
+    sent_at = coalesce({_enrollment("$3::float8[]")}, e.sent_at),
+    message_id = coalesce({_enrollment("$4::text[]")}, e.message_id),
+    variants = coalesce({_enrollment("$5::text[]")}, e.variants),
+    status = CASE WHEN {_ENDS} THEN {_enrollment("$6::text[]")} ELSE e.status END,
+    reason = CASE WHEN {_ENDS} THEN {_enrollment("$7::text[]")} ELSE e.reason END,
+    updated = CASE WHEN {_ENDS} THEN $8
+        ELSE coalesce({_enrollment("$3::float8[]")}, e.updated) END
+    WHERE e.id = ANY($1::text[])"""
+# A plan is added once: the archive's keys are looked up once for the batch.
 ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
         'pending', p.due, 0, 0, '', '', p.variant, '', $11, $11
     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
         $7::text[], $8::text[], $9::float8[], $10::int[])
         AS p(key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
-    WHERE NOT EXISTS (SELECT 1 FROM scenario_ops_archive a WHERE a.key = p.key)
+    WHERE p.key <> ALL (ARRAY(
+        SELECT a.key FROM scenario_ops_archive a WHERE a.key = ANY($1::text[])))
     ON CONFLICT (key) DO NOTHING"""
 _OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
 # The ended enrollments' other operations, archived as cancelled (each its reason).
-CANCEL_ENROLLMENTS_OPS_PG = (
-    f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ended("'cancelled'", "x.reason", "$3", "o")}
-    FROM scenario_ops o JOIN unnest($1::text[], $2::text[]) AS x(enrollment, reason)
-        ON o.enrollment = x.enrollment
-    WHERE o.enrollment = ANY($1::text[]) AND o.{_OPEN_OPS} ON CONFLICT (key) DO NOTHING""",
-    f"DELETE FROM scenario_ops WHERE enrollment = ANY($1::text[]) AND {_OPEN_OPS}",
-)  # fmt: skip
+CANCEL_ENROLLMENTS_OPS_PG = f"""WITH gone AS (
+        DELETE FROM scenario_ops WHERE enrollment = ANY($1::text[]) AND {_OPEN_OPS}
+        RETURNING *)
+    INSERT INTO scenario_ops_archive ({OP_COLUMNS})
+    SELECT {_ended("'cancelled'", _nth("$2::text[]", "$1::text[]", "g.enrollment"), "$3", "g")}
+    FROM gone g ON CONFLICT (key) DO NOTHING"""
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
 OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"
@@ -220,7 +254,7 @@ OP_COUNTS = """SELECT step, variant, status, count(*) FROM (
     SELECT step, variant, status FROM scenario_ops_archive WHERE tenant = $1 AND scenario = $2
     ) AS o GROUP BY step, variant, status"""
 DUE_STATS = """SELECT count(*), min(due) FROM scenario_ops
-    WHERE status IN ('pending', 'deferred') AND due <= $1"""
+    WHERE claimed_by = '' AND remaining IS NULL AND due <= $1"""
 
 # Facts the engine decides from, all read from the store (never from memory).
 RELAYED = """SELECT kind FROM events WHERE message_id IN ($1, $2) AND tenant = $3

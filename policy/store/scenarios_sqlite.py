@@ -193,17 +193,13 @@ class SqliteScenarios:
         async with self._write() as db:
             await _count(db, q.HEARTBEAT, claimer, until)
 
-    async def mark_sending(
-        self, claimer: str, marks: Sequence[Mark], lease_until: float, now: float
-    ) -> list[bool]:
+    async def mark_sending(self, claimer: str, marks: Sequence[Mark], now: float) -> list[bool]:
         async with self._write() as db:
             return [
-                await _count(
-                    db, q.MARK_SENDING, m.op_id, claimer, m.message_id, m.variant, lease_until,
-                    now,
-                ) == 1
+                await _count(db, q.MARK_SENDING, m.op_id, claimer, m.message_id, m.variant, now)
+                == 1
                 for m in marks
-            ]  # fmt: skip
+            ]
 
     async def set_ops(self, claimer: str, releases: Sequence[Release], now: float) -> list[bool]:
         async with self._write() as db:

@@ -309,4 +309,24 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         FROM scenario_ops WHERE status = 'cancelled' ON CONFLICT (key) DO NOTHING;
         DELETE FROM scenario_ops WHERE status = 'cancelled'""",
     ),
+    # The ledger's indexes leave out the status: moving a claimed operation to
+    # ``sending`` then writes no index entry (PostgreSQL keeps it a heap-only update).
+    # A claim walks the operations nobody holds and no pause froze by due time; the
+    # reaper and the orphan search, the held ones by lease.
+    (
+        49,
+        """DROP INDEX scenario_ops_due;
+        DROP INDEX scenario_ops_scenario;
+        CREATE INDEX scenario_ops_claimable ON scenario_ops (due)
+            WHERE claimed_by = '' AND remaining IS NULL;
+        CREATE INDEX scenario_ops_leased ON scenario_ops (lease_until) WHERE claimed_by <> '';
+        CREATE INDEX scenario_ops_scenario ON scenario_ops (tenant, scenario)""",
+    ),
 )
+
+# Run on PostgreSQL only, after the migration of the same version.
+POSTGRES_ONLY: dict[int, str] = {
+    # Half of each page left free: the ``sending`` mark's new row version fits beside
+    # the old one, so it stays a heap-only update (no index entry, no page to find).
+    49: "ALTER TABLE scenario_ops SET (fillfactor = 50)",
+}

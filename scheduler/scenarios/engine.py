@@ -75,11 +75,16 @@ class Engine:
     def __post_init__(self) -> None:
         self.definitions = Definitions(self.store)
         self.gates = operations.Gates()
-        self.writes = Writes(self.store, self.name, self.clock, self.config.lease)
+        self.writes = Writes(self.store, self.name, self.clock)
         self.sending = asyncio.Semaphore(self.config.concurrency)
 
     async def round(self) -> int:
-        """One pass: what was due is run. The number of operations handled."""
+        """One pass: the upkeep, then what was due is run. The number of operations handled."""
+        return await self.upkeep() + await self.claim_round()
+
+    async def upkeep(self) -> int:
+        """Expired claims back, scenarios moved through their lifecycle, sends orphaned by
+        a dead process resolved (the number resolved), the metrics read."""
         now = self.clock()
         await self.store.reap_ops(now)
         await lifecycle.advance(self.store, now)
@@ -88,23 +93,31 @@ class Engine:
         )
         for op in orphans:
             await operations.resolve_orphan(self, op)
+        await metrics.observe(self.store, self.clock())
+        return len(orphans)
+
+    async def claim_round(self) -> int:
+        """One batch of due operations claimed and run: how many."""
+        now = self.clock()
         ops = await self.store.claim_ops(self.name, now, self.config.lease, self.config.batch)
         if ops:
             crash.point("after_claim")
             await self._run(ops)
-        await metrics.observe(self.store, self.clock())
-        return len(ops) + len(orphans)
+        return len(ops)
 
     async def burst(self, limit: int = 50) -> None:
-        """The daemon's turn: rounds while each finds a full batch (bounded), then rest.
+        """The daemon's turn: the upkeep once, then batches while each is full (bounded).
 
         ``lanes`` rounds run side by side: while one waits on the database (its claim,
         its writes), another renders, so neither the process nor the database idles.
+        The upkeep's reads are once a turn, not once a batch: nothing in them changes
+        within a turn that a batch needs.
         """
+        await self.upkeep()
 
         async def lane() -> None:
             for _ in range(limit):
-                if await self.round() < self.config.batch:
+                if await self.claim_round() < self.config.batch:
                     return
 
         await asyncio.gather(*(lane() for _ in range(self.config.lanes)))

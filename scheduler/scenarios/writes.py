@@ -87,7 +87,6 @@ class Writes:
     store: Store
     claimer: str
     clock: Callable[[], float]
-    lease: float
     marks: Group[Mark, bool] = field(init=False)
     releases: Group[Release, bool] = field(init=False)
     completions: Group[Completion, bool] = field(init=False)
@@ -99,8 +98,7 @@ class Writes:
         self.completions = Group(self._complete, key=lambda c: c.op.enrollment)
 
     async def _mark(self, marks: list[Mark]) -> list[bool]:
-        now = self.clock()
-        return await self.store.mark_sending(self.claimer, marks, now + self.lease, now)
+        return await self.store.mark_sending(self.claimer, marks, self.clock())
 
     async def _release(self, releases: list[Release]) -> list[bool]:
         return await self.store.set_ops(self.claimer, releases, self.clock())

@@ -17,7 +17,7 @@ async def sent_once(store) -> str:
     await store.set_scenario_status("acme", "intro", "active", "draft", 2.0)
     await store.enroll([Plan("acme", "intro", 1, "e-1", "a@x.net", "intro", SEND, 100.0)], 3.0)
     [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
-    await store.mark_sending("w1", [Mark(op.id, MID, 0)], 130.0, 100.0)
+    await store.mark_sending("w1", [Mark(op.id, MID, 0)], 100.0)
     nxt = Plan("acme", "intro", 1, "e-1", "a@x.net", decide_step("intro"), "decide", 900.0)
     sent = ("intro", 100.0, MID, "{}")
     await store.complete_ops([Completion(op, "w1", "executed", sent=sent, plans=[nxt])], 101.0)

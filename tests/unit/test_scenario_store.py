@@ -40,8 +40,8 @@ async def test_claim_send_complete_archive_and_never_plan_twice(store):
     assert await store.claim_ops("w1", 50.0, 30.0, 10) == []  # not due yet
     [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
     assert await store.claim_ops("w2", 100.0, 30.0, 10) == []  # held by w1
-    assert await store.mark_sending("w2", [Mark(op.id, "m@x", 0)], 130.0, 100.0) == [False]
-    assert await store.mark_sending("w1", [Mark(op.id, "m@x", 0)], 130.0, 100.0) == [True]
+    assert await store.mark_sending("w2", [Mark(op.id, "m@x", 0)], 100.0) == [False]
+    assert await store.mark_sending("w1", [Mark(op.id, "m@x", 0)], 100.0) == [True]
     nxt = Plan("acme", "intro", 1, op.enrollment, op.email, decide_step("intro"), "decide", 900.0)
     done = Completion(op, "w1", "executed", sent=("intro", 100.0, "m@x", "{}"), plans=[nxt])
     assert await store.complete_ops([done], 101.0) == [True]
@@ -64,7 +64,7 @@ async def test_reaper_orphans_and_deferral(store):
     await started(store)
     await store.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
     first, second = await store.claim_ops("dead", 100.0, 30.0, 10)
-    assert await store.mark_sending("dead", [Mark(second.id, "m2@x", 0)], 130.0, 100.0) == [True]
+    assert await store.mark_sending("dead", [Mark(second.id, "m2@x", 0)], 100.0) == [True]
     assert await store.reap_ops(120.0) == 0  # the lease holds
     assert await store.reap_ops(131.0) == 1  # the claimed one goes back; sending stays
     [orphan] = await store.take_orphans("w2", 131.0, 30.0, 10)
@@ -87,7 +87,7 @@ async def test_many_operations_written_at_once_each_answered_for_its_own_row(sto
     mine = await store.claim_ops("w1", 131.0, 30.0, 10)
     ops = [theirs, *mine]
     marks = [Mark(o.id, f"m{o.id}@x", 0) for o in ops]
-    assert await store.mark_sending("w1", marks, 160.0, 132.0) == [False] + [True] * 5
+    assert await store.mark_sending("w1", marks, 132.0) == [False] + [True] * 5
     sent = ("intro", 132.0, "m@x", "{}")
     ends = [Completion(o, "w1", "executed", sent=sent, end=("done", "last step")) for o in ops]
     assert await store.complete_ops(ends, 133.0) == [False] + [True] * 5
@@ -194,25 +194,36 @@ async def test_cancelled_operations_leave_the_hot_table_and_still_count(store):
     assert await store.enroll([entry("1@x.net")], 103.0) == [False]  # still never planned twice
 
 
-async def test_an_upgrade_archives_the_cancelled_rows_earlier_versions_left(tmp_path):
+async def test_an_upgrade_archives_the_cancelled_rows_earlier_versions_left(tmp_path, monkeypatch):
+    from policy.store import sqlite_open
+    from policy.store.schema import MIGRATIONS
     from policy.store.sqlite import SqliteStore
 
     path = str(tmp_path / "old.db")
     old = SqliteStore(path)
-    await old.open()
+    with monkeypatch.context() as m:  # a database of version 47
+        m.setattr(sqlite_open, "MIGRATIONS", tuple(x for x in MIGRATIONS if x[0] <= 47))
+        await old.open()
     try:
         await started(old)
-        await old.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
+        await old.enroll([entry("a@x.net"), entry("b@x.net"), entry("c@x.net")], 5.0)
         async with old._write() as db:  # as version 47 cancelled: the row stayed
             await db.execute("UPDATE scenario_ops SET status = 'cancelled' WHERE email = 'a@x.net'")
-            await db.execute("DELETE FROM schema_version WHERE version = 48")
     finally:
         await old.close()
     new = SqliteStore(path)
-    await new.open()  # migration 48 runs
+    await new.open()  # migrations 48 and 49 run
     try:
-        assert await _hot_rows(new) == 1  # b's pending operation stays
+        assert await _hot_rows(new) == 2  # b's and c's pending operations stay
         counts = {(s, st): n for s, _, st, n in await new.op_counts("acme", "intro")}
-        assert counts == {("intro", "cancelled"): 1, ("intro", "pending"): 1}
+        assert counts == {("intro", "cancelled"): 1, ("intro", "pending"): 2}
+        # The new indexes serve the claim, the reaper and the orphan search.
+        first, second = await new.claim_ops("w1", 100.0, 30.0, 10)
+        assert await new.mark_sending("w1", [Mark(second.id, "m@x", 0)], 100.0) == [True]
+        assert await new.reap_ops(131.0) == 1
+        [orphan] = await new.take_orphans("w2", 131.0, 30.0, 10)
+        assert orphan.id == second.id
+        [again] = await new.claim_ops("w3", 131.0, 30.0, 10)
+        assert again.id == first.id
     finally:
         await new.close()
