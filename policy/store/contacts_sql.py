@@ -31,8 +31,10 @@ UPSERT_CONTACT = f"""INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES
                   ELSE excluded.status END"""
 CONTACT = f"SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant = $1 AND email = $2"
 CUSTOM_OF = "SELECT email, custom FROM contacts WHERE tenant = $1 AND email = $2"
-EXISTING_PG = f"""SELECT {CONTACT_COLUMNS} FROM contacts
-    WHERE tenant = $1 AND email = ANY($2::text[])"""
+# One key lookup per address (LATERAL), whatever the statistics say: fresh from an
+# import, they had PostgreSQL read all of a tenant's contacts to find a batch's.
+EXISTING_PG = f"""SELECT c.* FROM unnest($2::text[]) AS x(email) CROSS JOIN LATERAL (
+    SELECT {CONTACT_COLUMNS} FROM contacts WHERE tenant = $1 AND email = x.email) AS c"""
 SET_CUSTOM = "UPDATE contacts SET custom = $3, updated = $4 WHERE tenant = $1 AND email = $2"
 DELETE_CONTACT = "DELETE FROM contacts WHERE tenant = $1 AND email = $2"
 SET_STATUS = "UPDATE contacts SET status = $3, updated = $4 WHERE tenant = $1 AND email = $2"

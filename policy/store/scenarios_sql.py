@@ -181,24 +181,22 @@ END_OPS_PG = f"""WITH gone AS (
     SELECT id FROM gone"""
 
 
-def _enrollment(array: str) -> str:
-    return _nth(array, "$1::text[]", "e.id")
-
-
 # An enrollment's send and its end in one row version: the end applies only to an
-# active enrollment, and then stamps ``updated`` with the time of the write. A null
-# element leaves its column as it is.
-_ENDS = f"{_enrollment('$6::text[]')} IS NOT NULL AND e.status = 'active'"
-ENROLLMENTS_WRITE_PG = f"""UPDATE enrollments e SET
-    step = coalesce({_enrollment("$2::text[]")}, e.step),
-    sent_at = coalesce({_enrollment("$3::float8[]")}, e.sent_at),
-    message_id = coalesce({_enrollment("$4::text[]")}, e.message_id),
-    variants = coalesce({_enrollment("$5::text[]")}, e.variants),
-    status = CASE WHEN {_ENDS} THEN {_enrollment("$6::text[]")} ELSE e.status END,
-    reason = CASE WHEN {_ENDS} THEN {_enrollment("$7::text[]")} ELSE e.reason END,
-    updated = CASE WHEN {_ENDS} THEN $8
-        ELSE coalesce({_enrollment("$3::float8[]")}, e.updated) END
-    WHERE e.id = ANY($1::text[])"""
+# active enrollment, and then stamps ``updated`` with the time of the write. A join,
+# not positions: enrollments carries no filter the statistics could misjudge, and a
+# position looked up several times a row grew with the square of the batch.
+ENROLLMENTS_WRITE_PG = """UPDATE enrollments e SET step = coalesce(x.step, e.step),
+    sent_at = coalesce(x.sent_at, e.sent_at), message_id = coalesce(x.message_id, e.message_id),
+    variants = coalesce(x.variants, e.variants),
+    status = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.status
+        ELSE e.status END,
+    reason = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.reason
+        ELSE e.reason END,
+    updated = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN $8
+        ELSE coalesce(x.sent_at, e.updated) END
+    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[],
+        $7::text[]) AS x(id, step, sent_at, message_id, variants, status, reason)
+    WHERE e.id = x.id"""
 # A plan is added once: the archive's keys are looked up once for the batch.
 ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
@@ -211,8 +209,13 @@ ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
     ON CONFLICT (key) DO NOTHING"""
 _OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
 # The ended enrollments' other operations, archived as cancelled (each its reason).
+# Each enrollment's operations are looked up by the index, one enrollment at a time
+# (LATERAL): the statistics of a table fresh from a bulk cancel once had it read whole.
 CANCEL_ENROLLMENTS_OPS_PG = f"""WITH gone AS (
-        DELETE FROM scenario_ops WHERE enrollment = ANY($1::text[]) AND {_OPEN_OPS}
+        DELETE FROM scenario_ops WHERE id = ANY(ARRAY(
+            SELECT o.id FROM unnest($1::text[]) AS x(enrollment) CROSS JOIN LATERAL (
+                SELECT id FROM scenario_ops
+                WHERE enrollment = x.enrollment AND {_OPEN_OPS}) AS o))
         RETURNING *)
     INSERT INTO scenario_ops_archive ({OP_COLUMNS})
     SELECT {_ended("'cancelled'", _nth("$2::text[]", "$1::text[]", "g.enrollment"), "$3", "g")}
