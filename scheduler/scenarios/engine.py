@@ -1,11 +1,12 @@
 """The scenario engine: one round claims due operations from the ledger and runs them.
 
-A round reaps expired claims, moves scenarios through their lifecycle
-(scheduled start, queue-behind, auto-complete), resolves sends orphaned by
-a dead process, then claims a batch of due operations in one statement and
-runs them while a heartbeat keeps their lease: all at once, their ledger
-writes grouped into a few commits (``writes``), their sends into the
-pipeline bounded by ``concurrency``.
+A round is the upkeep (reap expired claims, move scenarios through their
+lifecycle: scheduled start, queue-behind, auto-complete; resolve sends
+orphaned by a dead process), then a claim round: a batch of due operations
+claimed in one statement and run while a heartbeat keeps their lease, all at
+once, their ledger writes grouped into a few commits (``writes``), their sends
+into the pipeline bounded by ``concurrency``. The daemon's turn (``burst``)
+runs the upkeep once and claim rounds until the due ones are drained.
 Several daemons sharing one PostgreSQL run rounds side by side: the claim
 skips rows another holds. The clock is injectable: tests drive days in
 seconds.

@@ -105,7 +105,9 @@ async def test_pause_freezes_and_resume_restores_the_remaining_delay(store):
     await store.enroll([entry("a@x.net", due=1000.0)], 5.0)
     assert await store.set_scenario_status("acme", "intro", "paused", "active", 400.0)
     assert await store.claim_ops("w", 5000.0, 30.0, 10) == []  # paused: nothing claimed
+    assert await store.due_stats(5000.0) == (0, None)  # frozen: not due, not lagging
     assert await store.set_scenario_status("acme", "intro", "active", "paused", 5000.0)
+    assert await store.due_stats(5600.0) == (1, 5600.0)
     assert await store.claim_ops("w", 5599.0, 30.0, 10) == []
     [op] = await store.claim_ops("w", 5600.0, 30.0, 10)
     assert op.due == 5600.0
@@ -227,3 +229,20 @@ async def test_an_upgrade_archives_the_cancelled_rows_earlier_versions_left(tmp_
         assert again.id == first.id
     finally:
         await new.close()
+
+
+async def test_postgres_keeps_room_for_the_sending_mark_and_compiles_nothing(pg_dsn):
+    from policy.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_dsn)
+    await store.open()
+    try:
+        async with store._pool().acquire() as conn:
+            options = await conn.fetchval(
+                "SELECT reloptions FROM pg_class WHERE relname = 'scenario_ops'"
+                " AND relnamespace = current_schema()::regnamespace"
+            )
+            assert options == ["fillfactor=50"]
+            assert await conn.fetchval("SHOW jit") == "off"
+    finally:
+        await store.close()
