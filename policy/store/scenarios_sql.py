@@ -136,6 +136,8 @@ TAKE_ORPHANS_PG = TAKE_ORPHANS_TAIL.format(
 TAKE_ORPHANS_SQLITE = TAKE_ORPHANS_TAIL.format(ids=f"id IN ({_ORPHANS})")
 REAP = """UPDATE scenario_ops SET status = 'pending', claimed_by = '', updated = $1
     WHERE claimed_by <> '' AND status = 'claimed' AND lease_until < $1"""
+# "<> ''" beside "= $1": a generic plan cannot know $1 is never empty, and needs the
+# words to read the held rows' index.
 HEARTBEAT = """UPDATE scenario_ops SET lease_until = $2 WHERE claimed_by = $1
     AND claimed_by <> '' AND status IN ('claimed', 'sending')"""
 # The mark changes no indexed column (the claim's lease stands, the heartbeat renews
@@ -222,7 +224,6 @@ CANCEL_ENROLLMENTS_OPS_PG = f"""WITH gone AS (
     FROM gone g ON CONFLICT (key) DO NOTHING"""
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
-OP = f"SELECT {OP_COLUMNS} FROM scenario_ops WHERE id = $1"
 ARCHIVE_OP = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})
     SELECT {_ended("$2", "$3", "$4")} FROM scenario_ops WHERE id = $1
     ON CONFLICT (key) DO NOTHING"""
