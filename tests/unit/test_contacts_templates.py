@@ -97,6 +97,16 @@ def test_mailwizz_tags_and_defaults_render_and_an_empty_field_fails_by_name():
     assert greeted.text == "Hello there"
 
 
+@pytest.mark.parametrize("source", ["Fixed", "a\r\nb\rc\n", "<p>&amp; <b>{x}</b> }}</p>\n"])
+def test_a_part_without_jinja_syntax_renders_as_jinja_would(source: str) -> None:
+    from jinja2.sandbox import SandboxedEnvironment
+
+    out = render(tpl(subject="Hi", html=source, text=source), {})
+    for autoescape, got in ((True, out.html), (False, out.text)):
+        env = SandboxedEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+        assert got == env.from_string(source).render()
+
+
 def test_the_sandbox_refuses_to_reach_python():
     escape = tpl(text="{{ ''.__class__.__mro__[1].__subclasses__() }}")
     with pytest.raises(TemplateError):

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import quopri
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scheduler.scenarios.catalog import Content
 from scheduler.scenarios.message import build
@@ -85,3 +90,48 @@ def test_reply_to_is_the_tenant_reply_address_keeping_the_scenario_name():
     assert reply_to(plain, True, d, mid) == d.reply_to
     bare = Scenario.model_construct(from_="anna@acme-mail.com", reply_to=None)
     assert reply_to(tenant, True, bare, mid).startswith("reply+")
+
+
+def _body_lines(raw: bytes) -> list[bytes]:
+    return raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
+
+
+# binascii's encoder writes this line's encoded trailing blank one past 76:
+# such a body must take the email package's encoder.
+PAST_76 = "\téxb€ éa€ xé=.a==.é€b\tx  \na€ \n .\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        PAST_76,
+        "a lone dot ends SMTP's data:\n.\nso it is encoded",
+        "CRLF\r\nbare CR\rLF\nend",
+        "trailing blanks \t\nand tabs\t",
+        "=_ " * 60,
+        "",
+    ],
+)
+def test_any_text_body_round_trips_in_lines_of_at_most_76(text: str) -> None:
+    raw = build(
+        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
+        message_id="cafe@acme-mail.com", content=Content("Hi", "", text), at=0,
+    )  # fmt: skip
+    body = _body_lines(raw)
+    assert max(len(line) for line in body) <= 76, [b for b in body if len(b) > 76]
+    assert b"." not in body and raw.isascii()
+    expected = text.replace("\r\n", "\n").replace("\r", "\n") or " "
+    assert parsed(raw).get_content().replace("\r\n", "\n") == expected
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_quoted_printable_of_any_text(text: str) -> None:
+    raw = build(
+        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
+        message_id="cafe@acme-mail.com", content=Content("Hi", "", text), at=0,
+    )  # fmt: skip
+    body = _body_lines(raw)
+    assert max(len(line) for line in body) <= 76 and b"." not in body
+    decoded = quopri.decodestring(b"\n".join(body)).decode("utf-8")
+    assert decoded == (text.replace("\r\n", "\n").replace("\r", "\n") or " ")
