@@ -8,6 +8,7 @@ decision), each as (field path, text).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -166,7 +167,7 @@ class Step(_Model):
     def delay_seconds(self) -> int:
         return seconds(self.delay)
 
-    @property
+    @functools.cached_property  # read at every send; a definition never changes
     def choices(self) -> tuple[Variant, ...]:
         return self.variants or (Variant(template=self.template or "", weight=1),)
 

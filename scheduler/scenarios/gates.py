@@ -28,21 +28,27 @@ if TYPE_CHECKING:
     from scheduler.scenarios.engine import Engine
 
 ROUNDS = 6  # each gate can push the time past another's; a few passes settle it
+_FREE: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
 class Gates:
     def __init__(self) -> None:
         self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    @contextlib.asynccontextmanager
-    async def hold(self, op: Op, d: Scenario) -> AsyncIterator[None]:
+    def hold(self, op: Op, d: Scenario) -> contextlib.AbstractAsyncContextManager[None]:
         keys = []
         if d.daily_cap or seconds(d.pacing):
             keys.append(("scenario", f"{op.tenant}/{op.scenario}"))
         if seconds(d.cooldown):
             keys.append(("contact", f"{op.tenant}/{op.email}"))
+        if not keys:
+            return _FREE  # nothing to count against: the common send takes no lock
+        return self._holding(sorted(keys))  # one order everywhere: no deadlock
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, keys: list[tuple[str, str]]) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            for key in sorted(keys):  # one order everywhere: no deadlock
+            for key in keys:
                 await stack.enter_async_context(self._locks[key])
             yield
 
