@@ -109,7 +109,7 @@ def contact(row: Sequence[Any]) -> Contact:
     return Contact(
         tenant, email, first, last, language, country, category, tier, score, validation,
         None if deliverable is None else bool(deliverable), timezone, json.loads(custom),
-        tuple(t for t in tags.split(",") if t), status, source, created, updated,
+        tuple(filter(None, tags.split(","))), status, source, created, updated,
     )  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -161,19 +162,18 @@ class PgScenarios:
         return [i in done for i in ids]
 
     async def complete_ops(self, cs: Sequence[Completion], now: float) -> list[bool]:
-        """One transaction for all, each of its statements set-based over the batch."""
-        async with self._pool().acquire() as conn, conn.transaction():
-            mine: set[int] = set()
-            for claimer in {c.claimer for c in cs}:
-                held = [c for c in cs if c.claimer == claimer]
-                rows = await conn.fetch(
-                    q.END_OPS_PG, [c.op.id for c in held], [c.status for c in held],
-                    [c.reason for c in held], now, claimer,
-                )  # fmt: skip
-                mine.update(r[0] for r in rows)
-            for statement, *args in _ends([c for c in cs if c.op.id in mine], now):
-                await conn.execute(statement, *args)
-            return [c.op.id in mine for c in cs]
+        """One statement per claimer (an engine's writes have one), each set-based over
+        the batch; a transaction only around several."""
+        claimers = {c.claimer for c in cs}
+        mine: set[int] = set()
+        async with self._pool().acquire() as conn:
+            atomic = conn.transaction() if len(claimers) > 1 else contextlib.nullcontext()
+            async with atomic:
+                for claimer in claimers:
+                    held = [c for c in cs if c.claimer == claimer]
+                    rows = await conn.fetch(q.END_PG, *_end_args(held, claimer, now))
+                    mine.update(r[0] for r in rows)
+        return [c.op.id in mine for c in cs]
 
     async def open_ops(self, tenant: str, scenario: str) -> int:
         return int(await self._pool().fetchval(q.OPEN_OPS, tenant, scenario))
@@ -225,20 +225,23 @@ class PgScenarios:
         return str(found) if found is not None else None
 
 
-def _ends(cs: Sequence[Completion], now: float) -> list[tuple[Any, ...]]:
-    """The set-based statements (with their arrays) that write what ``cs``'s ends
-    mean for their enrollments (their operations are archived by then)."""
-    out: list[tuple[Any, ...]] = []
+def _end_args(cs: Sequence[Completion], claimer: str, now: float) -> list[Any]:
+    """``END_PG``'s arguments: the ends, then, one array per column, the enrollments'
+    writes, the plans and the enrollments ended, each row tagged with its operation."""
     none: tuple[None, ...] = (None,) * 4
-    if rows := [
-        (c.op.enrollment, *(c.sent or none), *(c.end or none[:2]))
+    written = [
+        (c.op.id, c.op.enrollment, *(c.sent or none), *(c.end or none[:2]))
         for c in cs
         if c.sent is not None or c.end is not None
-    ]:
-        out.append((q.ENROLLMENTS_WRITE_PG, *map(list, zip(*rows, strict=True)), now))
-    if plans := [q.plan_row(p, now)[:-1] for c in cs for p in c.plans]:
-        out.append((q.ADD_OPS_PG, *map(list, zip(*plans, strict=True)), now))
-    if ends := [(c.op.enrollment, c.end[1]) for c in cs if c.end is not None]:
-        enrollments, reasons = map(list, zip(*ends, strict=True))
-        out.append((q.CANCEL_ENROLLMENTS_OPS_PG, enrollments, reasons, now))
-    return out
+    ]
+    plans = [(c.op.id, *q.plan_row(p, now)[:-1]) for c in cs for p in c.plans]
+    ends = [(c.op.id, c.op.enrollment, c.end[1]) for c in cs if c.end is not None]
+    return [
+        [c.op.id for c in cs], [c.status for c in cs], [c.reason for c in cs], now, claimer,
+        *_columns(written, 8), *_columns(plans, 11), *_columns(ends, 3),
+    ]  # fmt: skip
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows as one list per column (``width`` empty lists when there are none)."""
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]

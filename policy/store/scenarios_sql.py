@@ -172,56 +172,55 @@ SET_OPS_PG = f"""UPDATE scenario_ops SET status = {_op("$2::text[]")},
     due = {_op("$3::float8[]")}, reason = {_op("$4::text[]")}, claimed_by = '', updated = $5
     WHERE id = ANY($1::bigint[]) AND claimed_by = $6 AND status IN ('claimed', 'sending')
     RETURNING id"""
-# The operations this claimer still holds leave the hot table for the archive, each
-# with its end; the ids answer which were still held (the rest are another's now).
-END_OPS_PG = f"""WITH gone AS (
+_OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
+# An end in one statement (one round trip, where a transaction of five took five):
+# the operations this claimer still holds leave the hot table for the archive, each
+# with its end, and for those only (``IN gone``), their enrollments' sends and ends
+# are written, their next operations planned, and an ended enrollment's other open
+# operations archived as cancelled, each enrollment's looked up by the index
+# (LATERAL: a table fresh from a bulk cancel once had its statistics read it whole).
+# The CTEs share one snapshot: ``others`` leaves out the ending rows ``gone`` deletes.
+# The ids answer which were still held (the rest are another's now).
+_CANCEL_REASON = _nth("$27::text[]", "$26::text[]", "g.enrollment")  # its enrollment's end
+END_PG = f"""WITH gone AS (
         DELETE FROM scenario_ops WHERE id = ANY($1::bigint[]) AND claimed_by = $5
             AND status IN ('claimed', 'sending') RETURNING *),
     kept AS (INSERT INTO scenario_ops_archive ({OP_COLUMNS})
         SELECT {_ended(_op("$2::text[]", "g.id"), _op("$3::text[]", "g.id"), "$4", "g")}
-        FROM gone g ON CONFLICT (key) DO NOTHING)
+        FROM gone g ON CONFLICT (key) DO NOTHING),
+    written AS (UPDATE enrollments e SET step = coalesce(x.step, e.step),
+        sent_at = coalesce(x.sent_at, e.sent_at),
+        message_id = coalesce(x.message_id, e.message_id),
+        variants = coalesce(x.variants, e.variants),
+        status = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.status
+            ELSE e.status END,
+        reason = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.reason
+            ELSE e.reason END,
+        updated = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN $4
+            ELSE coalesce(x.sent_at, e.updated) END
+        FROM unnest($6::bigint[], $7::text[], $8::text[], $9::float8[], $10::text[],
+            $11::text[], $12::text[], $13::text[])
+            AS x(op, id, step, sent_at, message_id, variants, status, reason)
+        WHERE e.id = x.id AND x.op IN (SELECT id FROM gone)),
+    planned AS (INSERT INTO scenario_ops ({OP_FIELDS})
+        SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
+            'pending', p.due, 0, 0, '', '', p.variant, '', $4, $4
+        FROM unnest($14::bigint[], $15::text[], $16::text[], $17::text[], $18::int[],
+            $19::text[], $20::text[], $21::text[], $22::text[], $23::float8[], $24::int[])
+            AS p(op, key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
+        WHERE p.op IN (SELECT id FROM gone) AND p.key <> ALL (ARRAY(
+            SELECT a.key FROM scenario_ops_archive a WHERE a.key = ANY($15::text[])))
+        ON CONFLICT (key) DO NOTHING),
+    others AS (DELETE FROM scenario_ops WHERE id = ANY(ARRAY(
+            SELECT o.id FROM unnest($25::bigint[], $26::text[]) AS x(op, enrollment)
+            CROSS JOIN LATERAL (SELECT id FROM scenario_ops
+                WHERE enrollment = x.enrollment AND {_OPEN_OPS}) AS o
+            WHERE x.op IN (SELECT id FROM gone)))
+        AND id <> ALL($1::bigint[]) RETURNING *),
+    cancelled AS (INSERT INTO scenario_ops_archive ({OP_COLUMNS})
+        SELECT {_ended("'cancelled'", _CANCEL_REASON, "$4", "g")}
+        FROM others g ON CONFLICT (key) DO NOTHING)
     SELECT id FROM gone"""
-
-
-# An enrollment's send and its end in one row version: the end applies only to an
-# active enrollment, and then stamps ``updated`` with the time of the write. A join,
-# not positions: enrollments carries no filter the statistics could misjudge, and a
-# position looked up several times a row grew with the square of the batch.
-ENROLLMENTS_WRITE_PG = """UPDATE enrollments e SET step = coalesce(x.step, e.step),
-    sent_at = coalesce(x.sent_at, e.sent_at), message_id = coalesce(x.message_id, e.message_id),
-    variants = coalesce(x.variants, e.variants),
-    status = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.status
-        ELSE e.status END,
-    reason = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN x.reason
-        ELSE e.reason END,
-    updated = CASE WHEN x.status IS NOT NULL AND e.status = 'active' THEN $8
-        ELSE coalesce(x.sent_at, e.updated) END
-    FROM unnest($1::text[], $2::text[], $3::float8[], $4::text[], $5::text[], $6::text[],
-        $7::text[]) AS x(id, step, sent_at, message_id, variants, status, reason)
-    WHERE e.id = x.id"""
-# A plan is added once: the archive's keys are looked up once for the batch.
-ADD_OPS_PG = f"""INSERT INTO scenario_ops ({OP_FIELDS})
-    SELECT p.key, p.tenant, p.scenario, p.version, p.enrollment, p.email, p.step, p.kind,
-        'pending', p.due, 0, 0, '', '', p.variant, '', $11, $11
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[],
-        $7::text[], $8::text[], $9::float8[], $10::int[])
-        AS p(key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
-    WHERE p.key <> ALL (ARRAY(
-        SELECT a.key FROM scenario_ops_archive a WHERE a.key = ANY($1::text[])))
-    ON CONFLICT (key) DO NOTHING"""
-_OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
-# The ended enrollments' other operations, archived as cancelled (each its reason).
-# Each enrollment's operations are looked up by the index, one enrollment at a time
-# (LATERAL): the statistics of a table fresh from a bulk cancel once had it read whole.
-CANCEL_ENROLLMENTS_OPS_PG = f"""WITH gone AS (
-        DELETE FROM scenario_ops WHERE id = ANY(ARRAY(
-            SELECT o.id FROM unnest($1::text[]) AS x(enrollment) CROSS JOIN LATERAL (
-                SELECT id FROM scenario_ops
-                WHERE enrollment = x.enrollment AND {_OPEN_OPS}) AS o))
-        RETURNING *)
-    INSERT INTO scenario_ops_archive ({OP_COLUMNS})
-    SELECT {_ended("'cancelled'", _nth("$2::text[]", "$1::text[]", "g.enrollment"), "$3", "g")}
-    FROM gone g ON CONFLICT (key) DO NOTHING"""
 SET_OP = """UPDATE scenario_ops SET status = $3, due = $4, reason = $5, claimed_by = '',
     updated = $6 WHERE id = $1 AND claimed_by = $2 AND status IN ('claimed', 'sending')"""
 ARCHIVE_OP = f"""INSERT INTO scenario_ops_archive ({OP_COLUMNS})

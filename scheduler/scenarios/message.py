@@ -69,7 +69,7 @@ def build(
         f"To: {_address(recipient)}",
         f"Subject: {_text('Subject', content.subject)}",
         f"Message-ID: <{message_id}>",
-        f"Date: {formatdate(at, usegmt=True)}",
+        f"Date: {_date(int(at))}",
         "MIME-Version: 1.0",
     ]
     text = _part("plain", content.text or " ")
@@ -126,6 +126,11 @@ def _address(value: str) -> str:
 def _named_address(value: str) -> str:
     name, addr = parseaddr(" ".join(value.split()))
     return formataddr((name, addr), charset="utf-8")
+
+
+@functools.lru_cache(maxsize=4)  # a batch's sends share their second
+def _date(second: int) -> str:
+    return formatdate(second, usegmt=True)
 
 
 def _join(lines: list[str]) -> bytes:

@@ -100,6 +100,38 @@ async def test_many_operations_written_at_once_each_answered_for_its_own_row(sto
     assert (back.id, back.status, back.reason) == (theirs.id, "claimed", "451 4.7.1 quota")
 
 
+async def test_an_end_cancels_the_enrollments_other_operations_and_plans_only_for_held_ones(
+    store,
+):
+    await started(store)
+    await store.enroll([entry("a@x.net"), entry("b@x.net")], 5.0)
+    assert len(await store.claim_ops("w1", 100.0, 30.0, 10)) == 2
+    assert await store.reap_ops(131.0) == 2  # w1's lease lapsed: w2 takes one, w1 the other
+    [theirs] = await store.claim_ops("w2", 131.0, 30.0, 1)
+    [mine] = await store.claim_ops("w1", 131.0, 30.0, 1)
+    later = [
+        Plan("acme", "intro", 1, mine.enrollment, mine.email, step, SEND, due)
+        for step, due in (("nudge", 200.0), ("last", 5000.0))
+    ]
+    lost = Plan("acme", "intro", 1, theirs.enrollment, theirs.email, "nudge", SEND, 200.0)
+    ends = [
+        Completion(mine, "w1", "executed", plans=later),
+        Completion(theirs, "w1", "executed", plans=[lost]),  # not w1's: nothing written
+    ]
+    assert await store.complete_ops(ends, 132.0) == [True, False]
+    assert await _hot_rows(store) == 3  # w2's, and w1's two plans
+    [nudge] = await store.claim_ops("w1", 200.0, 30.0, 10)
+    assert (nudge.enrollment, nudge.step) == (mine.enrollment, "nudge")
+    stop = Completion(nudge, "w1", "cancelled", "stop rule: reply", end=("stopped", "reply"))
+    done = Completion(theirs, "w2", "executed", end=("completed", "last step"))
+    assert await store.complete_ops([stop, done], 201.0) == [True, True]  # two claimers
+    assert await _hot_rows(store) == 0  # "last" archived as cancelled, with the end's reason
+    counts = {(s, st): n for s, _, st, n in await store.op_counts("acme", "intro")}
+    assert counts == {("intro", "executed"): 2, ("nudge", "cancelled"): 1, ("last", "cancelled"): 1}
+    assert await store.enrollment_counts("acme", "intro") == {"stopped": 1, "completed": 1}
+    assert (await store.enrollment(mine.enrollment)).reason == "reply"
+
+
 async def test_pause_freezes_and_resume_restores_the_remaining_delay(store):
     await started(store)
     await store.enroll([entry("a@x.net", due=1000.0)], 5.0)
