@@ -3,13 +3,15 @@
 1. enrol: N contacts upserted, then enrolled in a one-step scenario (lifecycle.enroll,
    1,000 at a time, each contact looked up, the suppression list read);
 2. claim + render: the engine's rounds over M due sends whose Submit accepts without
-   relaying: operations/s and the process's CPU per operation (the scheduler's own cost);
+   relaying: operations/s and the process's CPU per operation (the scheduler's own cost),
+   after a VACUUM of the tables (``--no-vacuum``: over the setup's dead rows);
 3. pipeline: the engine's rounds over K due sends through the in-process Submit into
    Postfix's smtp-sink: sends/s, and, in the same run, the same gateway's SMTP
    listener fed K messages by C aiosmtplib clients: messages/s;
 4. side by side: K contacts sent by one process, then by two processes sharing the
    database and Redis (``tests/support/scenario_worker.py``): wall time of each.
 
+The process freezes its heap once the gateway is up, as the daemon does.
 Needs ``smtp-sink`` (Debian's postfix package), the PostgreSQL at ``SLUICE_TEST_PG``
 (default ``postgresql://postgres@127.0.0.1:5432/test``) and a Redis on 127.0.0.1:6379.
 
