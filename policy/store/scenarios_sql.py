@@ -179,7 +179,8 @@ _OPEN_OPS = "status IN ('pending', 'deferred', 'claimed')"
 # are written, their next operations planned, and an ended enrollment's other open
 # operations archived as cancelled, each enrollment's looked up by the index
 # (LATERAL: a table fresh from a bulk cancel once had its statistics read it whole).
-# The CTEs share one snapshot: ``others`` leaves out the ending rows ``gone`` deletes.
+# The CTEs share one snapshot, so none sees another's rows: ``others`` leaves out the
+# ending rows ``gone`` deletes, and a plan never takes a key ``gone`` is archiving.
 # The ids answer which were still held (the rest are another's now).
 _CANCEL_REASON = _nth("$27::text[]", "$26::text[]", "g.enrollment")  # its enrollment's end
 END_PG = f"""WITH gone AS (
@@ -208,7 +209,8 @@ END_PG = f"""WITH gone AS (
         FROM unnest($14::bigint[], $15::text[], $16::text[], $17::text[], $18::int[],
             $19::text[], $20::text[], $21::text[], $22::text[], $23::float8[], $24::int[])
             AS p(op, key, tenant, scenario, version, enrollment, email, step, kind, due, variant)
-        WHERE p.op IN (SELECT id FROM gone) AND p.key <> ALL (ARRAY(
+        WHERE p.op IN (SELECT id FROM gone) AND p.key NOT IN (SELECT key FROM gone)
+            AND p.key <> ALL (ARRAY(
             SELECT a.key FROM scenario_ops_archive a WHERE a.key = ANY($15::text[])))
         ON CONFLICT (key) DO NOTHING),
     others AS (DELETE FROM scenario_ops WHERE id = ANY(ARRAY(

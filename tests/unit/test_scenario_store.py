@@ -132,6 +132,17 @@ async def test_an_end_cancels_the_enrollments_other_operations_and_plans_only_fo
     assert (await store.enrollment(mine.enrollment)).reason == "reply"
 
 
+async def test_an_end_never_plans_again_the_operation_it_ends(store):
+    await started(store)
+    await store.enroll([entry("a@x.net")], 5.0)
+    [op] = await store.claim_ops("w1", 100.0, 30.0, 10)
+    again = Plan("acme", "intro", 1, op.enrollment, op.email, op.step, SEND, 200.0)
+    assert again.key == op.key
+    assert await store.complete_ops([Completion(op, "w1", "executed", plans=[again])], 101.0)
+    assert await _hot_rows(store) == 0
+    assert await store.claim_ops("w1", 300.0, 30.0, 10) == []
+
+
 async def test_pause_freezes_and_resume_restores_the_remaining_delay(store):
     await started(store)
     await store.enroll([entry("a@x.net", due=1000.0)], 5.0)
