@@ -92,6 +92,14 @@ def test_reply_to_is_the_tenant_reply_address_keeping_the_scenario_name():
     assert reply_to(tenant, True, bare, mid).startswith("reply+")
 
 
+def _text_message(text: str) -> bytes:
+    """A text-only message carrying ``text``."""
+    return build(
+        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
+        message_id="cafe@acme-mail.com", content=Content("Hi", "", text), at=0,
+    )  # fmt: skip
+
+
 def _body_lines(raw: bytes) -> list[bytes]:
     return raw.split(b"\r\n\r\n", 1)[1].split(b"\r\n")
 
@@ -113,10 +121,7 @@ PAST_76 = "\téxb€ éa€ xé=.a==.é€b\tx  \na€ \n .\n"
     ],
 )
 def test_any_text_body_round_trips_in_lines_of_at_most_76(text: str) -> None:
-    raw = build(
-        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
-        message_id="cafe@acme-mail.com", content=Content("Hi", "", text), at=0,
-    )  # fmt: skip
+    raw = _text_message(text)
     body = _body_lines(raw)
     assert max(len(line) for line in body) <= 76, [b for b in body if len(b) > 76]
     assert b"." not in body and raw.isascii()
@@ -127,10 +132,7 @@ def test_any_text_body_round_trips_in_lines_of_at_most_76(text: str) -> None:
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=400))
 @settings(max_examples=300, deadline=None)
 def test_quoted_printable_of_any_text(text: str) -> None:
-    raw = build(
-        sender="anna@acme-mail.com", reply_to=None, recipient="bob@example.net",
-        message_id="cafe@acme-mail.com", content=Content("Hi", "", text), at=0,
-    )  # fmt: skip
+    raw = _text_message(text)
     body = _body_lines(raw)
     assert max(len(line) for line in body) <= 76 and b"." not in body
     decoded = quopri.decodestring(b"\n".join(body)).decode("utf-8")
