@@ -33,10 +33,22 @@ async def require_free(*ports: int) -> None:
         backends.unavailable(f"port {port} is in use on this machine")
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now and never handed out before in this test process.
+
+    The kernel may give a just-closed port again on the next bind, so two calls
+    before either daemon binds could name the same port twice.
+    """
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 @dataclass
