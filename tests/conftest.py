@@ -83,7 +83,9 @@ def store_url(request) -> str:
 async def store(store_url) -> AsyncIterator[object]:
     s = open_store(store_url)
     await s.open()
-    await s.open()  # migrations are idempotent (a second host starting up)
+    second = open_store(store_url)  # a second host starting up: its migrations find nothing to do
+    await second.open()
+    await second.close()
     yield s
     await s.close()
 

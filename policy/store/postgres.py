@@ -69,6 +69,7 @@ class PostgresStore(
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
+        assert self.pool is None, "store already open"  # a second pool would leak the first
         self.pool = await asyncpg.create_pool(
             self.dsn,
             min_size=self.min_size,

@@ -51,6 +51,8 @@ class SqliteStore(
         self._writing = asyncio.Lock()
 
     async def open(self) -> None:
+        # A second open would leave the first connection's thread running unclosed.
+        assert self.db is None, "store already open"
         self.db = await sqlite_open.connect(self.path)
 
     async def close(self) -> None:
