@@ -1,5 +1,7 @@
 """Both event stores pass one contract: PostgreSQL (real server) and SQLite."""
 
+import pytest
+
 from policy.events import Event, Recorder
 
 
@@ -34,6 +36,13 @@ async def test_recorder_batches_and_keeps_events_while_the_store_fails(store):
     assert recorder.dropped == 2 and len(recorder.pending) == 5  # oldest dropped, counted
     assert await recorder.flush() == 5
     assert len(await store.recent_events()) == 5
+
+
+async def test_a_store_opened_twice_is_refused_and_keeps_its_first_connection(store):
+    # A second open would replace the connection or pool without closing it.
+    with pytest.raises(AssertionError, match="already open"):
+        await store.open()
+    await store.ping()
 
 
 async def test_sqlite_opened_by_several_processes_at_once(tmp_path):
