@@ -23,7 +23,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
 from policy.scenarios.contacts import Contact
 
@@ -81,8 +81,30 @@ class TemplateError(ValueError):
         self.reason, self.field, self.variable, self.line = reason, field, variable, line
 
 
+# Templates are operators' input, and the sandbox bounds only ranges: a render may
+# build no value larger than these, so no template takes the daemon's memory.
+MAX_PART = 2 * 1024 * 1024  # characters of one rendered part
+MAX_BUILT = 1_000_000  # items one "*" may build (a string, a list)
+MAX_POWER_BITS = 4096  # bits one "**" may build
+
+
+class _Sandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int):
+                    if len(seq) * n > MAX_BUILT:
+                        raise SecurityError(f"'*' would build {len(seq) * n:,} items")
+        elif isinstance(left, int) and isinstance(right, int) and right > 0:
+            if left.bit_length() * right > MAX_POWER_BITS:
+                raise SecurityError(f"'**' would build a number of over {MAX_POWER_BITS} bits")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(autoescape: bool) -> SandboxedEnvironment:
-    return SandboxedEnvironment(
+    return _Sandbox(
         undefined=jinja2.StrictUndefined, autoescape=autoescape, keep_trailing_newline=True
     )
 
@@ -118,7 +140,18 @@ def _compiled(html: bool, source: str) -> Callable[..., str]:
     # Its globals are a ChainMap over the environment's, copied into every render's context
     # key by key; one plain dict of the same names costs a tenth (they never change here).
     compiled.globals = dict(compiled.globals)
-    return compiled.render
+    return functools.partial(_bounded, compiled)
+
+
+def _bounded(compiled: jinja2.Template, **values: Any) -> str:
+    """``compiled.render(**values)``, stopped once the part passes MAX_PART characters."""
+    pieces, size = [], 0
+    for piece in compiled.root_render_func(compiled.new_context(values)):
+        size += len(piece)
+        if size > MAX_PART:
+            raise SecurityError(f"the part renders to more than {MAX_PART:,} characters")
+        pieces.append(piece)
+    return "".join(pieces)
 
 
 def _parse(t: Template, field: str) -> nodes.Template:
@@ -187,6 +220,11 @@ def render(t: Template, values: Mapping[str, Any]) -> Rendered:
             raise TemplateError(f"{exc.message}: no value and no default", field) from exc
         except jinja2.TemplateError as exc:  # a sandbox refusal included
             raise TemplateError(str(exc), field) from exc
+        except Exception as exc:
+            # The template's own code on this contact's values ("{{ score + 1 }}" with no
+            # score, a division by zero): that send fails with the reason; an error let
+            # through would leave its operation claimed and retried for ever.
+            raise TemplateError(f"{type(exc).__name__}: {exc}", field) from exc
     if not out["subject"].strip():
         raise TemplateError("the subject renders empty", "subject")
     return Rendered(out["subject"].strip(), out["html"], out["text"])

@@ -13,7 +13,7 @@ from scheduler.scenarios import lifecycle, store_catalog
 from scheduler.scenarios.engine import Engine, EngineSettings
 from tests.e2e.test_scenarios import NOW, POOL, T0
 from tests.support.campaign import tracking_config
-from tests.support.harness import start_gateway_from, with_pools
+from tests.support.harness import config_text, start_gateway_from, with_pools
 from tests.support.scenarios import Clock, save
 from tests.support.sink import Sink
 
@@ -77,5 +77,47 @@ async def test_stored_contacts_get_their_language_and_their_fields(tmp_path: Pat
         assert counts == {"completed": 2, "failed": 1}
         failed = await store.enrollment(enrollment_id("acme", "welcome", "noname@example.net"))
         assert "first_name" in failed.reason
+    finally:
+        await gw.close()
+
+
+async def test_a_template_that_fails_on_one_contact_fails_that_send_with_the_reason(
+    tmp_path: Path, sink: Sink
+):
+    """`{{ 100 / score }}` on a contact whose score is 0: that send fails, recorded; the
+    others go; nothing is left claimed for the reaper to hand back for ever."""
+    text = with_pools(config_text(tmp_path, sink.port), POOL.replace("{limit}", "1000"))
+    gw = await start_gateway_from(tmp_path, text, clock=lambda: NOW)
+    try:
+        store = gw.store
+        await store.upsert_contacts(
+            "acme",
+            [Contact("acme", "scored@example.net", score=4.0),
+             Contact("acme", "zero@example.net", score=0.0)],
+        )  # fmt: skip
+        await store.save_template(
+            Template("acme", "hello", "Hello", text="Your share: {{ 100 / score }}\n")
+        )
+        clock = Clock(T0)
+        catalog = store_catalog.build(store)
+        engine = Engine(
+            store, submit_mod.build(lambda: gw.rt), catalog, lambda: gw.rt.settings, clock,
+            EngineSettings(),
+        )  # fmt: skip
+        await save(store, BODY)
+        assert await lifecycle.act(store, "acme", "welcome", "start", clock()) == "active"
+        emails = ["scored@example.net", "zero@example.net"]
+        await lifecycle.enroll(store, catalog, "acme", "welcome", emails, clock())
+        await engine.run_until_idle()
+        [scored] = sink.by_recipient("scored@example.net")
+        assert b"Your share: 25.0" in scored.data
+        assert sink.by_recipient("zero@example.net") == []
+        assert await store.enrollment_counts("acme", "welcome") == {"completed": 1, "failed": 1}
+        failed = await store.enrollment(enrollment_id("acme", "welcome", "zero@example.net"))
+        assert "template hello: text: ZeroDivisionError" in failed.reason
+        statuses = sorted(
+            (status, n) for _, _, status, n in await store.op_counts("acme", "welcome")
+        )
+        assert statuses == [("executed", 1), ("failed", 1)]  # none pending, none held
     finally:
         await gw.close()

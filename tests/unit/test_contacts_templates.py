@@ -113,6 +113,43 @@ def test_the_sandbox_refuses_to_reach_python():
         render(escape, {})
 
 
+@pytest.mark.parametrize(
+    ("html", "values", "reason"),
+    [
+        ("{{ score + 1 }}", {"score": None}, "TypeError: unsupported operand"),
+        ("{{ 10 / score }}", {"score": 0}, "ZeroDivisionError"),
+        ("{{ range(10 ** 6) | list }}", {}, "OverflowError: Range too big"),
+    ],
+)
+def test_a_template_that_fails_on_a_contacts_values_is_a_named_template_error(
+    html: str, values: dict, reason: str
+) -> None:
+    # Not only Jinja2's own errors: anything the template's code raises fails that send.
+    with pytest.raises(TemplateError, match=f"^html: {reason}"):
+        render(tpl(html=html), values)
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "{{ 'x' * 10 ** 9 }}",
+        "{{ 10 ** 8 * [0] }}",
+        "{{ 10 ** (10 ** 9) }}",
+        "{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}",
+    ],
+)
+def test_a_template_cannot_build_a_value_that_takes_the_daemons_memory(html: str) -> None:
+    with pytest.raises(TemplateError, match=r"^html: .*(would build|renders to more than)"):
+        render(tpl(html=html), {})
+
+
+def test_arithmetic_and_repetition_within_the_bounds_still_render():
+    html = "{{ 2 * 3 }} {{ 2 ** 10 }} {{ '=' * 5 }} {{ [1] * 2 }} {{ score * 2 }}"
+    assert render(tpl(html=html), {"score": 1.5}).html == "6 1024 ===== [1, 1] 3.0"
+    long = "{% for i in range(1000) %}{{ 'y' * 100 }}{% endfor %}"
+    assert len(render(tpl(html=long), {}).html) == 100_000
+
+
 def test_language_fallback():
     fr_media = tpl(language="fr", category="media", text="fr media")
     fr, en, any_ = tpl(language="fr", text="fr"), tpl(language="en", text="en"), tpl(text="x")
