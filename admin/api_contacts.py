@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import asdict
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -81,7 +81,7 @@ class Filters(Query):
     country: str = Field("", max_length=100, description="comma-separated: any of them")
     category: str = Field("", max_length=100, description="comma-separated: any of them")
     min_score: float | None = None
-    status: str | None = Field(None, description="active or do_not_contact; absent: any")
+    status: Literal["active", "do_not_contact"] | None = Field(None, description="absent: any")
     after: str | None = Field(
         None, max_length=320, description="the cursor: the last email of the page before"
     )

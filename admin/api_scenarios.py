@@ -4,6 +4,7 @@ recorded contact events their stop rules read (``{"kind": "replied"}``)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from policy.scenarios.definition import Filters, Scenario, parse
 from policy.tenants import Directory
 from scheduler.scenarios import lifecycle, stats, store_catalog
 from scheduler.scenarios.catalog import Catalog
-from scheduler.scenarios.definitions import to_json
+from scheduler.scenarios.definitions import parse_json, to_json
 
 TAG = "scenarios"
 MAX_ENROLL = 100_000
@@ -118,23 +119,48 @@ def _tenant(request: web.Request) -> str:
     return tenant
 
 
-async def _definition(request: web.Request, tenant: str) -> Scenario:
+async def _definition(request: web.Request, tenant: str, name: str | None = None) -> Scenario:
+    """The body's scenario; a PUT's body may leave out the name its path gives."""
     try:
         raw = json.loads(await request.read())
     except ValueError as exc:  # not UTF-8, not JSON
         raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}", "body") from None
+    if name is not None and isinstance(raw, dict):
+        raw.setdefault("name", name)
     try:
         s = parse(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or None
-        raise ApiError(422, "invalid_field", first["msg"], where) from None
+        message = first["msg"].removeprefix("Value error, ")
+        where = ".".join(str(x) for x in first["loc"]) or _tree_path(message)
+        raise ApiError(422, "invalid_field", message, where) from None
     domain = s.sender.rpartition("@")[2]
     if not Directory(context(request).settings()).tenants[tenant].owns_domain(domain):
         raise ApiError(
             422, "invalid_field", f"{domain!r} is not a sender domain of {tenant}", "from"
         )
+    if s.queue_behind is not None and (
+        s.queue_behind == s.name
+        or await context(request).store.scenario(tenant, s.queue_behind) is None
+    ):
+        # A typo here would start the scenario at once instead of after the other.
+        why = f"no other scenario {s.queue_behind!r} of {tenant} to queue behind"
+        raise ApiError(422, "invalid_field", why, "queue_behind")
     return s
+
+
+async def _templates_exist(request: web.Request, tenant: str, s: Scenario) -> None:
+    missing = await lifecycle.missing_templates(context(request).store, tenant, s)
+    if missing:
+        where, name = missing[0]
+        names = ", ".join(sorted({n for _, n in missing}))
+        raise ApiError(422, "invalid_field", f"no template {name!r} (missing: {names})", where)
+
+
+def _tree_path(message: str) -> str | None:
+    """The field the steps' tree check names first ("steps[1].parent: ..." -> "steps.1.parent")."""
+    found = re.match(r"(steps(?:\[\d+\])?(?:\.\w+)?): ", message)
+    return re.sub(r"\[(\d+)\]", r".\1", found.group(1)) if found else None
 
 
 async def _one_default(request: web.Request, tenant: str, s: Scenario) -> None:
@@ -183,11 +209,13 @@ async def create(request: web.Request) -> web.Response:
 async def replace(request: web.Request) -> dict[str, Any]:
     tenant = _tenant(request)
     before = await _row(request, tenant)
-    s = await _definition(request, tenant)
+    s = await _definition(request, tenant, before.name)
     if s.name != before.name:
         raise ApiError(422, "invalid_field", "the name cannot change", "name")
     if before.status in lifecycle.ENDED:
         raise ApiError(409, "ended", f"the scenario is {before.status}")
+    if before.status != "draft":
+        await _templates_exist(request, tenant, s)
     await _one_default(request, tenant, s)
     store, now = context(request).store, context(request).clock().timestamp()
     await store.save_scenario(tenant, s.name, to_json(s), s.start_at, s.queue_behind, now)
@@ -270,6 +298,8 @@ async def act(request: web.Request) -> dict[str, Any]:
         raise ApiError(
             404, "not_found", f"no action {action!r}: start, pause, resume or cancel", "action"
         )
+    if action == "start":
+        await _templates_exist(request, tenant, parse_json(row.definition))
     now = context(request).clock().timestamp()
     try:
         status = await lifecycle.act(context(request).store, tenant, row.name, action, now)
@@ -313,7 +343,8 @@ def add_routes(app: web.Application) -> None:
         ("GET", one + "/stats", scenario_stats, "viewer", "Per step and variant figures", None,
          {200: ScenarioStats}),
         ("POST", one + "/{action:start|pause|resume|cancel}", act, "operator",
-         "start, pause, resume or cancel", None, {200: ActionOut, **conflict}),
+         "start, pause, resume or cancel (a start names a step's missing template: 422)",
+         None, {200: ActionOut, 422: Error, **conflict}),
         ("POST", "/api/contacts/{tenant}/{email}/events", contact_event, "operator",
          "Record a contact event (a reply) for the stop rules", ContactEventBody,
          {200: ContactEventOut}),

@@ -8,6 +8,7 @@ variable and the line.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -40,9 +41,12 @@ class TemplateBody(Body):
 TEMPLATE_BODY = Raw("application/json", model=TemplateBody)
 
 
-async def _body(request: web.Request) -> TemplateBody:
+async def _body(request: web.Request, name: str | None = None) -> TemplateBody:
+    """The body's template; a PUT's body may leave out the name its path gives."""
     try:
         raw = await request.clone(client_max_size=MAX_BODY).read()
+        if name is not None:
+            return TemplateBody.model_validate({"name": name, **_object(raw)})
         return TemplateBody.model_validate_json(raw)
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", f"a template body is at most {MAX_BODY} bytes") from None
@@ -51,6 +55,16 @@ async def _body(request: web.Request) -> TemplateBody:
         where = field_name(first["loc"]) or None
         code = "invalid_json" if first["type"] == "json_invalid" else "invalid_field"
         raise ApiError(400 if code == "invalid_json" else 422, code, first["msg"], where) from None
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:  # not UTF-8, not JSON
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}", "body") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object", "body")
+    return value
 
 
 class TemplateOut(Out):
@@ -143,7 +157,7 @@ async def show(request: web.Request, query: Variant) -> TemplateOut:
 
 async def replace(request: web.Request) -> TemplateOut:
     tenant = tenant_of(request)
-    body = await _body(request)
+    body = await _body(request, request.match_info["name"])
     if body.name != request.match_info["name"]:
         raise ApiError(422, "invalid_field", "the name cannot change", "name")
     which = Variant(language=body.language or "", category=body.category or "")

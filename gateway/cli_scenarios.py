@@ -16,6 +16,7 @@ from typing import Any
 from gateway.cli_policy import _actor, _with_store
 from policy.audit import AuditEntry
 from scheduler.scenarios import lifecycle, stats
+from scheduler.scenarios.definitions import parse_json
 
 ACTIONS = ("start", "pause", "resume", "cancel")
 
@@ -47,6 +48,12 @@ async def _run(args: argparse.Namespace, store: Any) -> int:
     if args.action == "stats":
         print(json.dumps(await stats.of(store, row), indent=2))
         return 0
+    if args.action == "start" and (
+        missing := await lifecycle.missing_templates(store, args.tenant, parse_json(row.definition))
+    ):
+        for where, name in missing:
+            print(f"sluice scenarios: {where}: no template {name!r}", file=sys.stderr)
+        return 1
     try:
         status = await lifecycle.act(store, args.tenant, args.name, args.action, time.time())
     except lifecycle.LifecycleError as exc:

@@ -255,7 +255,9 @@ def tree_problems(steps: tuple[Step, ...]) -> list[tuple[str, str]]:
             problems.append((f"{where}.id", f"{s.id!r} is used twice"))
         if s.trigger == "entry" and s.parent is not None:
             problems.append((f"{where}.parent", "the entry step has no parent"))
-        if s.trigger != "entry" and s.parent not in ids:
+        if s.trigger != "entry" and s.parent is None:
+            problems.append((f"{where}.parent", f"a {s.trigger} step needs a parent step"))
+        elif s.trigger != "entry" and s.parent not in ids:
             problems.append((f"{where}.parent", f"{s.parent!r} is not a step of this scenario"))
     if sum(1 for s in steps if s.trigger == "entry") != 1:
         problems.append(("steps", "exactly one step has the entry trigger"))

@@ -111,6 +111,27 @@ async def act(store: Store, tenant: str, name: str, action: str, now: float) -> 
     return to
 
 
+async def missing_templates(store: Store, tenant: str, d: Scenario) -> list[tuple[str, str]]:
+    """(where, template) of each step's template the tenant has not saved, in any language.
+
+    Checked when a scenario starts or a running one changes, not when a draft is saved
+    (it may be written before its templates): a missing one would fail every send."""
+    missing: list[tuple[str, str]] = []
+    found: dict[str, bool] = {}
+    for i, step in enumerate(d.steps):
+        if step.template is not None:
+            uses = [(f"steps.{i}.template", step.template)]
+        else:
+            uses = [(f"steps.{i}.variants.{j}.template", v.template)
+                    for j, v in enumerate(step.variants)]  # fmt: skip
+        for where, name in uses:
+            if name not in found:
+                found[name] = bool(await store.template_variants(tenant, name))
+            if not found[name]:
+                missing.append((where, name))
+    return missing
+
+
 @dataclass
 class Enrolled:
     enrolled: list[str] = field(default_factory=list)

@@ -35,6 +35,8 @@ async def test_batch_upsert_pages_and_one_contact(store):
                 await viewer.get("/api/contacts/acme", params={"limit": 2, "after": page["next"]})
             ).json()
             assert nxt["contacts"][0]["email"] == "p0002@x.example"
+            bogus = await viewer.get("/api/contacts/acme", params={"status": "bogus"})
+            assert await error_of(bogus) == (400, "invalid_parameter", "status")
             one = await (await viewer.get("/api/contacts/acme/P0000@X.example")).json()
             assert (one["first_name"], one["tags"], one["language"]) == ("Pat", ["vip"], "fr")
             assert (await viewer.get("/api/contacts/nope/p0000@x.example")).status == 404
@@ -98,6 +100,22 @@ async def test_templates_are_checked_saved_by_variant_and_previewed(store):
             assert r.status == 422 and "first_name" in err["message"]
             changed = {**intro, "subject": "Hello [FNAME]"}
             assert (await admin.put("/api/templates/acme/intro", json=changed)).status == 200
+            # A PUT's body may leave out the name its path gives; it may not change it.
+            nameless = {k: v for k, v in changed.items() if k != "name"}
+            r = await admin.put("/api/templates/acme/intro", json=nameless)
+            assert (r.status, (await r.json())["name"]) == (200, "intro")
+            renamed = {**changed, "name": "other"}
+            r = await admin.put("/api/templates/acme/intro", json=renamed)
+            assert (r.status, (await r.json())["error"]["field"]) == (422, "name")
+            r = await admin.put("/api/templates/acme/intro", data=b"[1]")
+            assert (r.status, (await r.json())["error"]["code"]) == (400, "invalid_json")
+            # What the template's own code raises on the sample is a 422 naming the part.
+            big = {"name": "big", "subject": "Hi", "text": "{{ range(10 ** 6) | list }}"}
+            assert (await admin.post("/api/templates/acme", json=big)).status == 201
+            r = await viewer.post("/api/templates/acme/big/preview", json={"sample": {}})
+            err = (await r.json())["error"]
+            assert (r.status, err["code"], err["field"]) == (422, "render_failed", "text")
+            assert "Range too big" in err["message"]
             r = await admin.delete("/api/templates/acme/intro?language=fr")
             assert r.status == 200
             assert (await viewer.get("/api/templates/acme/intro?language=fr")).status == 404

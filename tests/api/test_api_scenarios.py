@@ -4,6 +4,7 @@ enrollment with reasons, stats, and a recorded reply."""
 from __future__ import annotations
 
 from policy.scenarios.contacts import Contact
+from policy.scenarios.templates import Template
 from tests.api.test_api_lists_suppression import error_of, settings
 from tests.support.admin_api import serve_admin
 
@@ -19,7 +20,13 @@ BODY = {
 }
 
 
+async def saved_templates(store, *names: str) -> None:
+    for name in names or ("intro", "n"):
+        await store.save_template(Template("acme", name, "Hello", text="Hello\n"))
+
+
 async def test_create_show_version_act_enroll_and_stats(store):
+    await saved_templates(store)
     await store.upsert_contacts(
         "acme",
         [
@@ -53,6 +60,9 @@ async def test_create_show_version_act_enroll_and_stats(store):
             assert (await r.json())["status"] == "active"
             r = await admin.put("/api/scenarios/acme/intro", json={**BODY, "daily_cap": 10})
             assert (await r.json())["version"] == 2
+            nameless = {k: v for k, v in BODY.items() if k != "name"}  # the path names it
+            r = await admin.put("/api/scenarios/acme/intro", json={**nameless, "daily_cap": 9})
+            assert (r.status, (await r.json())["version"]) == (200, 3)
             emails = ["a@x.net", "dnc@x.net", "nobody@x.net", "a@x.net"]
             r = await admin.post("/api/scenarios/acme/intro/enroll", json={"emails": emails})
             got = await r.json()
@@ -99,6 +109,7 @@ async def test_a_tenant_has_one_default_scenario(store):
 
 
 async def test_migrate_over_http(store):
+    await saved_templates(store)
     await store.upsert_contacts("acme", [Contact("acme", "a@x.net")])
     async with serve_admin(settings(), store) as server:
         async with server.session("admin") as admin, server.session("viewer") as viewer:
@@ -114,3 +125,33 @@ async def test_migrate_over_http(store):
             assert (await admin.post("/api/scenarios/acme/nope/migrate")).status == 404
             entries = await store.audit_entries(5)
             assert entries[0].action == "scenario.migrate"
+
+
+async def test_what_a_scenario_lacks_is_named_before_it_runs(store):
+    async with serve_admin(settings(), store) as server:
+        async with server.session("admin") as admin:
+            orphan = {
+                **BODY,
+                "name": "o",
+                "steps": [*BODY["steps"][:1], {**BODY["steps"][1], "parent": "zz"}],
+            }
+            assert await error_of(await admin.post("/api/scenarios/acme", json=orphan)) == (
+                422, "invalid_field", "steps.1.parent",
+            )  # fmt: skip
+            typo = {**BODY, "name": "q", "queue_behind": "intr"}
+            assert await error_of(await admin.post("/api/scenarios/acme", json=typo)) == (
+                422, "invalid_field", "queue_behind",
+            )  # fmt: skip
+            # A draft may come before its templates; it starts only once they exist.
+            assert (await admin.post("/api/scenarios/acme", json=BODY)).status == 201
+            await saved_templates(store, "intro")
+            r = await admin.post("/api/scenarios/acme/intro/start")
+            assert (r.status, (await r.json())["error"]["field"]) == (422, "steps.1.template")
+            assert (await store.scenario("acme", "intro")).status == "draft"
+            await saved_templates(store, "n")
+            assert (await admin.post("/api/scenarios/acme/intro/start")).status == 200
+            # A running scenario's new version may not name a template that is not there.
+            ghost = {**BODY, "steps": [BODY["steps"][0], {**BODY["steps"][1], "template": "gone"}]}
+            r = await admin.put("/api/scenarios/acme/intro", json=ghost)
+            assert (r.status, (await r.json())["error"]["field"]) == (422, "steps.1.template")
+            assert (await store.scenario("acme", "intro")).version == 1

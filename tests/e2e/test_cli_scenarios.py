@@ -6,6 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
+from policy.scenarios.templates import Template
 from policy.store import open_store
 from tests.e2e.test_cli_policy import sluice  # noqa: F401  (the fixture)
 from tests.support.scenarios import save
@@ -17,12 +18,14 @@ BODY = {
 }
 
 
-def seed(tmp_path: Path) -> None:
+def seed(tmp_path: Path, *, templates: bool = True) -> None:
     async def main() -> None:
         store = open_store(f"sqlite:///{tmp_path}/sluice.db")
         await store.open()
         try:
             await save(store, BODY)
+            if templates:
+                await store.save_template(Template("acme", "hello", "Hello", text="Hello\n"))
         finally:
             await store.close()
 
@@ -43,3 +46,12 @@ def test_list_show_act_and_refuse(sluice, tmp_path: Path):  # noqa: F811
     assert (figures["status"], figures["enrolled"]) == ("paused", 0)
     missing = sluice("scenarios", "start", "--tenant", "acme", "nope")
     assert missing.returncode == 1 and "no scenario 'nope'" in missing.stderr
+
+
+def test_a_start_names_the_missing_template(sluice, tmp_path: Path):  # noqa: F811
+    seed(tmp_path, templates=False)
+    refused = sluice("scenarios", "start", "--tenant", "acme", "welcome")
+    assert refused.returncode == 1
+    assert "steps.0.template: no template 'hello'" in refused.stderr
+    listed = sluice("scenarios", "list", "--tenant", "acme")
+    assert listed.stdout.split() == ["welcome", "draft", "v1"]
