@@ -166,7 +166,10 @@ def _timezone(raw: Any) -> str:
 def _tier(raw: Any) -> int:
     if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
         raise ValueError("must be a whole number from 0 to 10")
-    value = int(raw)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{raw!r} is not a whole number from 0 to 10") from None
     if not 0 <= value <= 10:
         raise ValueError("must be a whole number from 0 to 10")
     return value
@@ -175,7 +178,10 @@ def _tier(raw: Any) -> int:
 def _score(raw: Any) -> float:
     if isinstance(raw, bool):
         raise ValueError("must be a number from 0 to 100")
-    value = float(raw)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"{raw!r} is not a number from 0 to 100") from None
     if math.isnan(value) or not 0 <= value <= 100:
         raise ValueError("must be a number from 0 to 100")
     return value

@@ -38,6 +38,11 @@ def test_parse_names_every_bad_field_at_once():
     assert set(errors) == {"language", "score", "timezone", "custom", "colour"}
     assert "ISO 639-1" in errors["language"] and "0 to 100" in errors["score"]
     assert parse("acme", {"first_name": "x"})[1] == {"email": "required"}
+    _, words = parse("acme", {"email": "a@b.example", "score": "high", "tier": "top"})
+    assert words == {
+        "score": "'high' is not a number from 0 to 100",
+        "tier": "'top' is not a whole number from 0 to 10",
+    }
     ok, none = parse(
         "acme",
         {"email": "A@B.example", "language": "FR", "country": "fr", "tier": "2", "score": "55.5",
