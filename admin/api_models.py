@@ -116,12 +116,7 @@ async def read_body(request: web.Request, model: type[Body], required: bool) -> 
     raw = await (request.clone(client_max_size=limit) if limit else request).read()
     if not raw and not required:
         return model()
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    data = json_object(raw)
     fields = model.model_fields
     # null is absent, except where absent is null already (those keep the key present).
     # (A null unknown field stays, to be refused.)
@@ -132,6 +127,17 @@ async def read_body(request: web.Request, model: type[Body], required: bool) -> 
         return model.model_validate(data)
     except ValidationError as exc:
         raise _body_error(exc, model) from None
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object; 400 when it is not JSON or not an object."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return data
 
 
 def _default_none(model: type[BaseModel], name: str) -> bool:

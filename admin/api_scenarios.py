@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError
 from admin.api import ApiError, audit, context
 from admin.api_models import Body, Error, Out, Raw
 from admin.openapi import route
-from policy.scenarios.definition import Filters, Scenario, parse
+from policy.scenarios.definition import Filters, Scenario, TreeError, parse
 from policy.tenants import Directory
 from scheduler.scenarios import lifecycle, stats, store_catalog
 from scheduler.scenarios.catalog import Catalog
@@ -132,7 +132,7 @@ async def _definition(request: web.Request, tenant: str, name: str | None = None
     except ValidationError as exc:
         first = exc.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
-        where = ".".join(str(x) for x in first["loc"]) or _tree_path(message)
+        where = ".".join(str(x) for x in first["loc"]) or _tree_path(first.get("ctx", {}))
         raise ApiError(422, "invalid_field", message, where) from None
     domain = s.sender.rpartition("@")[2]
     if not Directory(context(request).settings()).tenants[tenant].owns_domain(domain):
@@ -157,10 +157,12 @@ async def _templates_exist(request: web.Request, tenant: str, s: Scenario) -> No
         raise ApiError(422, "invalid_field", f"no template {name!r} (missing: {names})", where)
 
 
-def _tree_path(message: str) -> str | None:
-    """The field the steps' tree check names first ("steps[1].parent: ..." -> "steps.1.parent")."""
-    found = re.match(r"(steps(?:\[\d+\])?(?:\.\w+)?): ", message)
-    return re.sub(r"\[(\d+)\]", r".\1", found.group(1)) if found else None
+def _tree_path(ctx: dict[str, Any]) -> str | None:
+    """The field the steps' tree check names first ("steps[1].parent" -> "steps.1.parent")."""
+    error = ctx.get("error")
+    if not isinstance(error, TreeError):
+        return None
+    return re.sub(r"\[(\d+)\]", r".\1", error.problems[0][0])
 
 
 async def _one_default(request: web.Request, tenant: str, s: Scenario) -> None:

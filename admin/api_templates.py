@@ -8,7 +8,6 @@ variable and the line.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from admin.api import ApiError, audit, context
 from admin.api_contacts import tenant_of
-from admin.api_models import Body, Error, Out, Query, Raw, field_name
+from admin.api_models import Body, Error, Out, Query, Raw, field_name, json_object
 from admin.openapi import route
 from policy.scenarios import templates as tpl
 from policy.scenarios.contacts import Contact, normalise_email, parse
@@ -46,7 +45,7 @@ async def _body(request: web.Request, name: str | None = None) -> TemplateBody:
     try:
         raw = await request.clone(client_max_size=MAX_BODY).read()
         if name is not None:
-            return TemplateBody.model_validate({"name": name, **_object(raw)})
+            return TemplateBody.model_validate({"name": name, **json_object(raw)})
         return TemplateBody.model_validate_json(raw)
     except web.HTTPRequestEntityTooLarge:
         raise ApiError(413, "too_large", f"a template body is at most {MAX_BODY} bytes") from None
@@ -55,16 +54,6 @@ async def _body(request: web.Request, name: str | None = None) -> TemplateBody:
         where = field_name(first["loc"]) or None
         code = "invalid_json" if first["type"] == "json_invalid" else "invalid_field"
         raise ApiError(400 if code == "invalid_json" else 422, code, first["msg"], where) from None
-
-
-def _object(raw: bytes) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError as exc:  # not UTF-8, not JSON
-        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}", "body") from None
-    if not isinstance(value, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object", "body")
-    return value
 
 
 class TemplateOut(Out):

@@ -227,7 +227,7 @@ class Scenario(_Model):
     def _tree(self) -> Scenario:
         problems = tree_problems(self.steps)
         if problems:
-            raise ValueError("; ".join(f"{path}: {text}" for path, text in problems))
+            raise TreeError(problems)
         return self
 
     @property
@@ -243,6 +243,14 @@ class Scenario(_Model):
 
     def entry(self) -> Step:
         return next(s for s in self.steps if s.trigger == "entry")
+
+
+class TreeError(ValueError):
+    """The steps' tree problems, each with the path of the field it names."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{path}: {text}" for path, text in problems))
+        self.problems = problems
 
 
 def tree_problems(steps: tuple[Step, ...]) -> list[tuple[str, str]]:

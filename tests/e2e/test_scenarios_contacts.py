@@ -10,10 +10,11 @@ from policy.scenarios.contacts import Contact
 from policy.scenarios.ledger import enrollment_id
 from policy.scenarios.templates import Template
 from scheduler.scenarios import lifecycle, store_catalog
+from scheduler.scenarios.catalog import Catalog
 from scheduler.scenarios.engine import Engine, EngineSettings
 from tests.e2e.test_scenarios import NOW, POOL, T0
 from tests.support.campaign import tracking_config
-from tests.support.harness import config_text, start_gateway_from, with_pools
+from tests.support.harness import Gateway, config_text, start_gateway_from, with_pools
 from tests.support.scenarios import Clock, save
 from tests.support.sink import Sink
 
@@ -22,6 +23,17 @@ BODY = {
     "from": "Anna <anna@acme-mail.com>",
     "steps": [{"id": "hello", "trigger": "entry", "template": "hello"}],
 }
+
+
+async def started(gw: Gateway, catalog: Catalog, clock: Clock) -> Engine:
+    """The ``welcome`` scenario saved and started, and an engine on the stored catalog."""
+    engine = Engine(
+        gw.store, submit_mod.build(lambda: gw.rt), catalog, lambda: gw.rt.settings, clock,
+        EngineSettings(),
+    )  # fmt: skip
+    await save(gw.store, BODY)
+    assert await lifecycle.act(gw.store, "acme", "welcome", "start", clock()) == "active"
+    return engine
 
 
 async def test_stored_contacts_get_their_language_and_their_fields(tmp_path: Path, sink: Sink):
@@ -52,12 +64,7 @@ async def test_stored_contacts_get_their_language_and_their_fields(tmp_path: Pat
             )  # fmt: skip
         clock = Clock(T0)
         catalog = store_catalog.build(store)
-        engine = Engine(
-            store, submit_mod.build(lambda: gw.rt), catalog, lambda: gw.rt.settings, clock,
-            EngineSettings(),
-        )  # fmt: skip
-        await save(store, BODY)
-        assert await lifecycle.act(store, "acme", "welcome", "start", clock()) == "active"
+        engine = await started(gw, catalog, clock)
         emails = ["marie@example.net", "john@example.net", "nope@example.net",
                   "noname@example.net"]  # fmt: skip
         done = await lifecycle.enroll(store, catalog, "acme", "welcome", emails, clock())
@@ -100,12 +107,7 @@ async def test_a_template_that_fails_on_one_contact_fails_that_send_with_the_rea
         )
         clock = Clock(T0)
         catalog = store_catalog.build(store)
-        engine = Engine(
-            store, submit_mod.build(lambda: gw.rt), catalog, lambda: gw.rt.settings, clock,
-            EngineSettings(),
-        )  # fmt: skip
-        await save(store, BODY)
-        assert await lifecycle.act(store, "acme", "welcome", "start", clock()) == "active"
+        engine = await started(gw, catalog, clock)
         emails = ["scored@example.net", "zero@example.net"]
         await lifecycle.enroll(store, catalog, "acme", "welcome", emails, clock())
         await engine.run_until_idle()
